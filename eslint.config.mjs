@@ -1,0 +1,54 @@
+// One lint config for every TS project. Module boundaries are enforced with
+// nx tags (see each project.json):
+//   scope:engine  -> may import nothing from the workspace (and no RPC code)
+//   scope:api     -> generated statehouse.v1 code; imports nothing
+//   scope:sdk     -> may import only scope:api (never the engine)
+//   scope:daemon  -> may import scope:engine and scope:api
+//   type:e2e, type:bench -> may import everything
+import nx from "@nx/eslint-plugin";
+
+const rpcPackages = ["@connectrpc/*", "@bufbuild/*", "@grpc/*", "@statehouse/api"];
+
+export default [
+  ...nx.configs["flat/base"],
+  ...nx.configs["flat/typescript"],
+  {
+    ignores: ["**/dist/**", "**/node_modules/**", "**/src/gen/**", "**/.venv/**", "sdks/**", "**/vite.config.*.timestamp*", "**/testdata/**"],
+  },
+  {
+    files: ["**/*.ts", "**/*.mts", "**/*.mjs"],
+    rules: {
+      "@nx/enforce-module-boundaries": [
+        "error",
+        {
+          enforceBuildableLibDependency: false,
+          allow: [],
+          depConstraints: [
+            { sourceTag: "scope:engine", onlyDependOnLibsWithTags: [], bannedExternalImports: rpcPackages },
+            { sourceTag: "scope:api", onlyDependOnLibsWithTags: [] },
+            { sourceTag: "scope:sdk", onlyDependOnLibsWithTags: ["scope:api"], bannedExternalImports: ["@nxtedition/rocksdb", "@statehouse/engine"] },
+            { sourceTag: "scope:daemon", onlyDependOnLibsWithTags: ["scope:engine", "scope:api"] },
+            { sourceTag: "type:e2e", onlyDependOnLibsWithTags: ["*"] },
+            { sourceTag: "type:bench", onlyDependOnLibsWithTags: ["*"] },
+          ],
+        },
+      ],
+      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
+    },
+  },
+  {
+    // The browser entry of the SDK must not pull in anything Node-only.
+    files: ["libs/sdk-ts/src/browser.ts", "libs/sdk-ts/src/browser/**/*.ts", "libs/sdk-ts/src/core/**/*.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            { group: ["node:*"], message: "The browser entry must not import Node built-ins." },
+            { group: ["@connectrpc/connect-node"], message: "The browser entry uses @connectrpc/connect-web." },
+          ],
+        },
+      ],
+    },
+  },
+];

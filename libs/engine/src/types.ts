@@ -1,0 +1,185 @@
+// Public types of the engine. No RPC, no protobuf: plain TypeScript.
+
+/** A JSON object, the only value type a record can hold. */
+export type JsonValue = null | boolean | number | string | JsonValue[] | JsonObject;
+export interface JsonObject {
+  [key: string]: JsonValue;
+}
+
+/** Identifies one record. */
+export interface RecordRef {
+  namespace: string;
+  agentId: string;
+  key: string;
+}
+
+/** A staged or one-shot operation. `value: null` deletes the key (writes a tombstone). */
+export interface OperationInput extends RecordRef {
+  value: JsonObject | null;
+}
+
+/**
+ * Optimistic-concurrency guard checked atomically at commit.
+ * - `expectedVersion`: the key's current version (tombstones included; 0 = never written) must equal it.
+ * - `mustNotExist`: the key must not currently exist (never written, or deleted).
+ */
+export interface Precondition extends RecordRef {
+  expectedVersion?: bigint;
+  mustNotExist?: boolean;
+}
+
+export interface CommitOptions {
+  /** Operations applied after the transaction's staged ones (last operation on a key wins). */
+  operations?: readonly OperationInput[];
+  preconditions?: readonly Precondition[];
+  /** A key that already committed returns the original commitTs and applies nothing (survives restarts). */
+  idempotencyKey?: string;
+}
+
+export interface CommitResult {
+  commitTs: bigint;
+  /** True when `idempotencyKey` had already committed and nothing was applied. */
+  duplicate: boolean;
+}
+
+/** Latest (or historical) state of one record. `exists=false` with version 0 for a key never written. */
+export interface StateRecord {
+  value: JsonObject | null;
+  version: bigint;
+  commitTs: bigint;
+  exists: boolean;
+}
+
+export interface StateEntry {
+  key: string;
+  value: JsonObject;
+  version: bigint;
+  commitTs: bigint;
+}
+
+/** One operation of a committed event, as replayed. `value: null` = delete. */
+export interface EventOperation {
+  key: string;
+  value: JsonObject | null;
+  version: bigint;
+}
+
+/** One committed transaction as seen by one (namespace, agent): only that agent's operations. */
+export interface AgentEvent {
+  txnId: string;
+  commitTs: bigint;
+  /** Wall-clock commit time, milliseconds since the epoch. */
+  committedAtMs: number;
+  namespace: string;
+  agentId: string;
+  operations: EventOperation[];
+}
+
+export interface ReplayOptions {
+  /** Inclusive. */
+  startTs?: bigint;
+  /** Inclusive. */
+  endTs?: bigint;
+  signal?: AbortSignal;
+}
+
+export interface WatchOptions {
+  /** First commit_ts to replay (inclusive); absent = only commits after the call. */
+  startTs?: bigint;
+  signal?: AbortSignal;
+}
+
+export interface RecoveryReport {
+  storage: "rocksdb" | "memory";
+  dataDir: string | null;
+  /** commit_ts of the snapshot loaded, or null when none was used. */
+  snapshotTs: bigint | null;
+  snapshotFile: string | null;
+  eventsReplayed: number;
+  durationMs: number;
+  commitTs: bigint;
+  /** Human-readable notes: fallbacks taken, corrupt snapshots skipped, ... */
+  notes: string[];
+}
+
+/** Hooks for metrics; all optional, called synchronously, must not throw. */
+export interface EngineObserver {
+  onBegin?(): void;
+  onCommit?(info: { operations: number; writes: number; deletes: number; latencyMs: number }): void;
+  onGroupCommit?(info: { transactions: number; operations: number; durationMs: number }): void;
+  onAbort?(): void;
+  onExpire?(): void;
+  onConflict?(): void;
+  onSnapshot?(info: { commitTs: bigint; records: number; durationMs: number; file: string }): void;
+}
+
+/** Minimal structured logger (pino-compatible signature). */
+export interface EngineLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+  debug(obj: object, msg?: string): void;
+}
+
+export interface EngineOptions {
+  /** Directory holding RocksDB and snapshots. Required unless `inMemory`. */
+  dataDir?: string;
+  /** In-memory backend (tests only): same behaviour, nothing persisted. */
+  inMemory?: boolean;
+  /** Default true. False acknowledges before the log is synced: unsafe on power loss. */
+  fsyncOnCommit?: boolean;
+  /** Commits between snapshots; 0 disables snapshots. Default 1000. */
+  snapshotInterval?: number;
+  /** Snapshots kept on disk. Default 3. */
+  snapshotsKept?: number;
+  /** Default transaction timeout. Default 30000. */
+  txTimeoutMs?: number;
+  logger?: EngineLogger;
+  observer?: EngineObserver;
+}
+
+export interface EngineStats {
+  openTransactions: number;
+  commitTs: bigint;
+}
+
+/** The engine: one logical writer, many readers. Obtain one with `openEngine`. */
+export interface Engine {
+  /** What recovery did when the engine opened. */
+  readonly recovery: RecoveryReport;
+
+  /** Starts a server-side transaction; returns its engine-assigned id. */
+  begin(options?: { timeoutMs?: number }): string;
+  /** Stages a write (validated at once). Last operation on a key inside one transaction wins. */
+  stageWrite(txnId: string, ref: RecordRef, value: JsonObject): void;
+  /** Stages a delete. */
+  stageDelete(txnId: string, ref: RecordRef): void;
+  /** Commits the transaction's staged operations plus `options.operations`, atomically and durably. */
+  commit(txnId: string, options?: CommitOptions): Promise<CommitResult>;
+  /** Aborts; idempotent (unknown, expired, aborted ids are fine; a committed one too). */
+  abort(txnId: string): void;
+  /** One-shot transaction: operations + preconditions + idempotency key. */
+  transact(options: CommitOptions): Promise<CommitResult>;
+
+  get(ref: RecordRef): Promise<StateRecord>;
+  /** Throws EngineError VERSION_NOT_FOUND when that version never existed. */
+  getAtVersion(ref: RecordRef, version: bigint): Promise<StateRecord>;
+  /** State of one key as of commitTs (its latest version with commit_ts <= commitTs). */
+  getAsOf(ref: RecordRef, commitTs: bigint): Promise<StateRecord>;
+  /** Every key of the agent that existed as of commitTs, in key order. */
+  getAgentAsOf(namespace: string, agentId: string, commitTs: bigint): Promise<StateEntry[]>;
+  /** Existing keys of the agent, in key order. */
+  listKeys(namespace: string, agentId: string): Promise<string[]>;
+  /** Existing records of the agent whose key starts with prefix, in key order. */
+  scanPrefix(namespace: string, agentId: string, prefix: string): Promise<StateEntry[]>;
+  /** The agent's committed events in commit_ts order; constant memory, backpressure by pull. */
+  replay(namespace: string, agentId: string, options?: ReplayOptions): AsyncIterable<AgentEvent>;
+  /** Replay from startTs, then follow new commits live; no gap, no duplicate at the switch. Ends on signal or close. */
+  watch(namespace: string, agentId: string, options?: WatchOptions): AsyncIterable<AgentEvent>;
+
+  /** The latest commit_ts (0 when nothing was ever committed). */
+  commitTs(): bigint;
+  stats(): EngineStats;
+  /** Waits for in-flight commits, stops the reaper and closes storage. Idempotent. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,74 @@
+// Brings a fresh checkout to a runnable state with no manual step. Plain ESM
+// that also runs on an old system Node: it installs the npm dependencies
+// (which include Node 24 itself, from the npm registry's `node` package), then
+// re-executes the calling script under that Node.
+import { execFileSync, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { root, venvBin, venvDir } from "./python.mjs";
+
+export { root };
+export const nodeBin = join(root, "node_modules", ".bin", "node");
+
+function log(message) {
+  console.log(`[statehouse] ${message}`);
+}
+
+function hashFiles(files) {
+  const hash = createHash("sha256");
+  for (const file of files) hash.update(readFileSync(join(root, file)));
+  return hash.digest("hex");
+}
+
+/** Runs `npm ci` when node_modules is missing or package-lock.json changed since the last install. */
+export function ensureNodeModules() {
+  const stamp = join(root, "node_modules", ".statehouse-install-stamp");
+  const want = hashFiles(["package-lock.json"]);
+  if (existsSync(nodeBin) && existsSync(stamp) && readFileSync(stamp, "utf8") === want) return;
+  log("installing npm dependencies (npm ci)…");
+  execFileSync("npm", ["ci", "--no-audit", "--no-fund"], { cwd: root, stdio: "inherit" });
+  writeFileSync(stamp, want);
+}
+
+/** Re-executes this script under the project's own Node 24 unless already on it. */
+export function reexecUnderProjectNode(script) {
+  if (process.execPath === nodeBin || process.versions.node.split(".")[0] === "24") return;
+  const result = spawnSync(nodeBin, [script, ...process.argv.slice(2)], { stdio: "inherit" });
+  process.exit(result.status ?? 1);
+}
+
+/** Creates .venv and installs the Python SDK (editable) with its dev tools when pyproject.toml changed. */
+export function ensurePythonVenv() {
+  const stamp = join(venvDir, ".statehouse-install-stamp");
+  const want = hashFiles(["sdks/python/pyproject.toml"]);
+  if (existsSync(venvBin("python")) && existsSync(stamp) && readFileSync(stamp, "utf8") === want) return;
+  if (!existsSync(venvBin("python"))) {
+    log("creating the Python virtualenv in .venv…");
+    execFileSync("python3", ["-m", "venv", venvDir], { cwd: root, stdio: "inherit" });
+  }
+  log("installing the Python SDK and its dev tools into .venv…");
+  const pip = [venvBin("python"), "-m", "pip", "install", "--disable-pip-version-check", "-q"];
+  execFileSync(pip[0], [...pip.slice(1), "-e", "sdks/python[dev]"], { cwd: root, stdio: "inherit" });
+  writeFileSync(stamp, want);
+}
+
+/** Installs Debian's chromium for the browser tests when it is missing (needs root). */
+export function ensureChromium() {
+  if (existsSync("/usr/bin/chromium")) return;
+  log("installing Debian's chromium for the browser tests (apt-get)…");
+  const sudo = process.getuid?.() === 0 ? [] : ["sudo"];
+  const run = (args) => execFileSync(sudo.length ? "sudo" : args[0], sudo.length ? args : args.slice(1), { stdio: "inherit", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+  run(["apt-get", "update", "-q"]);
+  run(["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium", "fonts-liberation"]);
+}
+
+/** Runs the workspace's nx with caching on and no cloud, streaming output. */
+export function nx(args, env = {}) {
+  const result = spawnSync(join(root, "node_modules", ".bin", "nx"), [...args, "--output-style=stream"], {
+    cwd: root,
+    stdio: "inherit",
+    env: { ...process.env, NX_NO_CLOUD: "true", NX_DAEMON: "false", NX_TUI: "false", ...env },
+  });
+  return result.status ?? 1;
+}

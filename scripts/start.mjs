@@ -1,0 +1,18 @@
+#!/usr/bin/env node
+// `npm start`: install whatever is missing, build, and run statehoused on
+// localhost:50051 with its data in ./statehouse-data (override with the
+// STATEHOUSE_* environment variables or flags after `--`).
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { ensureNodeModules, nodeBin, nx, reexecUnderProjectNode, root } from "./lib/bootstrap.mjs";
+
+ensureNodeModules();
+reexecUnderProjectNode(fileURLToPath(import.meta.url));
+if (nx(["run", "daemon:build"]) !== 0) process.exit(1);
+const daemon = spawn(nodeBin, [join(root, "apps/daemon/dist/main.js"), ...process.argv.slice(2)], {
+  stdio: "inherit",
+  env: { STATEHOUSE_DATA_DIR: join(process.cwd(), "statehouse-data"), ...process.env },
+});
+for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => daemon.kill(signal));
+daemon.on("exit", (code, signal) => process.exit(code ?? (signal ? 128 : 1)));

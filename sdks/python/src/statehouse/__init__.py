@@ -1,0 +1,3 @@
+"""Statehouse Python SDK."""
+
+__all__: list[str] = []
