@@ -1,0 +1,34 @@
+// @statehouse/sdk for browsers: connect-web transports over fetch (Connect by
+// default, gRPC-Web selectable). Chosen by the "browser" export condition (or
+// "@statehouse/sdk/browser"); exports the same names as the Node entry.
+export { Statehouse } from "./browser/statehouse.js";
+export type { StatehouseOptions } from "./browser/statehouse.js";
+export { StatehouseClient } from "./core/statehouse-client.js";
+export { Transaction } from "./core/transaction.js";
+export type { TransactionState } from "./core/transaction.js";
+export { ConflictError, ConnectionError, NotFoundError, StatehouseError, TransactionError } from "./core/errors.js";
+export type {
+  NotFoundErrorCode,
+  StatehouseErrorCode,
+  StatehouseErrorOptions,
+  TransactionErrorCode,
+} from "./core/errors.js";
+export type {
+  BeginTransactionOptions,
+  CallOptions,
+  ClientOptions,
+  JsonObject,
+  JsonValue,
+  ListKeysOptions,
+  NamespaceOptions,
+  Operation,
+  ReplayEvent,
+  ReplayOptions,
+  StateEntry,
+  StateResult,
+  TransactionOutcome,
+  Uint64Input,
+  VersionInfo,
+  WatchOptions,
+  WithTransactionOptions,
+} from "./core/types.js";

@@ -1,0 +1,321 @@
+// The client shared by the Node and browser entry points; each entry point
+// only chooses the transport.
+import type { Transport } from "@connectrpc/connect";
+import { toReplayEvent, toStateEntry, toStateResult } from "./convert.js";
+import { StatehouseError } from "./errors.js";
+import { DEFAULT_MAX_VALUE_BYTES } from "./json-value.js";
+import { randomId } from "./random-id.js";
+import { requireName } from "./require-name.js";
+import { RpcRunner } from "./rpc-runner.js";
+import { isRetryable, Transaction } from "./transaction.js";
+import { toOptionalUint64, toUint64 } from "./uint64.js";
+import type {
+  BeginTransactionOptions,
+  CallOptions,
+  ClientOptions,
+  ListKeysOptions,
+  NamespaceOptions,
+  ReplayEvent,
+  ReplayOptions,
+  StateEntry,
+  StateResult,
+  TransactionOutcome,
+  Uint64Input,
+  VersionInfo,
+  WatchOptions,
+  WithTransactionOptions,
+} from "./types.js";
+
+/** The daemon's default address. */
+export const DEFAULT_URL = "http://localhost:50051";
+
+/**
+ * Normalizes a daemon address: `host:port` becomes `http://host:port`; a
+ * trailing slash is dropped.
+ *
+ * @throws TypeError for anything that is not an http(s) URL
+ */
+export function normalizeUrl(url: string): string {
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(url) ? url : `http://${url}`;
+  let parsed: URL;
+  try {
+    parsed = new URL(withScheme);
+  } catch {
+    throw new TypeError(`url must be an http(s) URL or host:port, got ${JSON.stringify(url)}`);
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
+    throw new TypeError(`url must use http or https, got ${JSON.stringify(url)}`);
+  }
+  return parsed.href.replace(/\/+$/, "");
+}
+
+function requirePositiveInteger(value: number, name: string): number {
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new TypeError(`${name} must be a positive integer, got ${value}`);
+  }
+  return value;
+}
+
+function requireNonNegativeInteger(value: number, name: string): number {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new TypeError(`${name} must be a non-negative integer, got ${value}`);
+  }
+  return value;
+}
+
+/** Waits `ms` milliseconds, or rejects with `CANCELLED` when `signal` fires. */
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const cancelled = (): void => {
+      clearTimeout(timer);
+      reject(new StatehouseError("CANCELLED", "the call was cancelled by the caller", { cause: signal?.reason }));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", cancelled);
+      resolve();
+    }, ms);
+    if (signal?.aborted === true) {
+      cancelled();
+    } else {
+      signal?.addEventListener("abort", cancelled, { once: true });
+    }
+  });
+}
+
+/**
+ * A Statehouse client. Both entry points export a `Statehouse` class derived
+ * from this one that only picks the transport; use this type to accept either.
+ *
+ * Every method reports failures as {@link StatehouseError} subclasses:
+ * `ConnectionError` when the daemon cannot be reached (also when it dies
+ * mid-call or mid-stream), `TransactionError`/`ConflictError` for transaction
+ * lifecycle failures, `NotFoundError` for a missing version. Misuse (bad
+ * argument types) throws `TypeError`. After a daemon restart, the next call
+ * simply reconnects.
+ */
+export class StatehouseClient implements AsyncDisposable {
+  /** The daemon's base URL. */
+  readonly url: string;
+  /** Default namespace of every call. */
+  readonly namespace: string;
+  /** Largest value `Transaction.write` accepts, in UTF-8 bytes of JSON. */
+  readonly maxValueBytes: number;
+
+  readonly #runner: RpcRunner;
+  readonly #onClose: (() => void) | undefined;
+
+  /**
+   * @param options - the client options (already normalized by the entry point)
+   * @param createTransport - builds the transport for the normalized URL
+   * @param onClose - releases what the transport holds (connections)
+   */
+  protected constructor(options: ClientOptions, createTransport: (url: string) => Transport, onClose?: () => void) {
+    this.url = normalizeUrl(options.url ?? DEFAULT_URL);
+    this.namespace = requireName(options.namespace ?? "default", "namespace");
+    this.maxValueBytes = requirePositiveInteger(options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES, "maxValueBytes");
+    this.#runner = new RpcRunner(createTransport(this.url));
+    this.#onClose = onClose;
+  }
+
+  /** True once {@link close} was called. */
+  get closed(): boolean {
+    return this.#runner.closed;
+  }
+
+  /**
+   * Closes the client: cancels calls and streams in flight (they reject with
+   * code `CLOSED`) and releases connections. Idempotent. Later calls reject
+   * with code `CLOSED`.
+   */
+  close(): Promise<void> {
+    if (!this.#runner.closed) {
+      this.#runner.close();
+      this.#onClose?.();
+    }
+    return Promise.resolve();
+  }
+
+  /** Same as {@link close}; enables `await using client = new Statehouse(...)`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #namespace(options: NamespaceOptions | undefined): string {
+    return options?.namespace === undefined ? this.namespace : requireName(options.namespace, "namespace");
+  }
+
+  /** Checks the daemon; resolves to its status, `"ok"` when healthy. */
+  async health(options?: CallOptions): Promise<string> {
+    const response = await this.#runner.unary(options, (rpc, o) => rpc.health({}, o));
+    return response.status;
+  }
+
+  /** The daemon's version and git commit. */
+  async version(options?: CallOptions): Promise<VersionInfo> {
+    const response = await this.#runner.unary(options, (rpc, o) => rpc.version({}, o));
+    return { version: response.version, gitSha: response.gitSha };
+  }
+
+  /**
+   * Opens a transaction on the daemon (one round trip). Commit it with
+   * `tx.commit()` or abort it with `tx.abort()`; or use {@link withTransaction}.
+   */
+  async beginTransaction(options: BeginTransactionOptions = {}): Promise<Transaction> {
+    const namespace = this.#namespace(options);
+    const timeoutMs =
+      options.timeoutMs === undefined ? undefined : BigInt(requirePositiveInteger(options.timeoutMs, "timeoutMs"));
+    const idempotencyKey =
+      options.idempotencyKey === undefined ? randomId() : requireName(options.idempotencyKey, "idempotencyKey");
+    const response = await this.#runner.unary(options, (rpc, o) =>
+      rpc.beginTransaction(timeoutMs === undefined ? {} : { timeoutMs }, o),
+    );
+    return new Transaction({
+      runner: this.#runner,
+      id: response.txnId,
+      namespace,
+      idempotencyKey,
+      maxValueBytes: this.maxValueBytes,
+    });
+  }
+
+  /**
+   * Runs `fn` in a transaction: commits when `fn` resolves, aborts when it
+   * throws. On `ConflictError`, `ConnectionError` or a transaction the daemon
+   * lost (`TXN_NOT_FOUND`, e.g. after a restart) the whole attempt — including
+   * `fn` — is retried up to `retries` times with exponential backoff and
+   * jitter. Every attempt commits with the same idempotency key, so if a
+   * commit applied but its reply was lost, the retry applies nothing and
+   * returns the original commitTs (`duplicate: true`). `fn` must not commit or
+   * abort the transaction itself, and should have no side effects besides the
+   * transaction, since it may run more than once.
+   *
+   * @returns what `fn` returned, the commitTs and how many attempts it took
+   */
+  async withTransaction<T>(
+    fn: (tx: Transaction) => Promise<T> | T,
+    options: WithTransactionOptions = {},
+  ): Promise<TransactionOutcome<T>> {
+    const { retries = 3, backoffMs = 100, maxBackoffMs = 2000, ...begin } = options;
+    requireNonNegativeInteger(retries, "retries");
+    requireNonNegativeInteger(backoffMs, "backoffMs");
+    requireNonNegativeInteger(maxBackoffMs, "maxBackoffMs");
+    const idempotencyKey = randomId();
+    const callOptions: CallOptions = begin.signal === undefined ? {} : { signal: begin.signal };
+    for (let attempt = 1; ; attempt++) {
+      let tx: Transaction | undefined;
+      try {
+        tx = await this.beginTransaction({ ...begin, idempotencyKey });
+        const result = await fn(tx);
+        if (tx.state !== "open") {
+          throw new TypeError("withTransaction commits the transaction itself: fn must not commit or abort it");
+        }
+        const commitTs = await tx.commit(callOptions);
+        return { result, commitTs, duplicate: tx.duplicate, attempts: attempt };
+      } catch (error) {
+        await tx?.[Symbol.asyncDispose]();
+        if (attempt > retries || !isRetryable(error)) {
+          throw error;
+        }
+      }
+      const ceiling = Math.min(maxBackoffMs, backoffMs * 2 ** (attempt - 1));
+      await sleep(ceiling / 2 + Math.random() * (ceiling / 2), begin.signal);
+    }
+  }
+
+  /** The latest committed state of a key; `exists: false` (version 0) for a key never written. */
+  async getState(agentId: string, key: string, options?: NamespaceOptions): Promise<StateResult> {
+    const request = { namespace: this.#namespace(options), agentId: requireName(agentId, "agentId"), key: requireName(key, "key") };
+    return toStateResult(await this.#runner.unary(options, (rpc, o) => rpc.getState(request, o)));
+  }
+
+  /**
+   * A key's state at a given version.
+   *
+   * @throws NotFoundError `VERSION_NOT_FOUND` when the key never had that version
+   */
+  async getStateAtVersion(agentId: string, key: string, version: Uint64Input, options?: NamespaceOptions): Promise<StateResult> {
+    const request = {
+      namespace: this.#namespace(options),
+      agentId: requireName(agentId, "agentId"),
+      key: requireName(key, "key"),
+      version: toUint64(version, "version"),
+    };
+    return toStateResult(await this.#runner.unary(options, (rpc, o) => rpc.getStateAtVersion(request, o)));
+  }
+
+  /** A key's state as of a commit_ts (the latest version committed at or before it). */
+  async getStateAsOf(agentId: string, key: string, commitTs: Uint64Input, options?: NamespaceOptions): Promise<StateResult> {
+    const request = {
+      namespace: this.#namespace(options),
+      agentId: requireName(agentId, "agentId"),
+      key: requireName(key, "key"),
+      commitTs: toUint64(commitTs, "commitTs"),
+    };
+    return toStateResult(await this.#runner.unary(options, (rpc, o) => rpc.getStateAsOf(request, o)));
+  }
+
+  /** Every key of an agent that existed as of a commit_ts, in key order. */
+  async getAgentStateAsOf(agentId: string, commitTs: Uint64Input, options?: NamespaceOptions): Promise<StateEntry[]> {
+    const request = {
+      namespace: this.#namespace(options),
+      agentId: requireName(agentId, "agentId"),
+      commitTs: toUint64(commitTs, "commitTs"),
+    };
+    const response = await this.#runner.unary(options, (rpc, o) => rpc.getStateAsOf(request, o));
+    return response.entries.map(toStateEntry);
+  }
+
+  /** The agent's existing keys (deleted keys excluded), in key order; optionally only those with a prefix. */
+  async listKeys(agentId: string, options?: ListKeysOptions): Promise<string[]> {
+    const request = { namespace: this.#namespace(options), agentId: requireName(agentId, "agentId") };
+    const prefix = options?.prefix ?? "";
+    const response = await this.#runner.unary(options, (rpc, o) => rpc.listKeys(request, o));
+    return response.keys.filter((key) => key.startsWith(prefix));
+  }
+
+  /** The agent's existing records whose key starts with `prefix`, in key order. */
+  async scanPrefix(agentId: string, prefix: string, options?: NamespaceOptions): Promise<StateEntry[]> {
+    if (typeof prefix !== "string") {
+      throw new TypeError(`prefix must be a string, got ${typeof prefix}`);
+    }
+    const request = { namespace: this.#namespace(options), agentId: requireName(agentId, "agentId"), prefix };
+    const response = await this.#runner.unary(options, (rpc, o) => rpc.scanPrefix(request, o));
+    return response.entries.map(toStateEntry);
+  }
+
+  /**
+   * The agent's committed events in commit_ts order (optionally between
+   * `startTs` and `endTs`, both inclusive), one per transaction. The stream
+   * starts when iteration starts; leaving the loop early cancels it.
+   *
+   * @example
+   * ```ts
+   * for await (const event of client.replay("agent-1", { startTs: 10n })) {
+   *   console.log(event.commitTs, event.operations);
+   * }
+   * ```
+   */
+  replay(agentId: string, options?: ReplayOptions): AsyncIterable<ReplayEvent> {
+    const request = {
+      namespace: this.#namespace(options),
+      agentId: requireName(agentId, "agentId"),
+      startTs: toOptionalUint64(options?.startTs, "startTs"),
+      endTs: toOptionalUint64(options?.endTs, "endTs"),
+    };
+    return this.#runner.stream(options, (rpc, o) => rpc.replay(request, o), toReplayEvent);
+  }
+
+  /**
+   * Replays the agent's events from `startTs` (if given), then follows new
+   * commits live, without end. Leaving the loop (or aborting `signal`, or
+   * closing the client) cancels the stream.
+   */
+  watch(agentId: string, options?: WatchOptions): AsyncIterable<ReplayEvent> {
+    const request = {
+      namespace: this.#namespace(options),
+      agentId: requireName(agentId, "agentId"),
+      startTs: toOptionalUint64(options?.startTs, "startTs"),
+    };
+    return this.#runner.stream(options, (rpc, o) => rpc.watch(request, o), toReplayEvent);
+  }
+}

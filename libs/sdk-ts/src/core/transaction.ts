@@ -1,0 +1,260 @@
+// A client-side transaction: reads go to the daemon at once (and are recorded
+// as preconditions), writes and deletes are validated at once and buffered,
+// and commit sends everything in one Transact call.
+import { ConnectionError, StatehouseError, TransactionError } from "./errors.js";
+import { toStateResult } from "./convert.js";
+import { validateValue } from "./json-value.js";
+import { requireName } from "./require-name.js";
+import type { RpcRunner } from "./rpc-runner.js";
+import type { CallOptions, JsonObject, StateResult } from "./types.js";
+
+/**
+ * Lifecycle of a {@link Transaction}:
+ * `open` → `committed` | `aborted` | `failed` (the commit was rejected, or the
+ * connection broke during it: whether it applied is then unknown).
+ * `committing` while the commit call is in flight.
+ */
+export type TransactionState = "open" | "committing" | "committed" | "aborted" | "failed";
+
+interface PendingOperation {
+  agentId: string;
+  key: string;
+  value: JsonObject | null;
+}
+
+interface RecordedRead {
+  agentId: string;
+  key: string;
+  version: bigint;
+}
+
+/** @internal What a client hands to a new Transaction. */
+export interface TransactionInit {
+  runner: RpcRunner;
+  id: string;
+  namespace: string;
+  idempotencyKey: string;
+  maxValueBytes: number;
+}
+
+function recordKey(agentId: string, key: string): string {
+  return JSON.stringify([agentId, key]);
+}
+
+/**
+ * A transaction opened with `client.beginTransaction()`.
+ *
+ * - {@link get} reads the latest committed state from the daemon and records
+ *   the version it saw; the commit fails with `ConflictError` if any recorded
+ *   key changed meanwhile.
+ * - {@link write} and {@link delete} are validated immediately and buffered
+ *   locally; nothing is sent until {@link commit}.
+ * - {@link commit} sends the buffered operations, the recorded versions and
+ *   the idempotency key in one call, so a transaction costs two round trips
+ *   (begin and commit) plus one per `get`.
+ *
+ * Supports `await using tx = await client.beginTransaction()`: leaving the
+ * scope aborts the transaction unless it was committed.
+ */
+export class Transaction implements AsyncDisposable {
+  /** The daemon's transaction id. */
+  readonly id: string;
+  /** Namespace of every operation of this transaction. */
+  readonly namespace: string;
+  /** Idempotency key sent with the commit. */
+  readonly idempotencyKey: string;
+
+  readonly #runner: RpcRunner;
+  readonly #maxValueBytes: number;
+  readonly #operations = new Map<string, PendingOperation>();
+  readonly #reads = new Map<string, RecordedRead>();
+  #state: TransactionState = "open";
+  #commitTs: bigint | undefined;
+  #duplicate = false;
+
+  /** @internal Use `client.beginTransaction()`. */
+  constructor(init: TransactionInit) {
+    this.#runner = init.runner;
+    this.id = init.id;
+    this.namespace = init.namespace;
+    this.idempotencyKey = init.idempotencyKey;
+    this.#maxValueBytes = init.maxValueBytes;
+  }
+
+  /** Current lifecycle state. */
+  get state(): TransactionState {
+    return this.#state;
+  }
+
+  /** commit_ts once committed, else `undefined`. */
+  get commitTs(): bigint | undefined {
+    return this.#commitTs;
+  }
+
+  /** True when the commit found its idempotency key already committed and applied nothing. */
+  get duplicate(): boolean {
+    return this.#duplicate;
+  }
+
+  #assertOpen(): void {
+    switch (this.#state) {
+      case "open":
+        return;
+      case "committing":
+        throw new TransactionError("TXN_ALREADY_COMMITTED", `transaction ${this.id} is being committed`);
+      case "committed":
+        throw new TransactionError("TXN_ALREADY_COMMITTED", `transaction ${this.id} was already committed`);
+      case "aborted":
+        throw new TransactionError("TXN_ABORTED", `transaction ${this.id} was aborted`);
+      case "failed":
+        throw new TransactionError("TXN_ABORTED", `the commit of transaction ${this.id} failed; start a new transaction`);
+    }
+  }
+
+  /**
+   * Reads a key's latest committed state and records its version, so the
+   * commit fails with `ConflictError` if the key changes before it. For a key
+   * written or deleted earlier in this transaction, `value` and `exists`
+   * reflect the pending operation (read your own writes) while `version` and
+   * `commitTs` stay those of the committed state the transaction depends on.
+   *
+   * @throws TransactionError when the transaction is no longer open
+   * @throws ConnectionError when the daemon cannot be reached
+   */
+  async get(agentId: string, key: string, options?: CallOptions): Promise<StateResult> {
+    requireName(agentId, "agentId");
+    requireName(key, "key");
+    this.#assertOpen();
+    const namespace = this.namespace;
+    const response = await this.#runner.unary(options, (rpc, callOptions) =>
+      rpc.getState({ namespace, agentId, key }, callOptions),
+    );
+    const state = toStateResult(response);
+    const id = recordKey(agentId, key);
+    if (!this.#reads.has(id)) {
+      this.#reads.set(id, { agentId, key, version: state.version });
+    }
+    const pending = this.#operations.get(id);
+    if (pending === undefined) {
+      return state;
+    }
+    return { ...state, value: pending.value, exists: pending.value !== null };
+  }
+
+  /**
+   * Buffers a write of `value` (a plain JSON object, copied now) to `key`.
+   * A later write or delete of the same key in this transaction replaces it.
+   *
+   * @throws TypeError when `value` is not a plain JSON-serializable object
+   * @throws StatehouseError `LIMIT_EXCEEDED` when `value` is larger than `maxValueBytes`
+   * @throws TransactionError when the transaction is no longer open
+   */
+  write(agentId: string, key: string, value: JsonObject): void {
+    requireName(agentId, "agentId");
+    requireName(key, "key");
+    this.#assertOpen();
+    const copy = validateValue(value, this.#maxValueBytes);
+    this.#operations.set(recordKey(agentId, key), { agentId, key, value: copy });
+  }
+
+  /**
+   * Buffers a delete of `key` (a tombstone: the key's version still advances).
+   *
+   * @throws TransactionError when the transaction is no longer open
+   */
+  delete(agentId: string, key: string): void {
+    requireName(agentId, "agentId");
+    requireName(key, "key");
+    this.#assertOpen();
+    this.#operations.set(recordKey(agentId, key), { agentId, key, value: null });
+  }
+
+  /**
+   * Commits: one call carrying the buffered operations, the versions recorded
+   * by {@link get} and the idempotency key. Returns the commit_ts.
+   *
+   * @throws ConflictError when a key read by {@link get} changed; nothing was applied
+   * @throws TransactionError when the transaction is unknown (e.g. the daemon restarted), expired, aborted or already committed
+   * @throws ConnectionError when the connection broke; whether it applied is unknown
+   */
+  async commit(options?: CallOptions): Promise<bigint> {
+    this.#assertOpen();
+    this.#state = "committing";
+    const namespace = this.namespace;
+    try {
+      const response = await this.#runner.unary(options, (rpc, callOptions) =>
+        rpc.transact(
+          {
+            txnId: this.id,
+            operations: Array.from(this.#operations.values(), (op) =>
+              op.value === null
+                ? { namespace, agentId: op.agentId, key: op.key, delete: true }
+                : { namespace, agentId: op.agentId, key: op.key, value: op.value, delete: false },
+            ),
+            preconditions: Array.from(this.#reads.values(), (read) => ({
+              namespace,
+              agentId: read.agentId,
+              key: read.key,
+              expectedVersion: read.version,
+            })),
+            idempotencyKey: this.idempotencyKey,
+          },
+          callOptions,
+        ),
+      );
+      this.#state = "committed";
+      this.#commitTs = response.commitTs;
+      this.#duplicate = response.duplicate;
+      return response.commitTs;
+    } catch (error) {
+      this.#state = "failed";
+      throw error;
+    }
+  }
+
+  /**
+   * Aborts: drops the buffered operations and tells the daemon. Idempotent.
+   * A transaction the daemon no longer knows (expired, restarted) counts as aborted.
+   *
+   * @throws TransactionError `TXN_ALREADY_COMMITTED` when it was committed
+   * @throws ConnectionError when the daemon cannot be reached (the transaction is aborted locally and expires on the daemon)
+   */
+  async abort(options?: CallOptions): Promise<void> {
+    if (this.#state === "aborted") {
+      return;
+    }
+    if (this.#state === "committed" || this.#state === "committing") {
+      this.#assertOpen();
+    }
+    const wasOpen = this.#state === "open";
+    this.#state = "aborted";
+    this.#operations.clear();
+    try {
+      await this.#runner.unary(options, (rpc, callOptions) => rpc.abort({ txnId: this.id }, callOptions));
+    } catch (error) {
+      const gone = error instanceof TransactionError && error.code !== "TXN_ALREADY_COMMITTED";
+      if (!(error instanceof StatehouseError) || (wasOpen && !gone)) {
+        throw error;
+      }
+    }
+  }
+
+  /** Aborts if still open, ignoring errors (used by `await using` and withTransaction). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#state === "open" || this.#state === "failed") {
+      await this.abort().catch((error: unknown) => {
+        if (!(error instanceof StatehouseError)) {
+          throw error;
+        }
+      });
+    }
+  }
+}
+
+/** True for errors after which re-running a whole transaction is safe and may succeed. */
+export function isRetryable(error: unknown): boolean {
+  return (
+    error instanceof ConnectionError ||
+    (error instanceof TransactionError && (error.code === "CONFLICT" || error.code === "TXN_NOT_FOUND"))
+  );
+}

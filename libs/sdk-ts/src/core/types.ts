@@ -1,0 +1,148 @@
+// Public data types of the SDK: plain objects, no protobuf types.
+
+/** Any JSON value. */
+export type JsonValue = null | boolean | number | string | JsonValue[] | JsonObject;
+
+/** A JSON object: the only kind of value a record holds. */
+export interface JsonObject {
+  [key: string]: JsonValue;
+}
+
+/**
+ * A `commit_ts` or `version` given as input. The daemon uses unsigned 64-bit
+ * integers; a `number` must be a non-negative safe integer.
+ */
+export type Uint64Input = bigint | number;
+
+/**
+ * The state of one record (latest, at a version, or as of a commit).
+ *
+ * `version` and `commitTs` are `bigint`: the daemon's counters are unsigned
+ * 64-bit integers, and `bigint` keeps them exact. Convert with `Number(x)`
+ * when you know they are small.
+ */
+export interface StateResult {
+  /** The value, or `null` when the record does not exist (never written, or deleted). */
+  value: JsonObject | null;
+  /** Per-record version: 1 on the first write, +1 on every write and delete; 0 if never written. */
+  version: bigint;
+  /** commit_ts of the transaction that produced this version; 0 if never written. */
+  commitTs: bigint;
+  /** False when the key was never written or its latest operation deleted it. */
+  exists: boolean;
+}
+
+/** A record that exists, with its key (from `scanPrefix` or `getAgentStateAsOf`). */
+export interface StateEntry {
+  key: string;
+  value: JsonObject;
+  version: bigint;
+  commitTs: bigint;
+}
+
+/** One operation of a committed transaction. */
+export interface Operation {
+  key: string;
+  /** The written value, or `null` when the operation deleted the key. */
+  value: JsonObject | null;
+  /** The record's version after this operation. */
+  version: bigint;
+}
+
+/** One committed transaction, as seen by one agent (only that agent's operations). */
+export interface ReplayEvent {
+  txnId: string;
+  commitTs: bigint;
+  /** Wall-clock commit time, or `null` if the daemon did not send one. */
+  committedAt: Date | null;
+  namespace: string;
+  agentId: string;
+  operations: Operation[];
+}
+
+/** Result of {@link StatehouseClient.version}. */
+export interface VersionInfo {
+  version: string;
+  gitSha: string;
+}
+
+/** Options accepted by every call. */
+export interface CallOptions {
+  /** Cancels the call; it then rejects with a StatehouseError of code `CANCELLED`. */
+  signal?: AbortSignal;
+}
+
+/** Options of calls that address one namespace. */
+export interface NamespaceOptions extends CallOptions {
+  /** Overrides the client's namespace. */
+  namespace?: string;
+}
+
+/** Options of {@link StatehouseClient.listKeys}. */
+export interface ListKeysOptions extends NamespaceOptions {
+  /** Only keys starting with this prefix. */
+  prefix?: string;
+}
+
+/** Options of {@link StatehouseClient.replay}. */
+export interface ReplayOptions extends NamespaceOptions {
+  /** First commit_ts to return (inclusive). */
+  startTs?: Uint64Input;
+  /** Last commit_ts to return (inclusive). */
+  endTs?: Uint64Input;
+}
+
+/** Options of {@link StatehouseClient.watch}. */
+export interface WatchOptions extends NamespaceOptions {
+  /** First commit_ts to replay (inclusive) before following live commits. Absent: only new commits. */
+  startTs?: Uint64Input;
+}
+
+/** Options of {@link StatehouseClient.beginTransaction}. */
+export interface BeginTransactionOptions extends CallOptions {
+  /** Transaction timeout in milliseconds (the daemon's default is 30 000). */
+  timeoutMs?: number;
+  /** Namespace of every operation of the transaction (default: the client's). */
+  namespace?: string;
+  /**
+   * Idempotency key sent with the commit: a commit with a key that already
+   * committed applies nothing and returns the original commitTs. Default: a
+   * fresh random key.
+   */
+  idempotencyKey?: string;
+}
+
+/** Options of {@link StatehouseClient.withTransaction}. */
+export interface WithTransactionOptions extends Omit<BeginTransactionOptions, "idempotencyKey"> {
+  /** How many times to retry after a ConflictError or ConnectionError (default 3). */
+  retries?: number;
+  /** First backoff delay in milliseconds; doubles per retry, with jitter (default 100). */
+  backoffMs?: number;
+  /** Largest backoff delay in milliseconds (default 2000). */
+  maxBackoffMs?: number;
+}
+
+/** Result of {@link StatehouseClient.withTransaction}. */
+export interface TransactionOutcome<T> {
+  /** What the callback returned on the attempt that committed. */
+  result: T;
+  /** commit_ts of the transaction. */
+  commitTs: bigint;
+  /**
+   * True when an earlier attempt had already committed (its reply was lost)
+   * and the last attempt applied nothing; `commitTs` is the original one.
+   */
+  duplicate: boolean;
+  /** How many attempts were made (1 when no retry was needed). */
+  attempts: number;
+}
+
+/** Options common to both entry points' clients. */
+export interface ClientOptions {
+  /** Base URL of the daemon, e.g. `http://127.0.0.1:50051` (default `http://localhost:50051`; `host:port` means `http://host:port`). */
+  url?: string;
+  /** Default namespace (default `"default"`). */
+  namespace?: string;
+  /** Largest value `write` accepts, in UTF-8 bytes of its JSON text (default 1 048 576, the daemon's default). */
+  maxValueBytes?: number;
+}

@@ -1,0 +1,34 @@
+// @statehouse/sdk for Node: connect-node transports (Connect over HTTP/2 by
+// default, gRPC selectable). Browsers get ./browser.ts via the "browser"
+// export condition; both export the same names.
+export { Statehouse } from "./node/statehouse.js";
+export type { StatehouseOptions } from "./node/statehouse.js";
+export { StatehouseClient } from "./core/statehouse-client.js";
+export { Transaction } from "./core/transaction.js";
+export type { TransactionState } from "./core/transaction.js";
+export { ConflictError, ConnectionError, NotFoundError, StatehouseError, TransactionError } from "./core/errors.js";
+export type {
+  NotFoundErrorCode,
+  StatehouseErrorCode,
+  StatehouseErrorOptions,
+  TransactionErrorCode,
+} from "./core/errors.js";
+export type {
+  BeginTransactionOptions,
+  CallOptions,
+  ClientOptions,
+  JsonObject,
+  JsonValue,
+  ListKeysOptions,
+  NamespaceOptions,
+  Operation,
+  ReplayEvent,
+  ReplayOptions,
+  StateEntry,
+  StateResult,
+  TransactionOutcome,
+  Uint64Input,
+  VersionInfo,
+  WatchOptions,
+  WithTransactionOptions,
+} from "./core/types.js";
