@@ -134,6 +134,13 @@ export interface EngineOptions {
   snapshotsKept?: number;
   /** Default transaction timeout. Default 30000. */
   txTimeoutMs?: number;
+  /** Largest accepted serialized value in bytes (LIMIT_EXCEEDED beyond). Default 1 MiB. */
+  maxValueBytes?: number;
+  /**
+   * Crash point for crash tests: the process SIGKILLs itself on the `after`-th hit (default 1).
+   * Names: commit:before-sync, commit:after-sync-before-reply, snapshot:mid-write, recovery:mid-replay.
+   */
+  failpoint?: { name: string; after?: number };
   logger?: EngineLogger;
   observer?: EngineObserver;
 }
@@ -141,6 +148,10 @@ export interface EngineOptions {
 export interface EngineStats {
   openTransactions: number;
   commitTs: bigint;
+  /** Storage batches written since open (one per group commit). */
+  groupCommits?: number;
+  /** Transactions committed since open (duplicates and conflicts excluded). */
+  committedTransactions?: number;
 }
 
 /** The engine: one logical writer, many readers. Obtain one with `openEngine`. */
@@ -156,6 +167,11 @@ export interface Engine {
   stageDelete(txnId: string, ref: RecordRef): void;
   /** Commits the transaction's staged operations plus `options.operations`, atomically and durably. */
   commit(txnId: string, options?: CommitOptions): Promise<CommitResult>;
+  /**
+   * Reads the latest state through the transaction and records the version seen; the commit
+   * fails with CONFLICT if that key changed before it (optimistic concurrency).
+   */
+  read(txnId: string, ref: RecordRef): Promise<StateRecord>;
   /** Aborts; idempotent (unknown, expired, aborted ids are fine; a committed one too). */
   abort(txnId: string): void;
   /** One-shot transaction: operations + preconditions + idempotency key. */

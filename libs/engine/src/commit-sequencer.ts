@@ -1,0 +1,238 @@
+// The single logical writer. Commits queue up; one flush per event-loop turn turns every
+// queued commit into ONE atomic storage batch (group commit), written with sync when
+// fsyncOnCommit is on. A commit's promise settles only after the batch holding it returned,
+// and nothing of it is readable before (storage reads only see returned batches).
+import { EngineError } from "./engine-error.js";
+import type { Failpoints } from "./failpoints.js";
+import {
+  agentEventKey,
+  agentPrefix,
+  encodeU64,
+  eventKey,
+  idempotencyKey as idempotencyKeyOf,
+  metaKey,
+  TABLE_AGENT_EVENT,
+  versionKey,
+} from "./key-encoding.js";
+import { decodeStateHeader, encodeEvent, encodeState, type EncodableOperation } from "./record-codec.js";
+import type { KvOp, OrderedKv } from "./storage/ordered-kv.js";
+import type { StagedOperation } from "./transaction-manager.js";
+import type { RecordRef } from "./types.js";
+
+export const META_COMMIT_TS = metaKey("commit_ts");
+
+export interface NormalizedPrecondition {
+  ref: RecordRef;
+  stateKey: Buffer;
+  expectedVersion: number | null;
+  mustNotExist: boolean;
+}
+
+export interface CommitRequest {
+  txnId: string;
+  operations: readonly StagedOperation[];
+  preconditions: readonly NormalizedPrecondition[];
+  idempotencyKey: string | null;
+}
+
+export interface CommitOutcome {
+  commitTs: number;
+  duplicate: boolean;
+}
+
+export interface AppliedBatch {
+  transactions: number;
+  operations: number;
+  firstTs: number;
+  lastTs: number;
+  durationMs: number;
+}
+
+interface Pending {
+  request: CommitRequest;
+  resolve: (outcome: CommitOutcome) => void;
+  reject: (error: unknown) => void;
+}
+
+interface KeyState {
+  version: number;
+  exists: boolean;
+}
+
+type Verdict = { ok: true; outcome: CommitOutcome } | { ok: false; error: EngineError };
+
+export class CommitSequencer {
+  private queue: Pending[] = [];
+  private scheduled = false;
+  private idleWaiters: (() => void)[] = [];
+  private committed: number;
+
+  constructor(
+    private readonly kv: OrderedKv,
+    private readonly sync: boolean,
+    lastCommitTs: number,
+    private readonly failpoints: Failpoints,
+    private readonly onApplied: (batch: AppliedBatch) => void,
+  ) {
+    this.committed = lastCommitTs;
+  }
+
+  /** commit_ts of the last batch that returned from storage. */
+  get committedTs(): number {
+    return this.committed;
+  }
+
+  submit(request: CommitRequest): Promise<CommitOutcome> {
+    return new Promise<CommitOutcome>((resolve, reject) => {
+      this.queue.push({ request, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        // setImmediate runs after the I/O poll phase: every commit that arrived in this
+        // loop turn (network events, resolved awaits) joins the same batch.
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  /** Resolves once every submitted commit has settled. */
+  idle(): Promise<void> {
+    if (!this.scheduled && this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const batch = this.queue;
+    this.queue = [];
+    if (batch.length > 0) this.writeBatch(batch);
+    if (this.queue.length === 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const resolve of waiters) resolve();
+    }
+  }
+
+  private writeBatch(batch: Pending[]): void {
+    const started = performance.now();
+    const { keyStates, idempotent } = this.readCurrent(batch);
+    const ops: KvOp[] = [];
+    const verdicts: Verdict[] = [];
+    const committedAtMs = Date.now();
+    let ts = this.committed;
+    let operations = 0;
+    let applied = 0;
+
+    for (const { request } of batch) {
+      if (request.idempotencyKey !== null) {
+        const previous = idempotent.get(request.idempotencyKey);
+        if (previous !== undefined) {
+          verdicts.push({ ok: true, outcome: { commitTs: previous, duplicate: true } });
+          continue;
+        }
+      }
+      const conflict = checkPreconditions(request.preconditions, keyStates);
+      if (conflict !== null) {
+        verdicts.push({ ok: false, error: conflict });
+        continue;
+      }
+      ts++;
+      applied++;
+      const encodable: EncodableOperation[] = [];
+      const agents = new Map<string, Buffer>();
+      for (const op of request.operations) {
+        const id = op.stateKey.toString("latin1");
+        const version = (keyStates.get(id)?.version ?? 0) + 1;
+        keyStates.set(id, { version, exists: op.valueJson !== null });
+        encodable.push({ namespace: op.ref.namespace, agentId: op.ref.agentId, key: op.ref.key, version, valueJson: op.valueJson });
+        ops.push({ type: "put", key: op.stateKey, value: encodeState(version, ts, op.valueJson) });
+        ops.push({ type: "put", key: versionKey(op.stateKey, version), value: encodeU64(ts) });
+        const agentId = `${op.ref.namespace.length}:${op.ref.namespace}${op.ref.agentId}`;
+        if (!agents.has(agentId)) agents.set(agentId, agentPrefix(TABLE_AGENT_EVENT, op.ref.namespace, op.ref.agentId));
+      }
+      operations += encodable.length;
+      ops.push({ type: "put", key: eventKey(ts), value: encodeEvent(request.txnId, ts, committedAtMs, request.idempotencyKey, encodable) });
+      for (const prefix of agents.values()) ops.push({ type: "put", key: agentEventKey(prefix, ts), value: EMPTY });
+      if (request.idempotencyKey !== null) {
+        ops.push({ type: "put", key: idempotencyKeyOf(request.idempotencyKey), value: encodeU64(ts) });
+        idempotent.set(request.idempotencyKey, ts);
+      }
+      verdicts.push({ ok: true, outcome: { commitTs: ts, duplicate: false } });
+    }
+
+    if (applied > 0) {
+      ops.push({ type: "put", key: META_COMMIT_TS, value: encodeU64(ts) });
+      this.failpoints.hit("commit:before-sync");
+      try {
+        this.kv.writeSync(ops, this.sync);
+      } catch (cause) {
+        const error = storageError(cause);
+        for (const pending of batch) pending.reject(error);
+        return;
+      }
+      const firstTs = this.committed + 1;
+      this.committed = ts;
+      this.failpoints.hit("commit:after-sync-before-reply");
+      this.onApplied({ transactions: applied, operations, firstTs, lastTs: ts, durationMs: performance.now() - started });
+    }
+    batch.forEach((pending, i) => {
+      const verdict = verdicts[i] as Verdict;
+      if (verdict.ok) pending.resolve(verdict.outcome);
+      else pending.reject(verdict.error);
+    });
+  }
+
+  /** One synchronous multi-get for every state key and idempotency key the batch touches. */
+  private readCurrent(batch: readonly Pending[]): { keyStates: Map<string, KeyState>; idempotent: Map<string, number> } {
+    const stateKeys = new Map<string, Buffer>();
+    const idemKeys = new Map<string, Buffer>();
+    for (const { request } of batch) {
+      for (const op of request.operations) stateKeys.set(op.stateKey.toString("latin1"), op.stateKey);
+      for (const pre of request.preconditions) stateKeys.set(pre.stateKey.toString("latin1"), pre.stateKey);
+      if (request.idempotencyKey !== null && !idemKeys.has(request.idempotencyKey)) {
+        idemKeys.set(request.idempotencyKey, idempotencyKeyOf(request.idempotencyKey));
+      }
+    }
+    const values = this.kv.getManySync([...stateKeys.values(), ...idemKeys.values()]);
+    const keyStates = new Map<string, KeyState>();
+    let i = 0;
+    for (const id of stateKeys.keys()) {
+      const raw = values[i++];
+      keyStates.set(id, raw === undefined ? { version: 0, exists: false } : decodeStateHeader(raw));
+    }
+    const idempotent = new Map<string, number>();
+    for (const key of idemKeys.keys()) {
+      const raw = values[i++];
+      if (raw !== undefined) idempotent.set(key, raw.readUInt32BE(0) * 2 ** 32 + raw.readUInt32BE(4));
+    }
+    return { keyStates, idempotent };
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function checkPreconditions(preconditions: readonly NormalizedPrecondition[], keyStates: Map<string, KeyState>): EngineError | null {
+  for (const pre of preconditions) {
+    const current = keyStates.get(pre.stateKey.toString("latin1")) ?? { version: 0, exists: false };
+    const versionMismatch = pre.expectedVersion !== null && current.version !== pre.expectedVersion;
+    if (versionMismatch || (pre.mustNotExist && current.exists)) {
+      const { namespace, agentId, key } = pre.ref;
+      return new EngineError(
+        "CONFLICT",
+        versionMismatch
+          ? `precondition failed for ${agentId}/${key}: expected version ${pre.expectedVersion}, found ${current.version}`
+          : `precondition failed for ${agentId}/${key}: it exists (version ${current.version})`,
+        { details: { namespace, agentId, key, currentVersion: String(current.version) } },
+      );
+    }
+  }
+  return null;
+}
+
+/** Maps a storage failure: a full disk is STORAGE_FULL, anything else STORAGE_ERROR. */
+export function storageError(cause: unknown): EngineError {
+  const message = cause instanceof Error ? cause.message : String(cause);
+  if (/no space left|ENOSPC|NoSpace/i.test(message)) {
+    return new EngineError("STORAGE_FULL", `storage is full: ${message}`, { cause });
+  }
+  return new EngineError("STORAGE_ERROR", `storage failure: ${message}`, { cause });
+}

@@ -1,0 +1,164 @@
+// Binary, order-preserving keys for the single ordered keyspace both backends use.
+//
+// Every key starts with a one-byte table tag. Strings are UTF-8 with an escape so
+// that no value can collide with a separator:
+//   byte 0x00 inside a string  -> 0x00 0xFF
+//   end of a string            -> 0x00 0x01
+// The terminator sorts below every continuation byte, so tuples sort exactly like
+// (namespace, agent, key) compared component by component in UTF-8 byte order
+// (= Unicode code point order). Integers are unsigned 64-bit big-endian.
+
+export const TABLE_META = 0x01;
+export const TABLE_EVENT = 0x02;
+export const TABLE_AGENT_EVENT = 0x03;
+export const TABLE_STATE = 0x04;
+export const TABLE_VERSION = 0x05;
+export const TABLE_IDEMPOTENCY = 0x06;
+
+const TWO_32 = 2 ** 32;
+
+/** Appends pieces and produces one Buffer. */
+class KeyBuilder {
+  private readonly parts: Buffer[] = [];
+  private length = 0;
+
+  tag(tag: number): this {
+    return this.push(Buffer.of(tag));
+  }
+
+  string(value: string, terminate = true): this {
+    const raw = Buffer.from(value, "utf8");
+    let escaped = raw;
+    if (raw.includes(0)) {
+      const out: number[] = [];
+      for (const byte of raw) {
+        out.push(byte);
+        if (byte === 0) out.push(0xff);
+      }
+      escaped = Buffer.from(out);
+    }
+    this.push(escaped);
+    if (terminate) this.push(STRING_END);
+    return this;
+  }
+
+  u64(value: number): this {
+    return this.push(encodeU64(value));
+  }
+
+  build(): Buffer {
+    return Buffer.concat(this.parts, this.length);
+  }
+
+  private push(buffer: Buffer): this {
+    this.parts.push(buffer);
+    this.length += buffer.length;
+    return this;
+  }
+}
+
+const STRING_END = Buffer.of(0x00, 0x01);
+
+export function encodeU64(value: number): Buffer {
+  const out = Buffer.allocUnsafe(8);
+  out.writeUInt32BE(Math.floor(value / TWO_32), 0);
+  out.writeUInt32BE(value >>> 0, 4);
+  return out;
+}
+
+export function decodeU64(buffer: Buffer, offset = 0): number {
+  return buffer.readUInt32BE(offset) * TWO_32 + buffer.readUInt32BE(offset + 4);
+}
+
+/** Reads one escaped string starting at offset; returns it and the offset after its terminator. */
+export function decodeString(buffer: Buffer, offset: number): { value: string; next: number } {
+  let i = offset;
+  let plainStart = offset;
+  let chunks: Buffer[] | null = null;
+  for (;;) {
+    if (i >= buffer.length) throw new RangeError("unterminated string in key");
+    const byte = buffer[i];
+    if (byte !== 0) {
+      i++;
+      continue;
+    }
+    const marker = buffer[i + 1];
+    if (marker === 0x01) {
+      const tail = buffer.subarray(plainStart, i);
+      const value = chunks === null ? tail.toString("utf8") : Buffer.concat([...chunks, tail]).toString("utf8");
+      return { value, next: i + 2 };
+    }
+    if (marker !== 0xff) throw new RangeError("invalid escape in key");
+    chunks ??= [];
+    chunks.push(buffer.subarray(plainStart, i + 1));
+    i += 2;
+    plainStart = i;
+  }
+}
+
+export function metaKey(name: string): Buffer {
+  return new KeyBuilder().tag(TABLE_META).string(name).build();
+}
+
+export function eventKey(commitTs: number): Buffer {
+  const out = Buffer.allocUnsafe(9);
+  out[0] = TABLE_EVENT;
+  out.writeUInt32BE(Math.floor(commitTs / TWO_32), 1);
+  out.writeUInt32BE(commitTs >>> 0, 5);
+  return out;
+}
+
+export function agentPrefix(table: number, namespace: string, agentId: string): Buffer {
+  return new KeyBuilder().tag(table).string(namespace).string(agentId).build();
+}
+
+export function agentEventKey(prefix: Buffer, commitTs: number): Buffer {
+  return Buffer.concat([prefix, encodeU64(commitTs)]);
+}
+
+export function stateKey(namespace: string, agentId: string, key: string): Buffer {
+  return new KeyBuilder().tag(TABLE_STATE).string(namespace).string(agentId).string(key).build();
+}
+
+/** Version-index key: the state key with another tag, followed by the version. */
+export function versionKey(stateKeyBuffer: Buffer, version: number): Buffer {
+  const out = Buffer.allocUnsafe(stateKeyBuffer.length + 8);
+  stateKeyBuffer.copy(out);
+  out[0] = TABLE_VERSION;
+  out.writeUInt32BE(Math.floor(version / TWO_32), stateKeyBuffer.length);
+  out.writeUInt32BE(version >>> 0, stateKeyBuffer.length + 4);
+  return out;
+}
+
+/** State-key prefix for every key of (namespace, agent) starting with `keyPrefix`. */
+export function statePrefix(namespace: string, agentId: string, keyPrefix: string): Buffer {
+  return new KeyBuilder().tag(TABLE_STATE).string(namespace).string(agentId).string(keyPrefix, false).build();
+}
+
+export function idempotencyKey(key: string): Buffer {
+  return new KeyBuilder().tag(TABLE_IDEMPOTENCY).string(key).build();
+}
+
+/** The smallest key greater than every key starting with prefix (for exclusive upper bounds). */
+export function prefixEnd(prefix: Buffer): Buffer {
+  let end = prefix.length;
+  while (end > 0 && prefix[end - 1] === 0xff) end--;
+  if (end === 0) throw new RangeError("prefix has no upper bound");
+  const out = Buffer.from(prefix.subarray(0, end));
+  out[end - 1] = (out[end - 1] ?? 0) + 1;
+  return out;
+}
+
+/** Decodes (namespace, agentId, key) from a state or version key. */
+export function decodeRecordKey(buffer: Buffer): { namespace: string; agentId: string; key: string; next: number } {
+  const ns = decodeString(buffer, 1);
+  const agent = decodeString(buffer, ns.next);
+  const key = decodeString(buffer, agent.next);
+  return { namespace: ns.value, agentId: agent.value, key: key.value, next: key.next };
+}
+
+/** Decodes only the record key (third string) given the offset after the agent prefix. */
+export function decodeKeyAfterPrefix(buffer: Buffer, prefixLength: number): { key: string; next: number } {
+  const decoded = decodeString(buffer, prefixLength);
+  return { key: decoded.value, next: decoded.next };
+}

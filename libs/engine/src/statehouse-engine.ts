@@ -1,0 +1,510 @@
+// The storage-agnostic engine: transactions, commit sequencing, reads, replay and watch
+// over an OrderedKv. Both backends (memory, RocksDB) run exactly this code.
+import { CommitSequencer, type AppliedBatch, type CommitRequest, type NormalizedPrecondition } from "./commit-sequencer.js";
+import { EngineError } from "./engine-error.js";
+import type { Failpoints } from "./failpoints.js";
+import {
+  agentEventKey,
+  agentPrefix,
+  decodeKeyAfterPrefix,
+  decodeU64,
+  eventKey,
+  prefixEnd,
+  stateKey as stateKeyOf,
+  statePrefix,
+  TABLE_AGENT_EVENT,
+  TABLE_STATE,
+  TABLE_VERSION,
+  versionKey,
+} from "./key-encoding.js";
+import { decodeEvent, decodeStateHeader, decodeStateValue, type StoredEvent } from "./record-codec.js";
+import type { KvRange, OrderedKv } from "./storage/ordered-kv.js";
+import { TransactionManager, type StagedOperation, type Transaction } from "./transaction-manager.js";
+import type {
+  AgentEvent,
+  CommitOptions,
+  CommitResult,
+  Engine,
+  EngineObserver,
+  EngineStats,
+  JsonObject,
+  OperationInput,
+  Precondition,
+  RecordRef,
+  RecoveryReport,
+  ReplayOptions,
+  StateEntry,
+  StateRecord,
+  WatchOptions,
+} from "./types.js";
+import { checkName, checkRef, checkTimeout, checkTimestamp, serializeValue, toSafeNumber } from "./validation.js";
+
+export interface EngineCoreOptions {
+  kv: OrderedKv;
+  sync: boolean;
+  lastCommitTs: number;
+  txTimeoutMs: number;
+  maxValueBytes: number;
+  observer: EngineObserver | undefined;
+  failpoints: Failpoints;
+  recovery: RecoveryReport;
+  /** Called after each applied batch (snapshot scheduling). */
+  afterBatch?: (batch: AppliedBatch) => void;
+  /** Called during close, after the last commit settled and before storage closes. */
+  beforeClose?: () => Promise<void>;
+}
+
+const REPLAY_CHUNK = 256;
+const NOT_FOUND: StateRecord = { value: null, version: 0n, commitTs: 0n, exists: false };
+
+export class StatehouseEngine implements Engine {
+  readonly recovery: RecoveryReport;
+  private readonly kv: OrderedKv;
+  private readonly txns: TransactionManager;
+  private readonly sequencer: CommitSequencer;
+  private readonly observer: EngineObserver | undefined;
+  private readonly maxValueBytes: number;
+  private readonly beforeClose: (() => Promise<void>) | undefined;
+  private commitWaiters = new Set<() => void>();
+  private closing: Promise<void> | null = null;
+  private closed = false;
+  private groupCommits = 0;
+  private committedTransactions = 0;
+
+  constructor(options: EngineCoreOptions) {
+    this.kv = options.kv;
+    this.recovery = options.recovery;
+    this.observer = options.observer;
+    this.maxValueBytes = options.maxValueBytes;
+    this.beforeClose = options.beforeClose;
+    this.txns = new TransactionManager(options.txTimeoutMs, () => this.observer?.onExpire?.());
+    const afterBatch = options.afterBatch;
+    this.sequencer = new CommitSequencer(options.kv, options.sync, options.lastCommitTs, options.failpoints, (batch) => {
+      this.groupCommits++;
+      this.committedTransactions += batch.transactions;
+      this.observer?.onGroupCommit?.({ transactions: batch.transactions, operations: batch.operations, durationMs: batch.durationMs });
+      const waiters = this.commitWaiters;
+      this.commitWaiters = new Set();
+      for (const wake of waiters) wake();
+      afterBatch?.(batch);
+    });
+  }
+
+  // ---- transactions -------------------------------------------------------------------
+
+  begin(options: { timeoutMs?: number } = {}): string {
+    this.assertOpen();
+    const timeout = options.timeoutMs === undefined ? undefined : checkTimeout(options.timeoutMs, "timeoutMs");
+    const txn = this.txns.begin(timeout);
+    this.observer?.onBegin?.();
+    return txn.id;
+  }
+
+  stageWrite(txnId: string, ref: RecordRef, value: JsonObject): void {
+    this.assertOpen();
+    const txn = this.txns.requireOpen(txnId);
+    if (value === null) throw new TypeError("stageWrite needs a JSON object value; use stageDelete to delete");
+    const op = this.stagedOperation(ref, value);
+    txn.staged.set(op.stateKey.toString("latin1"), op);
+  }
+
+  stageDelete(txnId: string, ref: RecordRef): void {
+    this.assertOpen();
+    const txn = this.txns.requireOpen(txnId);
+    const op = this.stagedOperation(ref, null);
+    txn.staged.set(op.stateKey.toString("latin1"), op);
+  }
+
+  /**
+   * Reads the latest state through the transaction and records the version seen: the
+   * commit then fails with CONFLICT if that key changed meanwhile (optimistic concurrency).
+   */
+  async read(txnId: string, ref: RecordRef): Promise<StateRecord> {
+    this.assertOpen();
+    const txn = this.txns.requireOpen(txnId);
+    const checked = checkRef(ref);
+    const key = stateKeyOf(checked.namespace, checked.agentId, checked.key);
+    const record = await this.get(checked);
+    const id = key.toString("latin1");
+    if (!txn.reads.has(id)) txn.reads.set(id, { ref: checked, stateKey: key, version: Number(record.version) });
+    return record;
+  }
+
+  async commit(txnId: string, options: CommitOptions = {}): Promise<CommitResult> {
+    this.assertOpen();
+    const txn = this.txns.requireOpen(txnId);
+    let request: CommitRequest;
+    try {
+      request = this.commitRequest(txn, options);
+    } catch (error) {
+      this.txns.finish(txn, "aborted");
+      throw error;
+    }
+    txn.status = "committing";
+    try {
+      const result = await this.submit(request);
+      this.txns.finish(txn, "committed");
+      return result;
+    } catch (error) {
+      this.txns.finish(txn, "aborted");
+      throw error;
+    }
+  }
+
+  abort(txnId: string): void {
+    this.assertOpen();
+    if (this.txns.abort(txnId)) this.observer?.onAbort?.();
+  }
+
+  async transact(options: CommitOptions): Promise<CommitResult> {
+    this.assertOpen();
+    if (typeof options !== "object" || options === null) throw new TypeError("transact options must be an object");
+    const txn = this.txns.begin();
+    txn.status = "committing";
+    try {
+      const request = this.commitRequest(txn, options);
+      const result = await this.submit(request);
+      this.txns.finish(txn, "committed");
+      return result;
+    } catch (error) {
+      this.txns.finish(txn, "aborted");
+      throw error;
+    }
+  }
+
+  // ---- reads -----------------------------------------------------------------------------
+
+  async get(ref: RecordRef): Promise<StateRecord> {
+    this.assertOpen();
+    const { namespace, agentId, key } = checkRef(ref);
+    const [raw] = await this.kv.getMany([stateKeyOf(namespace, agentId, key)]);
+    if (raw === undefined) return NOT_FOUND;
+    const header = decodeStateHeader(raw);
+    return { value: decodeStateValue(raw), version: BigInt(header.version), commitTs: BigInt(header.commitTs), exists: header.exists };
+  }
+
+  async getAtVersion(ref: RecordRef, version: bigint): Promise<StateRecord> {
+    this.assertOpen();
+    const checked = checkRef(ref);
+    checkTimestamp(version, "version");
+    const key = stateKeyOf(checked.namespace, checked.agentId, checked.key);
+    const record = version === 0n ? undefined : await this.versionRecord(checked, key, toSafeNumber(version));
+    if (record === undefined) {
+      throw new EngineError("VERSION_NOT_FOUND", `version ${version} of ${checked.agentId}/${checked.key} not found`, {
+        details: { namespace: checked.namespace, agentId: checked.agentId, key: checked.key, version: String(version) },
+      });
+    }
+    return record;
+  }
+
+  async getAsOf(ref: RecordRef, commitTs: bigint): Promise<StateRecord> {
+    this.assertOpen();
+    const checked = checkRef(ref);
+    const asOf = toSafeNumber(checkTimestamp(commitTs, "commitTs"));
+    const key = stateKeyOf(checked.namespace, checked.agentId, checked.key);
+    const [raw] = await this.kv.getMany([key]);
+    if (raw === undefined) return NOT_FOUND;
+    const latest = decodeStateHeader(raw);
+    if (latest.commitTs <= asOf) {
+      return { value: decodeStateValue(raw), version: BigInt(latest.version), commitTs: BigInt(latest.commitTs), exists: latest.exists };
+    }
+    // Versions and their commit_ts grow together: binary search the version index.
+    let lo = 1;
+    let hi = latest.version - 1;
+    let found = 0;
+    while (lo <= hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      const [ts] = await this.kv.getMany([versionKey(key, mid)]);
+      if (ts === undefined) throw corruptIndex(`version ${mid} of ${checked.agentId}/${checked.key} missing`);
+      if (decodeU64(ts) <= asOf) {
+        found = mid;
+        lo = mid + 1;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    if (found === 0) return NOT_FOUND;
+    return (await this.versionRecord(checked, key, found)) ?? NOT_FOUND;
+  }
+
+  async getAgentAsOf(namespace: string, agentId: string, commitTs: bigint): Promise<StateEntry[]> {
+    this.assertOpen();
+    checkName(namespace, "namespace");
+    checkName(agentId, "agentId");
+    const asOf = toSafeNumber(checkTimestamp(commitTs, "commitTs"));
+    const prefix = agentPrefix(TABLE_VERSION, namespace, agentId);
+    // Latest version with commit_ts <= asOf, per key, in key order.
+    const picks: { key: string; version: number; ts: number }[] = [];
+    let current: { key: string; version: number; ts: number } | null = null;
+    for await (const [k, v] of this.scan({ gte: prefix, lt: prefixEnd(prefix), snapshot: true })) {
+      const { key, next } = decodeKeyAfterPrefix(k, prefix.length);
+      const ts = decodeU64(v);
+      if (current !== null && current.key !== key) {
+        picks.push(current);
+        current = null;
+      }
+      if (ts <= asOf) current = { key, version: decodeU64(k, next), ts };
+    }
+    if (current !== null) picks.push(current);
+    const out: StateEntry[] = [];
+    for (let i = 0; i < picks.length; i += REPLAY_CHUNK) {
+      const chunk = picks.slice(i, i + REPLAY_CHUNK);
+      const events = await this.loadEvents(chunk.map((p) => p.ts));
+      chunk.forEach((pick, j) => {
+        const op = findOperation(events[j] as StoredEvent, namespace, agentId, pick.key);
+        if (op?.[4] != null) out.push({ key: pick.key, value: op[4], version: BigInt(pick.version), commitTs: BigInt(pick.ts) });
+      });
+    }
+    return out;
+  }
+
+  async listKeys(namespace: string, agentId: string): Promise<string[]> {
+    return (await this.scanState(namespace, agentId, "")).map((entry) => entry.key);
+  }
+
+  scanPrefix(namespace: string, agentId: string, prefix: string): Promise<StateEntry[]> {
+    if (typeof prefix !== "string") throw new TypeError("prefix must be a string");
+    return this.scanState(namespace, agentId, prefix);
+  }
+
+  replay(namespace: string, agentId: string, options: ReplayOptions = {}): AsyncIterable<AgentEvent> {
+    this.assertOpen();
+    checkName(namespace, "namespace");
+    checkName(agentId, "agentId");
+    const start = options.startTs === undefined ? 1 : Math.max(1, toSafeNumber(checkTimestamp(options.startTs, "startTs")));
+    const requestedEnd = options.endTs === undefined ? Infinity : toSafeNumber(checkTimestamp(options.endTs, "endTs"));
+    // Bounded by what is committed now: a replay is a consistent, finite view.
+    const end = Math.min(requestedEnd, this.sequencer.committedTs);
+    return this.replayRange(namespace, agentId, start, end, options.signal);
+  }
+
+  watch(namespace: string, agentId: string, options: WatchOptions = {}): AsyncIterable<AgentEvent> {
+    this.assertOpen();
+    checkName(namespace, "namespace");
+    checkName(agentId, "agentId");
+    const start =
+      options.startTs === undefined ? this.sequencer.committedTs + 1 : Math.max(1, toSafeNumber(checkTimestamp(options.startTs, "startTs")));
+    return this.follow(namespace, agentId, start, options.signal);
+  }
+
+  commitTs(): bigint {
+    return BigInt(this.sequencer.committedTs);
+  }
+
+  stats(): EngineStats & { groupCommits: number; committedTransactions: number } {
+    return {
+      openTransactions: this.txns.openCount,
+      commitTs: BigInt(this.sequencer.committedTs),
+      groupCommits: this.groupCommits,
+      committedTransactions: this.committedTransactions,
+    };
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.doClose();
+    return this.closing;
+  }
+
+  // ---- internals -------------------------------------------------------------------------
+
+  private async doClose(): Promise<void> {
+    this.txns.close();
+    await this.sequencer.idle();
+    this.closed = true;
+    const waiters = this.commitWaiters;
+    this.commitWaiters = new Set();
+    for (const wake of waiters) wake();
+    await this.beforeClose?.();
+    await this.kv.close();
+  }
+
+  private assertOpen(): void {
+    if (this.closed || this.closing !== null) throw new EngineError("CLOSED", "engine is closed");
+  }
+
+  private stagedOperation(ref: RecordRef, value: JsonObject | null): StagedOperation {
+    const checked = checkRef(ref);
+    return {
+      ref: checked,
+      stateKey: stateKeyOf(checked.namespace, checked.agentId, checked.key),
+      valueJson: value === null ? null : serializeValue(value, this.maxValueBytes),
+    };
+  }
+
+  private commitRequest(txn: Transaction, options: CommitOptions): CommitRequest {
+    if (typeof options !== "object" || options === null) throw new TypeError("commit options must be an object");
+    const staged = new Map(txn.staged);
+    for (const op of options.operations ?? []) {
+      const input = op as OperationInput | null;
+      if (typeof input !== "object" || input === null) throw new TypeError("operation must be an object");
+      if (input.value !== null && typeof input.value !== "object") throw new TypeError("operation value must be an object or null");
+      const next = this.stagedOperation(input, input.value);
+      const id = next.stateKey.toString("latin1");
+      staged.delete(id);
+      staged.set(id, next);
+    }
+    const preconditions: NormalizedPrecondition[] = [];
+    for (const read of txn.reads.values()) {
+      preconditions.push({ ref: read.ref, stateKey: read.stateKey, expectedVersion: read.version, mustNotExist: false });
+    }
+    for (const pre of options.preconditions ?? []) preconditions.push(normalizePrecondition(pre));
+    const key = options.idempotencyKey;
+    if (key !== undefined) checkName(key, "idempotencyKey");
+    return { txnId: txn.id, operations: [...staged.values()], preconditions, idempotencyKey: key ?? null };
+  }
+
+  private async submit(request: CommitRequest): Promise<CommitResult> {
+    const started = performance.now();
+    try {
+      const outcome = await this.sequencer.submit(request);
+      if (!outcome.duplicate) {
+        let writes = 0;
+        for (const op of request.operations) if (op.valueJson !== null) writes++;
+        this.observer?.onCommit?.({
+          operations: request.operations.length,
+          writes,
+          deletes: request.operations.length - writes,
+          latencyMs: performance.now() - started,
+        });
+      }
+      return { commitTs: BigInt(outcome.commitTs), duplicate: outcome.duplicate };
+    } catch (error) {
+      if (error instanceof EngineError && error.code === "CONFLICT") this.observer?.onConflict?.();
+      throw error;
+    }
+  }
+
+  private async versionRecord(ref: RecordRef, key: Buffer, version: number): Promise<StateRecord | undefined> {
+    const [rawTs] = await this.kv.getMany([versionKey(key, version)]);
+    if (rawTs === undefined) return undefined;
+    const ts = decodeU64(rawTs);
+    const [event] = await this.loadEvents([ts]);
+    const op = findOperation(event as StoredEvent, ref.namespace, ref.agentId, ref.key);
+    if (op === undefined || op[3] !== version) throw corruptIndex(`event ${ts} lacks version ${version} of ${ref.agentId}/${ref.key}`);
+    return { value: op[4], version: BigInt(version), commitTs: BigInt(ts), exists: op[4] !== null };
+  }
+
+  private async loadEvents(timestamps: readonly number[]): Promise<StoredEvent[]> {
+    const raws = await this.kv.getMany(timestamps.map((ts) => eventKey(ts)));
+    return raws.map((raw, i) => {
+      const ts = timestamps[i] as number;
+      if (raw === undefined) throw corruptIndex(`event ${ts} is indexed but missing from the log`);
+      return decodeEvent(raw, ts);
+    });
+  }
+
+  private async scanState(namespace: string, agentId: string, prefix: string): Promise<StateEntry[]> {
+    this.assertOpen();
+    checkName(namespace, "namespace");
+    checkName(agentId, "agentId");
+    const start = statePrefix(namespace, agentId, prefix);
+    const agentLength = agentPrefix(TABLE_STATE, namespace, agentId).length;
+    const out: StateEntry[] = [];
+    for await (const [k, v] of this.scan({ gte: start, lt: prefixEnd(start), snapshot: true })) {
+      const header = decodeStateHeader(v);
+      if (!header.exists) continue;
+      out.push({
+        key: decodeKeyAfterPrefix(k, agentLength).key,
+        value: decodeStateValue(v) as JsonObject,
+        version: BigInt(header.version),
+        commitTs: BigInt(header.commitTs),
+      });
+    }
+    return out;
+  }
+
+  private async *scan(range: KvRange): AsyncGenerator<[Buffer, Buffer]> {
+    const iterator = this.kv.iterator(range);
+    try {
+      for (;;) {
+        const rows = await iterator.next(1000);
+        if (rows.length === 0) return;
+        yield* rows;
+      }
+    } finally {
+      iterator.close();
+    }
+  }
+
+  private async *replayRange(namespace: string, agentId: string, start: number, end: number, signal?: AbortSignal): AsyncGenerator<AgentEvent> {
+    if (start > end) return;
+    const prefix = agentPrefix(TABLE_AGENT_EVENT, namespace, agentId);
+    const iterator = this.kv.iterator({ gte: agentEventKey(prefix, start), lt: agentEventKey(prefix, end + 1) });
+    try {
+      for (;;) {
+        if (aborted(signal) || this.closed) return;
+        const rows = await iterator.next(REPLAY_CHUNK);
+        if (rows.length === 0) return;
+        const timestamps = rows.map(([k]) => decodeU64(k, prefix.length));
+        const events = await this.loadEvents(timestamps);
+        for (const event of events) {
+          if (aborted(signal)) return;
+          yield toAgentEvent(event, namespace, agentId);
+        }
+      }
+    } finally {
+      iterator.close();
+    }
+  }
+
+  private async *follow(namespace: string, agentId: string, start: number, signal?: AbortSignal): AsyncGenerator<AgentEvent> {
+    let next = start;
+    let wake: (() => void) | null = null;
+    const onAbort = (): void => wake?.();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      while (!aborted(signal) && !this.closed) {
+        const upTo = this.sequencer.committedTs;
+        if (next <= upTo) {
+          for await (const event of this.replayRange(namespace, agentId, next, upTo, signal)) yield event;
+          next = upTo + 1;
+          continue;
+        }
+        // Nothing new: sleep until the next applied batch (registered synchronously after
+        // reading committedTs, so no batch can slip between the check and the wait).
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          this.commitWaiters.add(resolve);
+        });
+        wake = null;
+      }
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+    }
+  }
+}
+
+function normalizePrecondition(pre: Precondition): NormalizedPrecondition {
+  if (typeof pre !== "object" || pre === null) throw new TypeError("precondition must be an object");
+  const ref = checkRef(pre);
+  if (pre.expectedVersion === undefined && pre.mustNotExist !== true) {
+    throw new TypeError("precondition needs expectedVersion or mustNotExist: true");
+  }
+  return {
+    ref,
+    stateKey: stateKeyOf(ref.namespace, ref.agentId, ref.key),
+    expectedVersion: pre.expectedVersion === undefined ? null : toSafeNumber(checkTimestamp(pre.expectedVersion, "expectedVersion")),
+    mustNotExist: pre.mustNotExist === true,
+  };
+}
+
+function findOperation(event: StoredEvent, namespace: string, agentId: string, key: string): StoredEvent["operations"][number] | undefined {
+  return event.operations.find((op) => op[0] === namespace && op[1] === agentId && op[2] === key);
+}
+
+function toAgentEvent(event: StoredEvent, namespace: string, agentId: string): AgentEvent {
+  const operations = [];
+  for (const op of event.operations) {
+    if (op[0] === namespace && op[1] === agentId) operations.push({ key: op[2], value: op[4], version: BigInt(op[3]) });
+  }
+  return { txnId: event.txnId, commitTs: BigInt(event.commitTs), committedAtMs: event.committedAtMs, namespace, agentId, operations };
+}
+
+/** A function, not an inline check: TypeScript would keep a stale narrowing across awaits. */
+function aborted(signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true;
+}
+
+function corruptIndex(what: string): EngineError {
+  return new EngineError("CORRUPTION", `index inconsistent: ${what}`);
+}

@@ -1,0 +1,52 @@
+// The tiny ordered key-value contract the engine core is written against.
+// Two implementations: MemoryKv (sorted in-memory map) and RocksKv (@nxtedition/rocksdb).
+// The core never assumes anything else, so both backends behave identically.
+
+export interface KvPut {
+  type: "put";
+  key: Buffer;
+  value: Buffer;
+}
+
+export interface KvDel {
+  type: "del";
+  key: Buffer;
+}
+
+export type KvOp = KvPut | KvDel;
+
+export interface KvRange {
+  /** Inclusive lower bound. */
+  gte?: Buffer;
+  /** Exclusive lower bound. */
+  gt?: Buffer;
+  /** Exclusive upper bound. */
+  lt?: Buffer;
+  /** Maximum number of entries. */
+  limit?: number;
+  /**
+   * The iterator must see the store exactly as it was when it was created, even while
+   * writes continue. RocksDB iterators always do (implicit snapshot); the memory
+   * backend copies the range when asked.
+   */
+  snapshot?: boolean;
+}
+
+export type KvEntry = [key: Buffer, value: Buffer];
+
+export interface KvIterator {
+  /** Up to `max` next entries in key order; an empty array means the end. */
+  next(max: number): Promise<KvEntry[]>;
+  close(): void;
+}
+
+export interface OrderedKv {
+  readonly kind: "memory" | "rocksdb";
+  /** Point reads of the latest written state (synchronous: used inside the commit sequencer). */
+  getManySync(keys: readonly Buffer[]): (Buffer | undefined)[];
+  getMany(keys: readonly Buffer[]): Promise<(Buffer | undefined)[]>;
+  /** Applies every operation atomically; with sync=true it returns only once durable. Throws on failure. */
+  writeSync(ops: readonly KvOp[], sync: boolean): void;
+  iterator(range: KvRange): KvIterator;
+  close(): Promise<void>;
+}

@@ -1,0 +1,479 @@
+// The engine contract suite: every backend runs exactly these tests.
+// Optional behaviour is switched by declared capabilities, never by skipping.
+import { afterEach, describe, expect, it } from "vitest";
+import { EngineError } from "../engine-error.js";
+import type { AgentEvent, Engine, EngineOptions, JsonObject, RecordRef } from "../types.js";
+
+export interface EngineHarness {
+  engine: Engine;
+  /** Closes the engine and opens the same store again (only with supports.persistence). */
+  reopen(): Promise<Engine>;
+  dispose(): Promise<void>;
+}
+
+export interface EngineContractOptions {
+  name: string;
+  factory: (options?: Partial<EngineOptions>) => Promise<EngineHarness>;
+  supports: { persistence: boolean };
+}
+
+const ns = "default";
+const ref = (agentId: string, key: string): RecordRef => ({ namespace: ns, agentId, key });
+
+export async function expectEngineError(promise: Promise<unknown> | (() => unknown), code: EngineError["code"]): Promise<EngineError> {
+  let caught: unknown;
+  try {
+    await (typeof promise === "function" ? promise() : promise);
+  } catch (error) {
+    caught = error;
+  }
+  expect(caught, `expected EngineError ${code}`).toBeInstanceOf(EngineError);
+  expect((caught as EngineError).code).toBe(code);
+  return caught as EngineError;
+}
+
+export async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of iterable) out.push(item);
+  return out;
+}
+
+/** Writes one value in its own transaction. */
+async function put(engine: Engine, agentId: string, key: string, value: JsonObject | null): Promise<bigint> {
+  const result = await engine.transact({ operations: [{ ...ref(agentId, key), value }] });
+  return result.commitTs;
+}
+
+export function runEngineContract({ name, factory, supports }: EngineContractOptions): void {
+  describe(`engine contract: ${name}`, () => {
+    const harnesses: EngineHarness[] = [];
+    const open = async (options?: Partial<EngineOptions>): Promise<EngineHarness> => {
+      const harness = await factory(options);
+      harnesses.push(harness);
+      return harness;
+    };
+    afterEach(async () => {
+      for (const harness of harnesses.splice(0)) await harness.dispose();
+    });
+
+    it("commits a transaction atomically with versions and one commit_ts", async () => {
+      const { engine } = await open();
+      expect(engine.commitTs()).toBe(0n);
+      const tx = engine.begin();
+      engine.stageWrite(tx, ref("a", "k1"), { n: 1 });
+      engine.stageWrite(tx, ref("a", "k2"), { n: 2 });
+      engine.stageWrite(tx, ref("b", "k1"), { n: 3 });
+      expect((await engine.get(ref("a", "k1"))).exists).toBe(false);
+      const { commitTs, duplicate } = await engine.commit(tx);
+      expect(duplicate).toBe(false);
+      expect(commitTs).toBe(1n);
+      expect(engine.commitTs()).toBe(1n);
+      for (const [agent, key, n] of [["a", "k1", 1], ["a", "k2", 2], ["b", "k1", 3]] as const) {
+        expect(await engine.get(ref(agent, key))).toEqual({ value: { n }, version: 1n, commitTs: 1n, exists: true });
+      }
+    });
+
+    it("gives a never-written key exists=false and version 0", async () => {
+      const { engine } = await open();
+      expect(await engine.get(ref("nobody", "nothing"))).toEqual({ value: null, version: 0n, commitTs: 0n, exists: false });
+    });
+
+    it("lets the last operation on a key win and raises its version by exactly one per transaction", async () => {
+      const { engine } = await open();
+      const tx = engine.begin();
+      engine.stageWrite(tx, ref("a", "k"), { n: 1 });
+      engine.stageDelete(tx, ref("a", "k"));
+      engine.stageWrite(tx, ref("a", "k"), { n: 3 });
+      await engine.commit(tx);
+      expect(await engine.get(ref("a", "k"))).toMatchObject({ value: { n: 3 }, version: 1n });
+      const events = await collect(engine.replay(ns, "a"));
+      expect(events).toHaveLength(1);
+      expect(events[0]?.operations).toEqual([{ key: "k", value: { n: 3 }, version: 1n }]);
+      await put(engine, "a", "k", { n: 4 });
+      expect((await engine.get(ref("a", "k"))).version).toBe(2n);
+    });
+
+    it("writes tombstones: deleted keys leave listKeys and scanPrefix, history keeps them", async () => {
+      const { engine } = await open();
+      await put(engine, "a", "x", { v: 1 });
+      await put(engine, "a", "y", { v: 1 });
+      const deletedAt = await put(engine, "a", "x", null);
+      expect(await engine.get(ref("a", "x"))).toEqual({ value: null, version: 2n, commitTs: deletedAt, exists: false });
+      expect(await engine.listKeys(ns, "a")).toEqual(["y"]);
+      expect((await engine.scanPrefix(ns, "a", "")).map((e) => e.key)).toEqual(["y"]);
+      expect(await engine.getAtVersion(ref("a", "x"), 1n)).toEqual({ value: { v: 1 }, version: 1n, commitTs: 1n, exists: true });
+      expect(await engine.getAtVersion(ref("a", "x"), 2n)).toEqual({ value: null, version: 2n, commitTs: deletedAt, exists: false });
+      await expectEngineError(engine.getAtVersion(ref("a", "x"), 3n), "VERSION_NOT_FOUND");
+      await expectEngineError(engine.getAtVersion(ref("a", "x"), 0n), "VERSION_NOT_FOUND");
+      await expectEngineError(engine.getAtVersion(ref("a", "never"), 1n), "VERSION_NOT_FOUND");
+      await put(engine, "a", "x", { v: 3 });
+      expect(await engine.get(ref("a", "x"))).toMatchObject({ value: { v: 3 }, version: 3n, exists: true });
+      expect(await engine.listKeys(ns, "a")).toEqual(["x", "y"]);
+    });
+
+    it("deleting a key that never existed still creates version 1 (a tombstone)", async () => {
+      const { engine } = await open();
+      await put(engine, "a", "ghost", null);
+      expect(await engine.get(ref("a", "ghost"))).toMatchObject({ exists: false, version: 1n, commitTs: 1n });
+    });
+
+    it("reports transaction lifecycle errors with stable codes", async () => {
+      const { engine } = await open();
+      await expectEngineError(() => engine.stageWrite("no-such-txn", ref("a", "k"), {}), "TXN_NOT_FOUND");
+      await expectEngineError(engine.commit("no-such-txn"), "TXN_NOT_FOUND");
+      const tx = engine.begin();
+      engine.stageWrite(tx, ref("a", "k"), { n: 1 });
+      await engine.commit(tx);
+      await expectEngineError(engine.commit(tx), "TXN_ALREADY_COMMITTED");
+      await expectEngineError(() => engine.stageWrite(tx, ref("a", "k"), {}), "TXN_ALREADY_COMMITTED");
+      engine.abort(tx); // a committed transaction: no-op
+      expect((await engine.get(ref("a", "k"))).version).toBe(1n);
+
+      const aborted = engine.begin();
+      engine.stageWrite(aborted, ref("a", "k"), { n: 2 });
+      engine.abort(aborted);
+      engine.abort(aborted);
+      engine.abort("unknown");
+      await expectEngineError(() => engine.stageWrite(aborted, ref("a", "k"), {}), "TXN_ABORTED");
+      await expectEngineError(engine.commit(aborted), "TXN_ABORTED");
+      expect(await engine.get(ref("a", "k"))).toMatchObject({ value: { n: 1 }, version: 1n });
+      expect(engine.commitTs()).toBe(1n);
+    });
+
+    it("expires transactions after their timeout and answers TXN_EXPIRED", async () => {
+      const { engine } = await open({ txTimeoutMs: 40 });
+      const byDefault = engine.begin();
+      const explicit = engine.begin({ timeoutMs: 30 });
+      const long = engine.begin({ timeoutMs: 60_000 });
+      engine.stageWrite(byDefault, ref("a", "k"), { n: 1 });
+      await new Promise((resolve) => setTimeout(resolve, 120));
+      await expectEngineError(() => engine.stageWrite(byDefault, ref("a", "k"), {}), "TXN_EXPIRED");
+      await expectEngineError(engine.commit(byDefault), "TXN_EXPIRED");
+      await expectEngineError(engine.commit(explicit), "TXN_EXPIRED");
+      engine.abort(explicit);
+      engine.stageWrite(long, ref("a", "k"), { n: 2 });
+      await engine.commit(long);
+      expect(await engine.get(ref("a", "k"))).toMatchObject({ value: { n: 2 }, version: 1n });
+      expect(engine.stats().openTransactions).toBe(0);
+    });
+
+    it("rejects a commit whose preconditions changed with CONFLICT and applies nothing", async () => {
+      const { engine } = await open();
+      await put(engine, "a", "k", { n: 1 });
+      const error = await expectEngineError(
+        engine.transact({
+          operations: [{ ...ref("a", "k"), value: { n: 2 } }, { ...ref("a", "other"), value: { n: 2 } }],
+          preconditions: [{ ...ref("a", "k"), expectedVersion: 0n }],
+        }),
+        "CONFLICT",
+      );
+      expect(error.details["key"]).toBe("k");
+      expect(await engine.get(ref("a", "other"))).toMatchObject({ exists: false, version: 0n });
+      expect(engine.commitTs()).toBe(1n);
+      await engine.transact({
+        operations: [{ ...ref("a", "k"), value: { n: 2 } }],
+        preconditions: [{ ...ref("a", "k"), expectedVersion: 1n }, { ...ref("a", "new"), expectedVersion: 0n }],
+      });
+      expect((await engine.get(ref("a", "k"))).version).toBe(2n);
+      await expectEngineError(
+        engine.transact({ operations: [{ ...ref("a", "k"), value: {} }], preconditions: [{ ...ref("a", "k"), mustNotExist: true }] }),
+        "CONFLICT",
+      );
+      await put(engine, "a", "k", null);
+      await engine.transact({ operations: [{ ...ref("a", "k"), value: { again: true } }], preconditions: [{ ...ref("a", "k"), mustNotExist: true }] });
+      expect(await engine.get(ref("a", "k"))).toMatchObject({ value: { again: true }, version: 4n });
+    });
+
+    it("records reads made through a transaction and conflicts when they changed", async () => {
+      const { engine } = await open();
+      await put(engine, "a", "counter", { n: 1 });
+      const tx = engine.begin();
+      const seen = await engine.read(tx, ref("a", "counter"));
+      expect(seen.version).toBe(1n);
+      await put(engine, "a", "counter", { n: 100 });
+      engine.stageWrite(tx, ref("a", "counter"), { n: Number((seen.value as { n: number }).n) + 1 });
+      await expectEngineError(engine.commit(tx), "CONFLICT");
+      await expectEngineError(engine.commit(tx), "TXN_ABORTED");
+      expect(await engine.get(ref("a", "counter"))).toMatchObject({ value: { n: 100 }, version: 2n });
+
+      const ok = engine.begin();
+      await engine.read(ok, ref("a", "counter"));
+      await engine.read(ok, ref("a", "absent"));
+      engine.stageWrite(ok, ref("a", "counter"), { n: 101 });
+      await engine.commit(ok);
+      expect(await engine.get(ref("a", "counter"))).toMatchObject({ value: { n: 101 }, version: 3n });
+    });
+
+    it("serializes concurrent read-modify-write through CONFLICT retries without lost updates", async () => {
+      const { engine } = await open();
+      await put(engine, "a", "counter", { n: 0 });
+      const increment = async (): Promise<void> => {
+        for (;;) {
+          const tx = engine.begin();
+          const seen = await engine.read(tx, ref("a", "counter"));
+          engine.stageWrite(tx, ref("a", "counter"), { n: (seen.value as { n: number }).n + 1 });
+          try {
+            await engine.commit(tx);
+            return;
+          } catch (error) {
+            if (!(error instanceof EngineError && error.code === "CONFLICT")) throw error;
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: 20 }, increment));
+      expect(await engine.get(ref("a", "counter"))).toMatchObject({ value: { n: 20 }, version: 21n });
+    });
+
+    it("applies an idempotency key once and returns the original commit_ts", async () => {
+      const { engine } = await open();
+      const first = await engine.transact({ operations: [{ ...ref("a", "k"), value: { n: 1 } }], idempotencyKey: "req-1" });
+      const again = await engine.transact({ operations: [{ ...ref("a", "k"), value: { n: 2 } }], idempotencyKey: "req-1" });
+      expect(first).toEqual({ commitTs: 1n, duplicate: false });
+      expect(again).toEqual({ commitTs: 1n, duplicate: true });
+      const tx = engine.begin();
+      engine.stageWrite(tx, ref("a", "k"), { n: 3 });
+      expect(await engine.commit(tx, { idempotencyKey: "req-1" })).toEqual({ commitTs: 1n, duplicate: true });
+      await expectEngineError(engine.commit(tx), "TXN_ALREADY_COMMITTED");
+      // Same key in one group commit: exactly one applies.
+      const racing = await Promise.all(
+        Array.from({ length: 5 }, (_, i) => engine.transact({ operations: [{ ...ref("a", "r"), value: { i } }], idempotencyKey: "req-2" })),
+      );
+      expect(racing.filter((r) => !r.duplicate)).toHaveLength(1);
+      expect(new Set(racing.map((r) => r.commitTs)).size).toBe(1);
+      expect(await engine.get(ref("a", "k"))).toMatchObject({ value: { n: 1 }, version: 1n });
+      expect((await engine.get(ref("a", "r"))).version).toBe(1n);
+      expect(engine.commitTs()).toBe(2n);
+    });
+
+    it("commits concurrent transactions with distinct increasing commit_ts in fewer batches", async () => {
+      const { engine } = await open();
+      const results = await Promise.all(
+        Array.from({ length: 64 }, (_, i) => engine.transact({ operations: [{ ...ref("c", `k${i % 8}`), value: { i } }] })),
+      );
+      const ts = results.map((r) => r.commitTs).sort((a, b) => (a < b ? -1 : 1));
+      expect(ts).toEqual(Array.from({ length: 64 }, (_, i) => BigInt(i + 1)));
+      const stats = engine.stats();
+      expect(stats.committedTransactions).toBe(64);
+      expect(stats.groupCommits).toBeLessThan(64);
+      for (let k = 0; k < 8; k++) expect((await engine.get(ref("c", `k${k}`))).version).toBe(8n);
+    });
+
+    it("commits an empty transaction with its own commit_ts", async () => {
+      const { engine } = await open();
+      expect((await engine.commit(engine.begin())).commitTs).toBe(1n);
+      expect((await engine.transact({})).commitTs).toBe(2n);
+    });
+
+    it("replays exactly one agent's events in commit_ts order within an inclusive range", async () => {
+      const { engine } = await open();
+      const before = Date.now();
+      const tx = engine.begin();
+      engine.stageWrite(tx, ref("a", "k1"), { n: 1 });
+      engine.stageWrite(tx, ref("b", "k1"), { n: 1 });
+      engine.stageWrite(tx, { namespace: "other", agentId: "a", key: "k1" }, { n: 1 });
+      await engine.commit(tx);
+      await put(engine, "b", "k2", { n: 2 });
+      await put(engine, "a", "k2", { n: 3 });
+      await put(engine, "a", "k1", null);
+      const events = await collect(engine.replay(ns, "a"));
+      expect(events.map((e) => e.commitTs)).toEqual([1n, 3n, 4n]);
+      expect(events[0]).toMatchObject({ txnId: tx, namespace: ns, agentId: "a", operations: [{ key: "k1", value: { n: 1 }, version: 1n }] });
+      expect(events[0]?.committedAtMs).toBeGreaterThanOrEqual(before);
+      expect(events[2]?.operations).toEqual([{ key: "k1", value: null, version: 2n }]);
+      expect((await collect(engine.replay(ns, "a", { startTs: 3n, endTs: 4n }))).map((e) => e.commitTs)).toEqual([3n, 4n]);
+      expect((await collect(engine.replay(ns, "a", { startTs: 2n, endTs: 3n }))).map((e) => e.commitTs)).toEqual([3n]);
+      expect(await collect(engine.replay(ns, "a", { startTs: 5n }))).toEqual([]);
+      expect(await collect(engine.replay(ns, "nobody"))).toEqual([]);
+      expect((await collect(engine.replay("other", "a"))).map((e) => e.commitTs)).toEqual([1n]);
+    });
+
+    it("replay of every agent reproduces its current state", async () => {
+      const { engine } = await open();
+      for (let i = 0; i < 60; i++) {
+        const agent = `agent-${i % 3}`;
+        await engine.transact({
+          operations: [
+            { ...ref(agent, `k${i % 5}`), value: i % 7 === 0 ? null : { i } },
+            { ...ref(agent, `k${(i + 2) % 5}`), value: { j: i } },
+          ],
+        });
+      }
+      for (let a = 0; a < 3; a++) {
+        const agent = `agent-${a}`;
+        const state = new Map<string, JsonObject | null>();
+        for await (const event of engine.replay(ns, agent)) for (const op of event.operations) state.set(op.key, op.value);
+        const expected = [...state].filter(([, v]) => v !== null).sort(([x], [y]) => (x < y ? -1 : 1));
+        const actual = await engine.scanPrefix(ns, agent, "");
+        expect(actual.map((e) => [e.key, e.value])).toEqual(expected);
+      }
+    });
+
+    it("stops a replay when its signal aborts", async () => {
+      const { engine } = await open();
+      for (let i = 0; i < 10; i++) await put(engine, "a", `k${i}`, { i });
+      const controller = new AbortController();
+      const seen: bigint[] = [];
+      for await (const event of engine.replay(ns, "a", { signal: controller.signal })) {
+        seen.push(event.commitTs);
+        if (seen.length === 3) controller.abort();
+      }
+      expect(seen).toEqual([1n, 2n, 3n]);
+    });
+
+    it("scans prefixes in key order and never confuses separators", async () => {
+      const { engine } = await open();
+      const keys = ["b", "a/2", "a/10", "a/1", "a", "a\u0000", "a\u0000\u0001", "ab", "é", "\u{1F600}", "\uFFFF", "a/"];
+      await engine.transact({ operations: keys.map((key) => ({ ...ref("agent", key), value: { key } })) });
+      const sorted = [...keys].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));
+      expect(await engine.listKeys(ns, "agent")).toEqual(sorted);
+      expect((await engine.scanPrefix(ns, "agent", "a/")).map((e) => e.key)).toEqual(["a/", "a/1", "a/10", "a/2"]);
+      expect((await engine.scanPrefix(ns, "agent", "a\u0000")).map((e) => e.key)).toEqual(["a\u0000", "a\u0000\u0001"]);
+      expect((await engine.scanPrefix(ns, "agent", "zzz")).map((e) => e.key)).toEqual([]);
+      const entry = (await engine.scanPrefix(ns, "agent", "é"))[0];
+      expect(entry).toEqual({ key: "é", value: { key: "é" }, version: 1n, commitTs: 1n });
+
+      // (namespace, agent, key) triples that would collide under naive concatenation.
+      const triples: [string, string, string][] = [
+        ["n", "a\u0000b", "c"],
+        ["n", "a", "b\u0000c"],
+        ["n\u0000a", "b", "c"],
+        ["n", "a\u0000\u0001b", "c"],
+        ["n", "a", "\u0001b\u0000c"],
+        ["n/a", "b", "c"],
+        ["n", "a/b", "c"],
+      ];
+      await engine.transact({ operations: triples.map(([namespace, agentId, key], i) => ({ namespace, agentId, key, value: { i } })) });
+      for (const [i, [namespace, agentId, key]] of triples.entries()) {
+        expect(await engine.get({ namespace, agentId, key })).toMatchObject({ value: { i }, version: 1n });
+        expect(await engine.listKeys(namespace, agentId)).toEqual(
+          triples.filter(([n, a]) => n === namespace && a === agentId).map(([, , k]) => k).sort(),
+        );
+        const events = await collect(engine.replay(namespace, agentId));
+        expect(events.flatMap((e) => e.operations.map((op) => op.key))).toContain(key);
+        expect(events.every((e) => e.namespace === namespace && e.agentId === agentId)).toBe(true);
+      }
+      expect(await engine.listKeys("n", "a")).toEqual(["\u0001b\u0000c", "b\u0000c"]);
+    });
+
+    it("answers state as of a commit_ts for one key and for a whole agent", async () => {
+      const { engine } = await open();
+      await put(engine, "a", "x", { v: 1 }); // 1
+      await put(engine, "a", "y", { v: 1 }); // 2
+      await put(engine, "b", "x", { v: 1 }); // 3
+      await put(engine, "a", "x", { v: 2 }); // 4
+      await put(engine, "a", "y", null); // 5
+      await put(engine, "a", "x", { v: 3 }); // 6
+      expect(await engine.getAsOf(ref("a", "x"), 0n)).toMatchObject({ exists: false, version: 0n });
+      expect(await engine.getAsOf(ref("a", "x"), 1n)).toEqual({ value: { v: 1 }, version: 1n, commitTs: 1n, exists: true });
+      expect(await engine.getAsOf(ref("a", "x"), 3n)).toEqual({ value: { v: 1 }, version: 1n, commitTs: 1n, exists: true });
+      expect(await engine.getAsOf(ref("a", "x"), 5n)).toEqual({ value: { v: 2 }, version: 2n, commitTs: 4n, exists: true });
+      expect(await engine.getAsOf(ref("a", "x"), 99n)).toEqual({ value: { v: 3 }, version: 3n, commitTs: 6n, exists: true });
+      expect(await engine.getAsOf(ref("a", "y"), 5n)).toEqual({ value: null, version: 2n, commitTs: 5n, exists: false });
+      const asOf = async (ts: bigint): Promise<[string, JsonObject, bigint][]> =>
+        (await engine.getAgentAsOf(ns, "a", ts)).map((e) => [e.key, e.value, e.version]);
+      expect(await asOf(0n)).toEqual([]);
+      expect(await asOf(2n)).toEqual([["x", { v: 1 }, 1n], ["y", { v: 1 }, 1n]]);
+      expect(await asOf(4n)).toEqual([["x", { v: 2 }, 2n], ["y", { v: 1 }, 1n]]);
+      expect(await asOf(5n)).toEqual([["x", { v: 2 }, 2n]]);
+      expect(await asOf(6n)).toEqual([["x", { v: 3 }, 3n]]);
+    });
+
+    it("watches from a commit_ts and then live, without gap or duplicate at the switch", async () => {
+      const { engine } = await open();
+      for (let i = 0; i < 20; i++) await put(engine, "w", `k${i % 3}`, { i });
+      const controller = new AbortController();
+      const seen: AgentEvent[] = [];
+      const total = 20 + 200;
+      let writer: Promise<void> | undefined;
+      const watching = (async () => {
+        for await (const event of engine.watch(ns, "w", { startTs: 5n, signal: controller.signal })) {
+          seen.push(event);
+          // Start writing while the historical part is still being delivered.
+          writer ??= (async () => {
+            await Promise.all(
+              Array.from({ length: 4 }, async (_, w) => {
+                for (let i = 0; i < 50; i++) {
+                  await engine.transact({ operations: [{ ...ref("w", `live${w}`), value: { i } }, { ...ref("other", "x"), value: { i } }] });
+                }
+              }),
+            );
+          })();
+          if (seen.length === total - 4) controller.abort();
+        }
+      })();
+      await watching;
+      await writer;
+      const ts = seen.map((e) => e.commitTs);
+      expect(ts).toEqual(Array.from({ length: total - 4 }, (_, i) => BigInt(i + 5)));
+      expect(seen.every((e) => e.agentId === "w" && e.operations.length === 1)).toBe(true);
+    });
+
+    it("watch without startTs delivers only later commits and ends on close", async () => {
+      const harness = await open();
+      const { engine } = harness;
+      await put(engine, "w", "old", { n: 0 });
+      const iterator = engine.watch(ns, "w")[Symbol.asyncIterator]();
+      const next = iterator.next();
+      await put(engine, "w", "new", { n: 1 });
+      const first = await next;
+      expect(first.done).toBe(false);
+      expect((first.value as AgentEvent).commitTs).toBe(2n);
+      const pending = iterator.next();
+      await engine.close();
+      expect((await pending).done).toBe(true);
+    });
+
+    it("throws TypeError for misuse and EngineError for unacceptable values", async () => {
+      const { engine } = await open({ maxValueBytes: 100 });
+      const tx = engine.begin();
+      expect(() => engine.stageWrite(tx, { namespace: ns, agentId: "a", key: 1 as unknown as string }, {})).toThrow(TypeError);
+      expect(() => engine.stageWrite(tx, ref("a", "k"), [] as unknown as JsonObject)).toThrow(TypeError);
+      expect(() => engine.stageWrite(tx, ref("a", "k"), null as unknown as JsonObject)).toThrow(TypeError);
+      expect(() => engine.begin({ timeoutMs: 1.5 })).toThrow(TypeError);
+      await expect(engine.getAtVersion(ref("a", "k"), 1 as unknown as bigint)).rejects.toThrow(TypeError);
+      await expectEngineError(() => engine.stageWrite(tx, ref("a", ""), {}), "INVALID_ARGUMENT");
+      await expectEngineError(() => engine.stageWrite(tx, ref("a", "\uD800"), {}), "INVALID_ARGUMENT");
+      await expectEngineError(() => engine.stageWrite(tx, ref("a", "k"), { n: Number.NaN }), "INVALID_ARGUMENT");
+      await expectEngineError(() => engine.stageWrite(tx, ref("a", "k"), { s: "x".repeat(200) }), "LIMIT_EXCEEDED");
+      await expectEngineError(engine.transact({ operations: [{ ...ref("a", "k"), value: { s: "x".repeat(200) } }] }), "LIMIT_EXCEEDED");
+      engine.stageWrite(tx, ref("a", "k"), { nested: { list: [1, "two", null, true, { deep: [] }] } });
+      await engine.commit(tx);
+      expect((await engine.get(ref("a", "k"))).value).toEqual({ nested: { list: [1, "two", null, true, { deep: [] }] } });
+    });
+
+    it("answers CLOSED after close, and close is idempotent", async () => {
+      const { engine } = await open();
+      const tx = engine.begin();
+      const inflight = engine.transact({ operations: [{ ...ref("a", "k"), value: { n: 1 } }] });
+      await Promise.all([engine.close(), engine.close()]);
+      expect((await inflight).commitTs).toBe(1n);
+      await expectEngineError(() => engine.begin(), "CLOSED");
+      await expectEngineError(() => engine.stageWrite(tx, ref("a", "k"), {}), "CLOSED");
+      await expectEngineError(engine.get(ref("a", "k")), "CLOSED");
+      await expectEngineError(engine.transact({}), "CLOSED");
+      await expectEngineError(() => engine.replay(ns, "a"), "CLOSED");
+    });
+
+    if (supports.persistence) {
+      it("keeps committed data, versions, idempotency keys and commit_ts across reopen", async () => {
+        const harness = await open();
+        await put(harness.engine, "a", "k", { n: 1 });
+        await harness.engine.transact({ operations: [{ ...ref("a", "k"), value: { n: 2 } }], idempotencyKey: "once" });
+        const open1 = harness.engine.begin();
+        harness.engine.stageWrite(open1, ref("a", "lost"), { n: 1 });
+        const engine = await harness.reopen();
+        expect(engine.commitTs()).toBe(2n);
+        expect(engine.recovery.commitTs).toBe(2n);
+        expect(await engine.get(ref("a", "k"))).toEqual({ value: { n: 2 }, version: 2n, commitTs: 2n, exists: true });
+        expect((await engine.get(ref("a", "lost"))).exists).toBe(false);
+        await expectEngineError(() => engine.stageWrite(open1, ref("a", "lost"), {}), "TXN_NOT_FOUND");
+        expect(await engine.transact({ operations: [{ ...ref("a", "k"), value: { n: 9 } }], idempotencyKey: "once" })).toEqual({
+          commitTs: 2n,
+          duplicate: true,
+        });
+        expect((await put(engine, "a", "k", { n: 3 }))).toBe(3n);
+        expect((await collect(engine.replay(ns, "a"))).map((e) => e.operations[0]?.version)).toEqual([1n, 2n, 3n]);
+      });
+    }
+  });
+}
