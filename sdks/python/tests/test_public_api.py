@@ -1,5 +1,121 @@
+"""The public surface: export list, module hygiene, and the original SDK's signatures."""
+
+from __future__ import annotations
+
+import builtins
+import importlib
+import inspect
+import pkgutil
+
+import pytest
+
 import statehouse
+from statehouse import (
+    AsyncStatehouse,
+    ConflictError,
+    ConnectionError,
+    NotFoundError,
+    Operation,
+    ReplayEvent,
+    StatehouseError,
+    StateResult,
+    Transaction,
+    TransactionError,
+)
+from statehouse import Statehouse as Client
 
 
 def test_public_exports_are_pinned() -> None:
-    assert sorted(statehouse.__all__) == []
+    assert sorted(statehouse.__all__) == [
+        "AsyncStatehouse",
+        "AsyncTransaction",
+        "ConflictError",
+        "ConnectionError",
+        "NotFoundError",
+        "Operation",
+        "ReplayEvent",
+        "StateResult",
+        "Statehouse",
+        "StatehouseError",
+        "Transaction",
+        "TransactionError",
+        "__version__",
+    ]
+    for name in statehouse.__all__:
+        assert hasattr(statehouse, name), name
+
+
+def test_public_modules_declare_all_and_private_ones_start_with_underscore() -> None:
+    public = [m.name for m in pkgutil.iter_modules(statehouse.__path__) if not m.name.startswith("_")]
+    assert public == ["cli"]
+    for name in public:
+        module = importlib.import_module(f"statehouse.{name}")
+        assert sorted(module.__all__) == ["cli", "main"]
+
+
+def test_exception_hierarchy() -> None:
+    assert issubclass(TransactionError, StatehouseError)
+    assert issubclass(ConflictError, TransactionError)
+    assert issubclass(NotFoundError, StatehouseError)
+    assert issubclass(ConnectionError, StatehouseError)
+    # `except ConnectionError:` without importing ours catches it too.
+    assert issubclass(ConnectionError, builtins.ConnectionError)
+    err = ConnectionError("down", code="UNAVAILABLE", details={"a": "b"})
+    assert (str(err), err.code, err.details) == ("down", "UNAVAILABLE", {"a": "b"})
+
+
+def _signature(fn: object) -> list[tuple[str, object]]:
+    params = inspect.signature(fn).parameters.values()  # type: ignore[arg-type]
+    return [(p.name, p.default) for p in params if p.kind is not p.KEYWORD_ONLY]
+
+
+E = inspect.Parameter.empty
+
+
+@pytest.mark.parametrize(
+    ("method", "expected"),
+    [
+        ("__init__", [("self", E), ("url", "localhost:50051"), ("namespace", "default")]),
+        ("health", [("self", E)]),
+        ("version", [("self", E)]),
+        ("begin_transaction", [("self", E), ("timeout_ms", None), ("namespace", None)]),
+        ("get_state", [("self", E), ("agent_id", E), ("key", E), ("namespace", None)]),
+        ("get_state_at_version", [("self", E), ("agent_id", E), ("key", E), ("version", E), ("namespace", None)]),
+        ("list_keys", [("self", E), ("agent_id", E), ("namespace", None)]),
+        ("scan_prefix", [("self", E), ("agent_id", E), ("prefix", E), ("namespace", None)]),
+        ("replay", [("self", E), ("agent_id", E), ("start_ts", None), ("end_ts", None), ("namespace", None)]),
+        ("replay_events", [("self", E), ("agent_id", E), ("start_ts", None), ("end_ts", None), ("namespace", None)]),
+        (
+            "replay_pretty",
+            [("self", E), ("agent_id", E), ("start_ts", None), ("end_ts", None), ("namespace", None), ("verbose", False)],
+        ),
+        ("run_transaction", [("self", E), ("fn", E), ("retries", 3)]),
+        ("watch", [("self", E), ("agent_id", E), ("start_ts", None), ("namespace", None)]),
+        ("close", [("self", E)]),
+    ],
+)
+def test_client_signatures_match_the_original(method: str, expected: list[tuple[str, object]]) -> None:
+    assert _signature(getattr(Client, method)) == expected
+    if method != "__init__":
+        assert _signature(getattr(AsyncStatehouse, method)) == expected
+
+
+def test_transaction_signatures_match_the_original() -> None:
+    assert _signature(Transaction.__init__) == [("self", E), ("client", E), ("txn_id", E), ("namespace", "default")]
+    assert _signature(Transaction.write) == [("self", E), ("agent_id", E), ("key", E), ("value", E)]
+    assert _signature(Transaction.delete) == [("self", E), ("agent_id", E), ("key", E)]
+    assert _signature(Transaction.commit) == [("self", E)]
+    assert _signature(Transaction.abort) == [("self", E)]
+
+
+def test_dataclasses_keep_the_original_positional_fields() -> None:
+    assert StateResult({"a": 1}, 2, 3, True) == StateResult(value={"a": 1}, version=2, commit_ts=3, exists=True)
+    assert Operation("k", None, 4).is_delete
+    event = ReplayEvent("t", 5, [Operation("k", {"a": 1}, 1)], "ns", "agent")
+    assert (event.namespace, event.agent_id, event.committed_at) == ("ns", "agent", None)
+
+
+def test_constructor_never_touches_the_network() -> None:
+    # Nothing listens on port 1; creating (and closing) a client must still work.
+    with Client(url="127.0.0.1:1") as client:
+        assert client.url == "http://127.0.0.1:1"

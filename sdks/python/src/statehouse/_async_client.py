@@ -1,0 +1,273 @@
+"""The asyncio client: ``AsyncStatehouse`` and its ``AsyncTransaction``.
+
+Same methods as the blocking client; every method that talks to the daemon is
+a coroutine (or an async iterator), the buffering ones (``write``, ``delete``)
+are plain methods.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Mapping
+from contextlib import aclosing, suppress
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+from pyqwest import Client, HTTPTransport
+
+from ._calls import Calls, Stream, Unary, normalize_url
+from ._errors import ConflictError, ConnectionError, StatehouseError, translate_errors
+from ._format import format_event_lines
+from ._gen.statehouse.v1.statehouse_connect import StatehouseServiceClient
+from ._transport import timeout_ms, transport_options
+from ._txn import TxState, new_idempotency_key, retry_delay
+from ._types import ReplayEvent, StateResult
+from ._values import DEFAULT_MAX_VALUE_BYTES
+
+__all__ = ["AsyncStatehouse", "AsyncTransaction"]
+
+T = TypeVar("T")
+
+
+class AsyncTransaction:
+    """A transaction of ``AsyncStatehouse``.
+
+    ``client.begin_transaction()`` returns it not yet started: ``await`` it, or
+    use ``async with``, to open the server transaction (``commit()`` opens it
+    first if neither was done).
+    """
+
+    def __init__(
+        self,
+        client: AsyncStatehouse,
+        txn_id: str | None = None,
+        namespace: str = "default",
+        *,
+        timeout_ms: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> None:
+        self._client = client
+        self._timeout_ms = timeout_ms
+        self._state = TxState(client._calls, txn_id, namespace, idempotency_key, client._max_value_bytes)
+
+    @property
+    def txn_id(self) -> str:
+        return self._state.txn_id or ""
+
+    @property
+    def namespace(self) -> str:
+        return self._state.namespace
+
+    @property
+    def idempotency_key(self) -> str:
+        return self._state.idempotency_key
+
+    @property
+    def committed(self) -> bool:
+        return self._state.committed
+
+    @property
+    def aborted(self) -> bool:
+        return self._state.aborted
+
+    @property
+    def commit_ts(self) -> int | None:
+        return self._state.commit_ts
+
+    @property
+    def duplicate(self) -> bool:
+        return self._state.duplicate
+
+    async def begin(self) -> Self:
+        """Opens the server transaction (once)."""
+        if self._state.txn_id is None:
+            self._state.check_open()
+            await self._client._run(self._state.begin(self._timeout_ms))
+        return self
+
+    def __await__(self) -> Generator[Any, None, Self]:
+        return self.begin().__await__()
+
+    def write(self, agent_id: str, key: str, value: Mapping[str, Any], *, namespace: str | None = None) -> None:
+        """Buffers a write of ``value`` (a JSON object); raises at once if it cannot be stored."""
+        self._state.write(agent_id, key, value, namespace)
+
+    def delete(self, agent_id: str, key: str, *, namespace: str | None = None) -> None:
+        """Buffers a delete."""
+        self._state.delete(agent_id, key, namespace)
+
+    async def get(self, agent_id: str, key: str, *, namespace: str | None = None) -> StateResult:
+        """Reads committed state and records its version as a precondition of the commit."""
+        return await self._client._run(self._state.read(agent_id, key, namespace))
+
+    async def commit(self) -> int:
+        """Commits every buffered operation atomically; returns the ``commit_ts``."""
+        self._state.check_open()
+        await self.begin()
+        call = self._state.commit()
+        with self._state.committing():
+            return await self._client._run(call)
+
+    async def abort(self) -> None:
+        """Discards the transaction. Idempotent; raises ``TransactionError`` after a commit."""
+        call = self._state.abort()
+        if call is not None:
+            await self._client._run(call)
+
+    async def __aenter__(self) -> Self:
+        return await self.begin()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._state.committed or self._state.aborted:
+            return
+        if exc_type is None:
+            await self.commit()
+            return
+        with suppress(StatehouseError):  # the block's own exception matters more; the transaction expires anyway
+            await self.abort()
+
+    def __repr__(self) -> str:
+        return f"<AsyncTransaction {self._state.describe()}>"
+
+
+class AsyncStatehouse:
+    """The asyncio client; see ``Statehouse`` for the semantics of each method."""
+
+    def __init__(
+        self,
+        url: str = "localhost:50051",
+        namespace: str = "default",
+        *,
+        timeout: float | None = None,
+        max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
+    ) -> None:
+        self._address = normalize_url(url)
+        self._calls = Calls(namespace, timeout_ms(timeout))
+        self._max_value_bytes = max_value_bytes
+        self._transport = HTTPTransport(**transport_options(self._address))
+        self._stub = StatehouseServiceClient(self._address, http_client=Client(self._transport), send_compression=None)
+
+    @property
+    def url(self) -> str:
+        return self._address
+
+    @property
+    def namespace(self) -> str:
+        return self._calls.namespace
+
+    async def _run(self, call: Unary[T]) -> T:
+        with translate_errors(self._address, transactional=call.transactional):
+            response = await getattr(self._stub, call.method)(call.request, timeout_ms=self._calls.timeout_ms)
+        return call.convert(response)
+
+    async def _stream(self, stream: Stream) -> AsyncGenerator[ReplayEvent, None]:
+        with translate_errors(self._address):
+            async with aclosing(getattr(self._stub, stream.method)(stream.request)) as messages:
+                async for message in messages:
+                    yield stream.convert(message)
+
+    async def health(self) -> str:
+        return await self._run(self._calls.health())
+
+    async def version(self) -> tuple[str, str]:
+        return await self._run(self._calls.version())
+
+    def begin_transaction(
+        self, timeout_ms: int | None = None, namespace: str | None = None, *, idempotency_key: str | None = None
+    ) -> AsyncTransaction:
+        """``tx = await client.begin_transaction()`` or ``async with client.begin_transaction() as tx:``."""
+        return AsyncTransaction(
+            self, None, self._calls.ns(namespace), timeout_ms=timeout_ms, idempotency_key=idempotency_key
+        )
+
+    async def run_transaction(
+        self,
+        fn: Callable[[AsyncTransaction], Awaitable[T]],
+        retries: int = 3,
+        *,
+        timeout_ms: int | None = None,
+        namespace: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> T:
+        """Runs ``await fn(tx)`` in a transaction and commits it, retrying like ``Statehouse.run_transaction``."""
+        key = idempotency_key or new_idempotency_key()
+        attempt = 0
+        while True:
+            try:
+                async with self.begin_transaction(timeout_ms, namespace, idempotency_key=key) as tx:
+                    result = await fn(tx)
+                return result
+            except (ConflictError, ConnectionError):
+                if attempt >= retries:
+                    raise
+            await asyncio.sleep(retry_delay(attempt))
+            attempt += 1
+
+    async def get_state(self, agent_id: str, key: str, namespace: str | None = None) -> StateResult:
+        return await self._run(self._calls.get_state(agent_id, key, namespace))
+
+    async def get_state_at_version(
+        self, agent_id: str, key: str, version: int, namespace: str | None = None
+    ) -> StateResult:
+        return await self._run(self._calls.get_state_at_version(agent_id, key, version, namespace))
+
+    async def get_state_as_of(
+        self, agent_id: str, key: str, commit_ts: int, namespace: str | None = None
+    ) -> StateResult:
+        return await self._run(self._calls.get_state_as_of(agent_id, key, commit_ts, namespace))
+
+    async def get_agent_state_as_of(
+        self, agent_id: str, commit_ts: int, namespace: str | None = None
+    ) -> list[StateResult]:
+        return await self._run(self._calls.get_agent_state_as_of(agent_id, commit_ts, namespace))
+
+    async def list_keys(self, agent_id: str, namespace: str | None = None) -> list[str]:
+        return await self._run(self._calls.list_keys(agent_id, namespace))
+
+    async def scan_prefix(self, agent_id: str, prefix: str, namespace: str | None = None) -> list[StateResult]:
+        return await self._run(self._calls.scan_prefix(agent_id, prefix, namespace))
+
+    def replay(
+        self, agent_id: str, start_ts: int | None = None, end_ts: int | None = None, namespace: str | None = None
+    ) -> AsyncIterator[ReplayEvent]:
+        return self._stream(self._calls.replay(agent_id, start_ts, end_ts, namespace))
+
+    def replay_events(
+        self, agent_id: str, start_ts: int | None = None, end_ts: int | None = None, namespace: str | None = None
+    ) -> AsyncIterator[ReplayEvent]:
+        return self.replay(agent_id, start_ts, end_ts, namespace)
+
+    async def replay_pretty(
+        self,
+        agent_id: str,
+        start_ts: int | None = None,
+        end_ts: int | None = None,
+        namespace: str | None = None,
+        verbose: bool = False,
+    ) -> AsyncIterator[str]:
+        async with aclosing(self._stream(self._calls.replay(agent_id, start_ts, end_ts, namespace))) as events:
+            async for event in events:
+                for line in format_event_lines(event, verbose=verbose):
+                    yield line
+
+    def watch(
+        self, agent_id: str, start_ts: int | None = None, namespace: str | None = None
+    ) -> AsyncIterator[ReplayEvent]:
+        return self._stream(self._calls.watch(agent_id, start_ts, namespace))
+
+    async def close(self) -> None:
+        await self._stub.close()
+        await self._transport.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        return f"AsyncStatehouse(url={self._address!r}, namespace={self.namespace!r})"

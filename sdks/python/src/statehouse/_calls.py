@@ -1,0 +1,179 @@
+"""What each client method sends and how it reads the answer, shared by the sync and async clients.
+
+A ``Unary`` names the stub method, carries the request and converts the
+response; a ``Stream`` does the same per streamed message. The clients only
+execute them (blocking or awaiting) inside ``translate_errors``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC
+from typing import Any, Generic, TypeVar
+from urllib.parse import urlsplit
+
+from google.protobuf.message import Message
+
+from ._gen.statehouse.v1 import statehouse_pb2 as pb
+from ._types import Operation, ReplayEvent, StateResult
+from ._values import from_struct
+
+__all__ = ["Calls", "Stream", "Unary", "check_str", "event_from_pb", "normalize_url"]
+
+T = TypeVar("T")
+DEFAULT_PORT = 50051
+
+
+@dataclass(frozen=True)
+class Unary(Generic[T]):
+    method: str
+    request: Message
+    convert: Callable[[Any], T]
+    transactional: bool = False
+
+
+@dataclass(frozen=True)
+class Stream:
+    method: str
+    request: Message
+    convert: Callable[[pb.ReplayEvent], ReplayEvent]
+
+
+def normalize_url(url: str) -> str:
+    """``host[:port]`` (port 50051 by default) or ``http(s)://host[:port]`` -> ``http(s)://host:port``."""
+    if not isinstance(url, str):
+        raise TypeError(f"url must be a str, got {type(url).__name__}")
+    text = url.strip().removeprefix("dns:///").removeprefix("dns:")
+    bare = "://" not in text
+    parts = urlsplit(f"http://{text}" if bare else text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"invalid Statehouse address {url!r}: expected host:port or http://host:port")
+    netloc = f"{parts.netloc}:{DEFAULT_PORT}" if bare and parts.port is None else parts.netloc
+    return f"{parts.scheme}://{netloc}{parts.path.rstrip('/')}"
+
+
+def _state(key: str) -> Callable[[Any], StateResult]:
+    def convert(resp: Any) -> StateResult:
+        value = from_struct(resp.value) if resp.HasField("value") else None
+        return StateResult(value=value, version=resp.version, commit_ts=resp.commit_ts, exists=resp.exists, key=key)
+
+    return convert
+
+
+def _entries(entries: Any) -> list[StateResult]:
+    return [
+        StateResult(value=from_struct(e.value), version=e.version, commit_ts=e.commit_ts, exists=True, key=e.key)
+        for e in entries
+    ]
+
+
+def _events(namespace: str, agent_id: str) -> Callable[[pb.ReplayEvent], ReplayEvent]:
+    return lambda event: event_from_pb(event, namespace, agent_id)
+
+
+def event_from_pb(event: pb.ReplayEvent, namespace: str, agent_id: str) -> ReplayEvent:
+    """Converts a streamed event; older daemons omit namespace, agent and time, so the request's fill in."""
+    operations = [
+        Operation(key=op.key, value=from_struct(op.value) if op.HasField("value") else None, version=op.version)
+        for op in event.operations
+    ]
+    return ReplayEvent(
+        txn_id=event.txn_id,
+        commit_ts=event.commit_ts,
+        operations=operations,
+        namespace=event.namespace or namespace,
+        agent_id=event.agent_id or agent_id,
+        committed_at=event.committed_at.ToDatetime(tzinfo=UTC) if event.HasField("committed_at") else None,
+    )
+
+
+def check_str(**values: object) -> None:
+    for name, value in values.items():
+        if not isinstance(value, str):
+            raise TypeError(f"{name} must be a str, got {type(value).__name__}")
+
+
+def _check_ts(**values: object) -> None:
+    for name, value in values.items():
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+            raise TypeError(f"{name} must be a non-negative int or None, got {value!r}")
+
+
+class Calls:
+    """Builds the calls of one client (its default namespace and unary timeout)."""
+
+    def __init__(self, namespace: str, timeout_ms: int | None) -> None:
+        check_str(namespace=namespace)
+        self.namespace = namespace
+        self.timeout_ms = timeout_ms
+
+    def ns(self, namespace: str | None) -> str:
+        if namespace is not None:
+            check_str(namespace=namespace)
+        return namespace or self.namespace
+
+    def health(self) -> Unary[str]:
+        return Unary("health", pb.HealthRequest(), lambda r: str(r.status))
+
+    def version(self) -> Unary[tuple[str, str]]:
+        return Unary("version", pb.VersionRequest(), lambda r: (str(r.version), str(r.git_sha)))
+
+    def begin(self, timeout_ms: int | None) -> Unary[str]:
+        _check_ts(timeout_ms=timeout_ms)
+        return Unary("begin_transaction", pb.BeginTransactionRequest(timeout_ms=timeout_ms), lambda r: r.txn_id, True)
+
+    def transact(self, request: pb.TransactRequest) -> Unary[tuple[int, bool]]:
+        return Unary("transact", request, lambda r: (int(r.commit_ts), bool(r.duplicate)), True)
+
+    def abort(self, txn_id: str) -> Unary[None]:
+        return Unary("abort", pb.AbortRequest(txn_id=txn_id), lambda r: None, True)
+
+    def get_state(self, agent_id: str, key: str, namespace: str | None) -> Unary[StateResult]:
+        check_str(agent_id=agent_id, key=key)
+        request = pb.GetStateRequest(namespace=self.ns(namespace), agent_id=agent_id, key=key)
+        return Unary("get_state", request, _state(key))
+
+    def get_state_at_version(self, agent_id: str, key: str, version: int, namespace: str | None) -> Unary[StateResult]:
+        check_str(agent_id=agent_id, key=key)
+        _check_ts(version=version)
+        ns = self.ns(namespace)
+        request = pb.GetStateAtVersionRequest(namespace=ns, agent_id=agent_id, key=key, version=version)
+        return Unary("get_state_at_version", request, _state(key))
+
+    def get_state_as_of(self, agent_id: str, key: str, commit_ts: int, namespace: str | None) -> Unary[StateResult]:
+        check_str(agent_id=agent_id, key=key)
+        _check_ts(commit_ts=commit_ts)
+        ns = self.ns(namespace)
+        request = pb.GetStateAsOfRequest(namespace=ns, agent_id=agent_id, key=key, commit_ts=commit_ts)
+        return Unary("get_state_as_of", request, _state(key))
+
+    def get_agent_state_as_of(self, agent_id: str, commit_ts: int, namespace: str | None) -> Unary[list[StateResult]]:
+        check_str(agent_id=agent_id)
+        _check_ts(commit_ts=commit_ts)
+        request = pb.GetStateAsOfRequest(namespace=self.ns(namespace), agent_id=agent_id, commit_ts=commit_ts)
+        return Unary("get_state_as_of", request, lambda r: _entries(r.entries))
+
+    def list_keys(self, agent_id: str, namespace: str | None) -> Unary[list[str]]:
+        check_str(agent_id=agent_id)
+        request = pb.ListKeysRequest(namespace=self.ns(namespace), agent_id=agent_id)
+        return Unary("list_keys", request, lambda r: list(r.keys))
+
+    def scan_prefix(self, agent_id: str, prefix: str, namespace: str | None) -> Unary[list[StateResult]]:
+        check_str(agent_id=agent_id, prefix=prefix)
+        request = pb.ScanPrefixRequest(namespace=self.ns(namespace), agent_id=agent_id, prefix=prefix)
+        return Unary("scan_prefix", request, lambda r: _entries(r.entries))
+
+    def replay(self, agent_id: str, start_ts: int | None, end_ts: int | None, namespace: str | None) -> Stream:
+        check_str(agent_id=agent_id)
+        _check_ts(start_ts=start_ts, end_ts=end_ts)
+        ns = self.ns(namespace)
+        request = pb.ReplayRequest(namespace=ns, agent_id=agent_id, start_ts=start_ts, end_ts=end_ts)
+        return Stream("replay", request, _events(ns, agent_id))
+
+    def watch(self, agent_id: str, start_ts: int | None, namespace: str | None) -> Stream:
+        check_str(agent_id=agent_id)
+        _check_ts(start_ts=start_ts)
+        ns = self.ns(namespace)
+        request = pb.WatchRequest(namespace=ns, agent_id=agent_id, start_ts=start_ts)
+        return Stream("watch", request, _events(ns, agent_id))

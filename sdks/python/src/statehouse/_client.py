@@ -1,0 +1,279 @@
+"""The blocking client: ``Statehouse`` and its ``Transaction``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import closing, suppress
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+from pyqwest import SyncClient, SyncHTTPTransport
+
+from ._calls import Calls, Stream, Unary, normalize_url
+from ._errors import ConflictError, ConnectionError, StatehouseError, translate_errors
+from ._format import format_event_lines
+from ._gen.statehouse.v1.statehouse_connect import StatehouseServiceClientSync
+from ._transport import timeout_ms, transport_options
+from ._txn import TxState, new_idempotency_key, retry_delay
+from ._types import ReplayEvent, StateResult
+from ._values import DEFAULT_MAX_VALUE_BYTES
+
+__all__ = ["Statehouse", "Transaction"]
+
+T = TypeVar("T")
+
+
+class Transaction:
+    """A transaction opened with ``Statehouse.begin_transaction()``.
+
+    ``write`` and ``delete`` are validated at once and buffered; ``commit()``
+    sends them in one call. As a context manager it commits when the block
+    succeeds and aborts when it raises.
+    """
+
+    def __init__(
+        self, client: Statehouse, txn_id: str, namespace: str = "default", *, idempotency_key: str | None = None
+    ) -> None:
+        self._client = client
+        self._state = TxState(client._calls, txn_id, namespace, idempotency_key, client._max_value_bytes)
+
+    @property
+    def txn_id(self) -> str:
+        return self._state.txn_id or ""
+
+    @property
+    def namespace(self) -> str:
+        return self._state.namespace
+
+    @property
+    def idempotency_key(self) -> str:
+        return self._state.idempotency_key
+
+    @property
+    def committed(self) -> bool:
+        return self._state.committed
+
+    @property
+    def aborted(self) -> bool:
+        return self._state.aborted
+
+    @property
+    def commit_ts(self) -> int | None:
+        """The commit's ``commit_ts`` once committed, else ``None``."""
+        return self._state.commit_ts
+
+    @property
+    def duplicate(self) -> bool:
+        """True when the idempotency key had already committed, so this commit applied nothing."""
+        return self._state.duplicate
+
+    def write(self, agent_id: str, key: str, value: Mapping[str, Any], *, namespace: str | None = None) -> None:
+        """Buffers a write of ``value`` (a JSON object); raises at once if it cannot be stored."""
+        self._state.write(agent_id, key, value, namespace)
+
+    def delete(self, agent_id: str, key: str, *, namespace: str | None = None) -> None:
+        """Buffers a delete (a tombstone: the key's version still increases)."""
+        self._state.delete(agent_id, key, namespace)
+
+    def get(self, agent_id: str, key: str, *, namespace: str | None = None) -> StateResult:
+        """Reads committed state and records its version: the commit fails with ``ConflictError`` if it changed.
+
+        Buffered writes of this transaction are not visible here.
+        """
+        return self._client._run(self._state.read(agent_id, key, namespace))
+
+    def commit(self) -> int:
+        """Commits every buffered operation atomically; returns the ``commit_ts``.
+
+        After a ``ConnectionError`` the outcome is unknown and ``commit()`` may be
+        called again: the idempotency key makes sure it applies at most once.
+        """
+        call = self._state.commit()
+        with self._state.committing():
+            return self._client._run(call)
+
+    def abort(self) -> None:
+        """Discards the transaction. Idempotent; raises ``TransactionError`` after a commit."""
+        call = self._state.abort()
+        if call is not None:
+            self._client._run(call)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._state.committed or self._state.aborted:
+            return
+        if exc_type is None:
+            self.commit()
+            return
+        with suppress(StatehouseError):  # the block's own exception matters more; the transaction expires anyway
+            self.abort()
+
+    def __repr__(self) -> str:
+        return f"<Transaction {self._state.describe()}>"
+
+
+class Statehouse:
+    """A client of the Statehouse daemon.
+
+    ``url`` is ``host:port`` or ``http://host:port``. Creating a client never
+    fails because the daemon is down: the first call raises ``ConnectionError``,
+    and the same client works again once the daemon is back. ``timeout`` (seconds)
+    bounds each unary call; streams are never cut by it.
+    """
+
+    def __init__(
+        self,
+        url: str = "localhost:50051",
+        namespace: str = "default",
+        *,
+        timeout: float | None = None,
+        max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
+    ) -> None:
+        self._address = normalize_url(url)
+        self._calls = Calls(namespace, timeout_ms(timeout))
+        self._max_value_bytes = max_value_bytes
+        self._transport = SyncHTTPTransport(**transport_options(self._address))
+        self._stub = StatehouseServiceClientSync(
+            self._address, http_client=SyncClient(self._transport), send_compression=None
+        )
+
+    @property
+    def url(self) -> str:
+        return self._address
+
+    @property
+    def namespace(self) -> str:
+        return self._calls.namespace
+
+    def _run(self, call: Unary[T]) -> T:
+        with translate_errors(self._address, transactional=call.transactional):
+            response = getattr(self._stub, call.method)(call.request, timeout_ms=self._calls.timeout_ms)
+        return call.convert(response)
+
+    def _stream(self, stream: Stream) -> Iterator[ReplayEvent]:
+        with translate_errors(self._address), closing(getattr(self._stub, stream.method)(stream.request)) as messages:
+            for message in messages:
+                yield stream.convert(message)
+
+    def health(self) -> str:
+        """``"ok"`` when the daemon serves."""
+        return self._run(self._calls.health())
+
+    def version(self) -> tuple[str, str]:
+        """``(version, git_sha)`` of the daemon."""
+        return self._run(self._calls.version())
+
+    def begin_transaction(
+        self, timeout_ms: int | None = None, namespace: str | None = None, *, idempotency_key: str | None = None
+    ) -> Transaction:
+        """Opens a server transaction (expires after ``timeout_ms``, default the daemon's 30 000)."""
+        tx = Transaction(self, "", self._calls.ns(namespace), idempotency_key=idempotency_key)
+        self._run(tx._state.begin(timeout_ms))
+        return tx
+
+    def run_transaction(
+        self,
+        fn: Callable[[Transaction], T],
+        retries: int = 3,
+        *,
+        timeout_ms: int | None = None,
+        namespace: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> T:
+        """Runs ``fn(tx)`` in a transaction and commits it; returns what ``fn`` returned.
+
+        On ``ConflictError`` or ``ConnectionError`` the whole function runs again
+        in a new transaction (up to ``retries`` more times, with backoff). Every
+        attempt carries the same idempotency key, so a commit whose answer was
+        lost is never applied twice.
+        """
+        key = idempotency_key or new_idempotency_key()
+        attempt = 0
+        while True:
+            try:
+                with self.begin_transaction(timeout_ms, namespace, idempotency_key=key) as tx:
+                    result = fn(tx)
+                return result
+            except (ConflictError, ConnectionError):
+                if attempt >= retries:
+                    raise
+            time.sleep(retry_delay(attempt))
+            attempt += 1
+
+    def get_state(self, agent_id: str, key: str, namespace: str | None = None) -> StateResult:
+        """The latest state of a key (``exists=False``, version 0 when it was never written)."""
+        return self._run(self._calls.get_state(agent_id, key, namespace))
+
+    def get_state_at_version(self, agent_id: str, key: str, version: int, namespace: str | None = None) -> StateResult:
+        """The key as of one of its versions; ``NotFoundError`` if that version never existed."""
+        return self._run(self._calls.get_state_at_version(agent_id, key, version, namespace))
+
+    def get_state_as_of(self, agent_id: str, key: str, commit_ts: int, namespace: str | None = None) -> StateResult:
+        """The key as it was right after the commit ``commit_ts``."""
+        return self._run(self._calls.get_state_as_of(agent_id, key, commit_ts, namespace))
+
+    def get_agent_state_as_of(self, agent_id: str, commit_ts: int, namespace: str | None = None) -> list[StateResult]:
+        """Every key of the agent that existed right after the commit ``commit_ts``, in key order."""
+        return self._run(self._calls.get_agent_state_as_of(agent_id, commit_ts, namespace))
+
+    def list_keys(self, agent_id: str, namespace: str | None = None) -> list[str]:
+        """The agent's existing keys, in key order."""
+        return self._run(self._calls.list_keys(agent_id, namespace))
+
+    def scan_prefix(self, agent_id: str, prefix: str, namespace: str | None = None) -> list[StateResult]:
+        """The agent's existing records whose key starts with ``prefix``, in key order."""
+        return self._run(self._calls.scan_prefix(agent_id, prefix, namespace))
+
+    def replay(
+        self, agent_id: str, start_ts: int | None = None, end_ts: int | None = None, namespace: str | None = None
+    ) -> Iterator[ReplayEvent]:
+        """The agent's committed events in commit order (``start_ts``/``end_ts`` inclusive)."""
+        return self._stream(self._calls.replay(agent_id, start_ts, end_ts, namespace))
+
+    def replay_events(
+        self, agent_id: str, start_ts: int | None = None, end_ts: int | None = None, namespace: str | None = None
+    ) -> Iterator[ReplayEvent]:
+        """Same as ``replay``."""
+        return self.replay(agent_id, start_ts, end_ts, namespace)
+
+    def replay_pretty(
+        self,
+        agent_id: str,
+        start_ts: int | None = None,
+        end_ts: int | None = None,
+        namespace: str | None = None,
+        verbose: bool = False,
+    ) -> Iterator[str]:
+        """The replay as human-readable lines, one per operation (verbose adds ``txn=`` and ``payload:``)."""
+        for event in self.replay(agent_id, start_ts, end_ts, namespace):
+            yield from format_event_lines(event, verbose=verbose)
+
+    def watch(self, agent_id: str, start_ts: int | None = None, namespace: str | None = None) -> Iterator[ReplayEvent]:
+        """Replays from ``start_ts`` (``None``: only new commits), then yields each new commit as it happens.
+
+        Never ends by itself; ``close()`` the iterator (or break out of the loop)
+        to stop. Raises ``ConnectionError`` if the daemon goes away: resume with
+        ``start_ts=last.commit_ts + 1``.
+        """
+        return self._stream(self._calls.watch(agent_id, start_ts, namespace))
+
+    def close(self) -> None:
+        """Closes the connections. Idempotent."""
+        self._stub.close()
+        self._transport.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Statehouse(url={self._address!r}, namespace={self.namespace!r})"
