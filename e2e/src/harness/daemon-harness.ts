@@ -1,0 +1,286 @@
+// The only owner of the daemon's life in the e2e suites: starts the real
+// statehoused process on a free port with its own data dir, waits until it is
+// ready (STATEHOUSE_READY_FILE), SIGKILLs it (never a graceful stop),
+// restarts it on the same data dir and port, and keeps every log line.
+import { spawn, type ChildProcess } from "node:child_process";
+import { createWriteStream, type WriteStream } from "node:fs";
+import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { setTimeout as sleep } from "node:timers/promises";
+import { logTail, parseLogLine, recoveryFromLogs, type LogLine, type RecoveryFacts } from "./log-lines.js";
+import { cleanEnv, daemonMain, keepTempDirs, nodeBin } from "./paths.js";
+import { trackChild } from "./child-registry.js";
+
+/** What the daemon writes to STATEHOUSE_READY_FILE once it serves. */
+export interface ReadyInfo {
+  address: string;
+  pid: number;
+  commitTs: bigint;
+}
+
+export interface ExitInfo {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface DaemonRunOptions {
+  /** STATEHOUSE_FAILPOINT for this run only, e.g. "commit:before-sync@2". */
+  failpoint?: string;
+  /** Extra environment for this run only. */
+  env?: Record<string, string>;
+}
+
+export interface DaemonHarnessOptions {
+  /** Environment for every run (STATEHOUSE_SNAPSHOT_INTERVAL, STATEHOUSE_CORS_ORIGINS, ...). */
+  env?: Record<string, string>;
+  /** Use this data dir instead of a fresh temp dir (it is then not removed). */
+  dataDir?: string;
+  /** Listen on this port from the first run on (default: a free port chosen by the OS, kept for restarts). */
+  port?: number;
+  /** How long a start may take before it counts as hung. */
+  readyTimeoutMs?: number;
+  /** Label used in temp dir names and messages. */
+  name?: string;
+}
+
+/** Raised when a run exits before it became ready (a crash during recovery, a bad config...). */
+export class DaemonExitedError extends Error {
+  override readonly name = "DaemonExitedError";
+  constructor(
+    message: string,
+    readonly exit: ExitInfo,
+    readonly run: DaemonRun,
+  ) {
+    super(message);
+  }
+}
+
+const monotonicNs = (): bigint => process.hrtime.bigint();
+
+/** One daemon process (one "generation" of the data dir). */
+export class DaemonRun {
+  readonly logs: LogLine[] = [];
+  /** Monotonic ns at spawn. */
+  readonly spawnedAtNs: bigint = monotonicNs();
+  /** Monotonic ns when the ready file appeared. */
+  readyAtNs: bigint | undefined;
+  readyInfo: ReadyInfo | undefined;
+  exitInfo: ExitInfo | undefined;
+  readonly exited: Promise<ExitInfo>;
+  readonly pid: number;
+  private readonly logFile: WriteStream;
+
+  constructor(
+    readonly generation: number,
+    private readonly child: ChildProcess,
+    logPath: string,
+    readonly failpoint: string | undefined,
+  ) {
+    if (child.pid === undefined) throw new Error(`statehoused did not start (${daemonMain})`);
+    this.pid = child.pid;
+    this.logFile = createWriteStream(logPath, { flags: "a" });
+    const streams: Array<[NodeJS.ReadableStream | null, LogLine["stream"]]> = [
+      [child.stdout, "stdout"],
+      [child.stderr, "stderr"],
+    ];
+    const closed: Array<Promise<void>> = [];
+    for (const [stream, name] of streams) {
+      if (stream === null) continue;
+      const lines = createInterface({ input: stream, crlfDelay: Infinity });
+      lines.on("line", (raw) => {
+        this.logs.push(parseLogLine(raw, name));
+        this.logFile.write(`${name === "stderr" ? "[stderr] " : ""}${raw}\n`);
+      });
+      closed.push(new Promise((resolve) => lines.once("close", () => resolve())));
+    }
+    const exit = new Promise<ExitInfo>((resolve) => {
+      child.once("exit", (code, signal) => resolve({ code, signal }));
+    });
+    // Resolve only once the pipes are drained, so every line the process wrote is in `logs`.
+    this.exited = Promise.all([exit, ...closed]).then(([info]) => {
+      this.exitInfo = info;
+      this.logFile.end();
+      return info;
+    });
+  }
+
+  get alive(): boolean {
+    return this.exitInfo === undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Recovery facts from this run's log (snapshot loaded, events replayed, commit_ts). */
+  recovery(): RecoveryFacts {
+    return recoveryFromLogs(this.logs);
+  }
+
+  /** Milliseconds from spawn to ready (process start + recovery + listen). */
+  get recoveryMs(): number | undefined {
+    return this.readyAtNs === undefined ? undefined : Number(this.readyAtNs - this.spawnedAtNs) / 1e6;
+  }
+
+  /** SIGKILL, then wait until the process is gone. */
+  async kill(): Promise<ExitInfo> {
+    if (this.alive) this.child.kill("SIGKILL");
+    return this.exited;
+  }
+
+  describe(): string {
+    return `statehoused generation ${this.generation} (pid ${this.pid}${this.failpoint ? `, failpoint ${this.failpoint}` : ""})`;
+  }
+
+  tail(count = 20): string {
+    return logTail(this.logs, count);
+  }
+}
+
+export class DaemonHarness {
+  readonly runs: DaemonRun[] = [];
+  private portValue: number | undefined;
+  private disposed = false;
+
+  private constructor(
+    readonly workDir: string,
+    readonly dataDir: string,
+    private readonly ownsWorkDir: boolean,
+    private readonly options: DaemonHarnessOptions,
+  ) {
+    this.portValue = options.port;
+  }
+
+  static async create(options: DaemonHarnessOptions = {}): Promise<DaemonHarness> {
+    const workDir = await mkdtemp(join(tmpdir(), `statehouse-e2e-${options.name ?? "daemon"}-`));
+    const dataDir = options.dataDir ?? join(workDir, "data");
+    await mkdir(dataDir, { recursive: true });
+    return new DaemonHarness(workDir, dataDir, true, options);
+  }
+
+  /** The port every run listens on (known after the first run is ready). */
+  get port(): number {
+    if (this.portValue === undefined) throw new Error("the daemon has not been started yet");
+    return this.portValue;
+  }
+
+  get address(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  /** The URL clients use (one port for gRPC, gRPC-Web and Connect). */
+  get url(): string {
+    return `http://${this.address}`;
+  }
+
+  get current(): DaemonRun | undefined {
+    return this.runs.at(-1);
+  }
+
+  private readyFile(generation: number): string {
+    return join(this.workDir, `ready-${generation}.json`);
+  }
+
+  /** Spawns one run without waiting for it to be ready. */
+  spawn(options: DaemonRunOptions = {}): DaemonRun {
+    if (this.disposed) throw new Error("harness disposed");
+    const previous = this.current;
+    if (previous?.alive) throw new Error(`${previous.describe()} is still running; kill it first`);
+    const generation = this.runs.length + 1;
+    const env = cleanEnv({
+      STATEHOUSE_LISTEN_ADDR: `127.0.0.1:${this.portValue ?? 0}`,
+      STATEHOUSE_DATA_DIR: this.dataDir,
+      STATEHOUSE_READY_FILE: this.readyFile(generation),
+      STATEHOUSE_FSYNC_ON_COMMIT: "1",
+      STATEHOUSE_LOG_LEVEL: "info",
+      ...this.options.env,
+      ...options.env,
+      ...(options.failpoint === undefined ? {} : { STATEHOUSE_FAILPOINT: options.failpoint }),
+    });
+    const child = spawn(nodeBin, [daemonMain], { env, stdio: ["ignore", "pipe", "pipe"] });
+    trackChild(child);
+    const run = new DaemonRun(generation, child, join(this.workDir, `daemon-${generation}.log`), options.failpoint);
+    this.runs.push(run);
+    return run;
+  }
+
+  /**
+   * Waits until `run` has written its ready file; rejects with
+   * DaemonExitedError when the process exits first.
+   */
+  async waitReady(run: DaemonRun): Promise<ReadyInfo> {
+    const deadline = Date.now() + (this.options.readyTimeoutMs ?? 30_000);
+    const file = this.readyFile(run.generation);
+    for (;;) {
+      if (!run.alive) {
+        const exit = await run.exited;
+        throw new DaemonExitedError(
+          `${run.describe()} exited before it was ready (code ${exit.code}, signal ${exit.signal})\n${run.tail()}`,
+          exit,
+          run,
+        );
+      }
+      const text = await readFile(file, "utf8").catch(() => undefined);
+      if (text !== undefined) {
+        run.readyAtNs = monotonicNs();
+        const parsed = JSON.parse(text) as { address: string; pid: number; commitTs: string | number };
+        const info: ReadyInfo = { address: parsed.address, pid: parsed.pid, commitTs: BigInt(parsed.commitTs) };
+        if (info.pid !== run.pid) throw new Error(`ready file names pid ${info.pid}, expected ${run.pid}`);
+        const port = Number(info.address.slice(info.address.lastIndexOf(":") + 1));
+        if (!Number.isInteger(port) || port <= 0) throw new Error(`ready file has no port: ${text}`);
+        if (this.portValue !== undefined && port !== this.portValue) {
+          throw new Error(`daemon listens on ${info.address}, expected port ${this.portValue}`);
+        }
+        this.portValue = port;
+        run.readyInfo = info;
+        return info;
+      }
+      if (Date.now() > deadline) {
+        await run.kill();
+        throw new Error(`${run.describe()} was not ready within the timeout\n${run.tail()}`);
+      }
+      await sleep(10);
+    }
+  }
+
+  /**
+   * Starts a run and waits until it serves. A restart whose port is still
+   * held for a moment (EADDRINUSE) is retried a few times.
+   */
+  async start(options: DaemonRunOptions = {}): Promise<DaemonRun> {
+    for (let attempt = 0; ; attempt++) {
+      const run = this.spawn(options);
+      try {
+        await this.waitReady(run);
+        return run;
+      } catch (error) {
+        const addressInUse = error instanceof DaemonExitedError && run.logs.some((line) => line.raw.includes("EADDRINUSE"));
+        if (!addressInUse || attempt >= 20) throw error;
+        await sleep(100);
+      }
+    }
+  }
+
+  /** SIGKILLs the current run (never a graceful stop) and waits for it to be gone. */
+  async kill(): Promise<ExitInfo> {
+    const run = this.current;
+    if (run === undefined) throw new Error("nothing to kill");
+    return run.kill();
+  }
+
+  /** SIGKILL (if still alive), then start again on the same data dir and port. */
+  async restart(options: DaemonRunOptions = {}): Promise<DaemonRun> {
+    if (this.current?.alive) await this.kill();
+    return this.start(options);
+  }
+
+  /** Kills every run and removes the temp dir (unless STATEHOUSE_E2E_KEEP=1). */
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    await Promise.all(this.runs.map((run) => run.kill()));
+    if (this.ownsWorkDir && !keepTempDirs) await rm(this.workDir, { recursive: true, force: true });
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
+  }
+}
