@@ -1,7 +1,12 @@
-import { EngineError } from "./engine-error.js";
+import { mkdir } from "node:fs/promises";
+import { join, resolve } from "node:path";
 import { Failpoints } from "./failpoints.js";
+import { recover, type RecoveryMode } from "./recovery.js";
+import { SnapshotScheduler } from "./snapshot-scheduler.js";
+import { SnapshotStore } from "./snapshot-store.js";
 import { StatehouseEngine } from "./statehouse-engine.js";
 import { MemoryKv } from "./storage/memory-kv.js";
+import { RocksKv } from "./storage/rocks-kv.js";
 import type { Engine, EngineOptions } from "./types.js";
 
 export const DEFAULTS = {
@@ -12,22 +17,25 @@ export const DEFAULTS = {
   maxValueBytes: 1_048_576,
 } as const;
 
-/** Opens (and recovers) an engine. */
+/** Opens (and, for RocksDB, recovers) an engine. */
 export async function openEngine(options: EngineOptions): Promise<Engine> {
   if (typeof options !== "object" || options === null) throw new TypeError("openEngine options must be an object");
-  const txTimeoutMs = positiveInteger(options.txTimeoutMs, "txTimeoutMs") ?? DEFAULTS.txTimeoutMs;
-  const maxValueBytes = positiveInteger(options.maxValueBytes, "maxValueBytes") ?? DEFAULTS.maxValueBytes;
+  const txTimeoutMs = integer(options.txTimeoutMs, "txTimeoutMs", 1) ?? DEFAULTS.txTimeoutMs;
+  const maxValueBytes = integer(options.maxValueBytes, "maxValueBytes", 1) ?? DEFAULTS.maxValueBytes;
+  const snapshotInterval = integer(options.snapshotInterval, "snapshotInterval", 0) ?? DEFAULTS.snapshotInterval;
+  const snapshotsKept = integer(options.snapshotsKept, "snapshotsKept", 1) ?? DEFAULTS.snapshotsKept;
+  const mode: RecoveryMode = options.recoveryMode ?? "auto";
+  if (mode !== "auto" && mode !== "rebuild") throw new TypeError(`recoveryMode must be "auto" or "rebuild"`);
   const failpoints = new Failpoints(options.failpoint);
+  const started = performance.now();
+  const common = { txTimeoutMs, maxValueBytes, observer: options.observer, failpoints };
+
   if (options.inMemory === true) {
-    const started = performance.now();
     return new StatehouseEngine({
+      ...common,
       kv: new MemoryKv(),
       sync: false,
       lastCommitTs: 0,
-      txTimeoutMs,
-      maxValueBytes,
-      observer: options.observer,
-      failpoints,
       recovery: {
         storage: "memory",
         dataDir: null,
@@ -40,14 +48,56 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
       },
     });
   }
+
   if (typeof options.dataDir !== "string" || options.dataDir.length === 0) {
     throw new TypeError("dataDir is required unless inMemory is true");
   }
-  throw new EngineError("STORAGE_ERROR", "RocksDB backend not available yet");
+  const dataDir = resolve(options.dataDir);
+  await mkdir(dataDir, { recursive: true });
+  const kv = await RocksKv.open(join(dataDir, "db"));
+  const store = new SnapshotStore(join(dataDir, "snapshots"), snapshotsKept, failpoints);
+  let result;
+  try {
+    result = await recover(kv, store, failpoints, mode);
+  } catch (error) {
+    await kv.close();
+    throw error;
+  }
+  const scheduler = new SnapshotScheduler(kv, store, snapshotInterval, result.snapshot?.commitTs ?? 0, options.logger, options.observer);
+  const recovery = {
+    storage: "rocksdb" as const,
+    dataDir,
+    snapshotTs: result.snapshot === null ? null : BigInt(result.snapshot.commitTs),
+    snapshotFile: result.snapshot?.file ?? null,
+    eventsReplayed: result.eventsReplayed,
+    durationMs: performance.now() - started,
+    commitTs: BigInt(result.lastCommitTs),
+    notes: result.notes,
+  };
+  options.logger?.info(
+    {
+      dataDir,
+      snapshotTs: recovery.snapshotTs?.toString() ?? null,
+      eventsReplayed: recovery.eventsReplayed,
+      commitTs: recovery.commitTs.toString(),
+      durationMs: Math.round(recovery.durationMs),
+      notes: recovery.notes,
+    },
+    "engine recovered",
+  );
+  return new StatehouseEngine({
+    ...common,
+    kv,
+    sync: options.fsyncOnCommit ?? DEFAULTS.fsyncOnCommit,
+    lastCommitTs: result.lastCommitTs,
+    recovery,
+    afterBatch: (batch) => scheduler.onBatch(batch),
+    beforeClose: () => scheduler.stop(),
+  });
 }
 
-function positiveInteger(value: unknown, what: string): number | undefined {
+function integer(value: unknown, what: string, min: number): number | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== "number" || !Number.isInteger(value) || value <= 0) throw new TypeError(`${what} must be a positive integer`);
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min) throw new TypeError(`${what} must be an integer >= ${min}`);
   return value;
 }

@@ -134,6 +134,11 @@ export interface EngineOptions {
   snapshotsKept?: number;
   /** Default transaction timeout. Default 30000. */
   txTimeoutMs?: number;
+  /**
+   * "auto" (default): verify the events after the newest valid snapshot against the durable
+   * indexes and rebuild only on inconsistency. "rebuild": rebuild every index from the full log.
+   */
+  recoveryMode?: "auto" | "rebuild";
   /** Largest accepted serialized value in bytes (LIMIT_EXCEEDED beyond). Default 1 MiB. */
   maxValueBytes?: number;
   /**

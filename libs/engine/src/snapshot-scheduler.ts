@@ -1,0 +1,55 @@
+// Starts a snapshot every `interval` committed transactions. The storage iterator is
+// created synchronously right after the batch that reached the interval was applied,
+// so it sees exactly the state at that batch's last commit_ts; the file is then written
+// in the background while commits continue (one snapshot at a time).
+import type { AppliedBatch } from "./commit-sequencer.js";
+import { TABLE_STATE } from "./key-encoding.js";
+import type { SnapshotStore } from "./snapshot-store.js";
+import type { OrderedKv } from "./storage/ordered-kv.js";
+import type { EngineLogger, EngineObserver } from "./types.js";
+
+export class SnapshotScheduler {
+  private running: Promise<void> | null = null;
+  private stopped = false;
+  private lastSnapshotTs: number;
+
+  constructor(
+    private readonly kv: OrderedKv,
+    private readonly store: SnapshotStore,
+    private readonly interval: number,
+    lastSnapshotTs: number,
+    private readonly logger: EngineLogger | undefined,
+    private readonly observer: EngineObserver | undefined,
+  ) {
+    this.lastSnapshotTs = lastSnapshotTs;
+  }
+
+  onBatch(batch: AppliedBatch): void {
+    if (this.interval <= 0 || this.running !== null || this.stopped) return;
+    if (batch.lastTs - this.lastSnapshotTs < this.interval) return;
+    const commitTs = batch.lastTs;
+    this.lastSnapshotTs = commitTs;
+    const iterator = this.kv.iterator({ gte: Buffer.of(TABLE_STATE), lt: Buffer.of(TABLE_STATE + 1) });
+    const started = performance.now();
+    this.running = this.store
+      .write(commitTs, iterator, () => this.stopped)
+      .then((result) => {
+        if (result === null) return;
+        const durationMs = performance.now() - started;
+        this.observer?.onSnapshot?.({ commitTs: BigInt(commitTs), records: result.records, durationMs, file: result.file });
+        this.logger?.debug({ commitTs: String(commitTs), records: result.records, bytes: result.bytes, durationMs, file: result.file }, "snapshot written");
+      })
+      .catch((error: unknown) => {
+        this.logger?.error({ err: error, commitTs: String(commitTs) }, "snapshot failed");
+      })
+      .finally(() => {
+        this.running = null;
+      });
+  }
+
+  /** Stops scheduling and abandons a snapshot in progress (its temporary file is removed). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.running;
+  }
+}

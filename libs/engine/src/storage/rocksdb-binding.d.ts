@@ -1,0 +1,47 @@
+// The part of @nxtedition/rocksdb 12.2.12 (untyped) the engine uses. Methods with a
+// leading underscore are the binding's synchronous primitives (see its index.js and
+// chained-batch.js); the version is pinned, and rocks-kv.test.ts exercises each of them.
+declare module "@nxtedition/rocksdb" {
+  export interface RocksOpenOptions {
+    createIfMissing?: boolean;
+    errorIfExists?: boolean;
+    walCompression?: boolean;
+    infoLogLevel?: "debug" | "info" | "warn" | "error" | "fatal" | "header";
+    parallelism?: number;
+  }
+
+  export interface RocksIteratorOptions {
+    gt?: Buffer;
+    gte?: Buffer;
+    lt?: Buffer;
+    lte?: Buffer;
+    limit?: number;
+    reverse?: boolean;
+    keyEncoding: "buffer";
+    valueEncoding: "buffer";
+  }
+
+  export interface RocksIterator {
+    nextv(size: number): Promise<[Buffer, Buffer][]>;
+    close(): Promise<void>;
+  }
+
+  export interface RocksChainedBatch {
+    _put(key: Buffer, value: Buffer, options: object): void;
+    _del(key: Buffer, options: object): void;
+    /** Writes synchronously on the calling thread; with sync it fsyncs the WAL first. Throws on failure. */
+    _writeSync(options: { sync?: boolean }): void;
+    _closeSync(): void;
+  }
+
+  export class RocksLevel {
+    constructor(location: string);
+    readonly status: "opening" | "open" | "closing" | "closed";
+    open(options?: RocksOpenOptions): Promise<void>;
+    close(): Promise<void>;
+    iterator(options: RocksIteratorOptions): RocksIterator;
+    _chainedBatch(): RocksChainedBatch;
+    _getManySync(keys: readonly Buffer[]): (Buffer | undefined)[];
+    _getManyAsync(keys: readonly Buffer[], options: object): Promise<(Buffer | undefined)[]>;
+  }
+}
