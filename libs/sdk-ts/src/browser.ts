@@ -2,7 +2,6 @@
 // default, gRPC-Web selectable). Chosen by the "browser" export condition (or
 // "@statehouse/sdk/browser"); exports the same names as the Node entry.
 export { Statehouse } from "./browser/statehouse.js";
-export type { StatehouseOptions } from "./browser/statehouse.js";
 export { StatehouseClient } from "./core/statehouse-client.js";
 export { Transaction } from "./core/transaction.js";
 export type { TransactionState } from "./core/transaction.js";
@@ -25,6 +24,7 @@ export type {
   ReplayEvent,
   ReplayOptions,
   StateEntry,
+  StatehouseOptions,
   StateResult,
   TransactionOutcome,
   Uint64Input,

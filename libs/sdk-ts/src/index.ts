@@ -2,7 +2,6 @@
 // default, gRPC selectable). Browsers get ./browser.ts via the "browser"
 // export condition; both export the same names.
 export { Statehouse } from "./node/statehouse.js";
-export type { StatehouseOptions } from "./node/statehouse.js";
 export { StatehouseClient } from "./core/statehouse-client.js";
 export { Transaction } from "./core/transaction.js";
 export type { TransactionState } from "./core/transaction.js";
@@ -25,6 +24,7 @@ export type {
   ReplayEvent,
   ReplayOptions,
   StateEntry,
+  StatehouseOptions,
   StateResult,
   TransactionOutcome,
   Uint64Input,

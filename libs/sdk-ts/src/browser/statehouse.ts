@@ -3,27 +3,11 @@
 import type { Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-web";
 import { StatehouseClient } from "../core/statehouse-client.js";
-import type { ClientOptions } from "../core/types.js";
+import type { StatehouseOptions } from "../core/types.js";
 
-/** Options of the browser client. */
-export interface StatehouseOptions extends ClientOptions {
-  /** Wire protocol (default `"connect"`). */
-  protocol?: "connect" | "grpc-web";
-  /** The fetch implementation (default: `globalThis.fetch`). */
-  fetch?: typeof globalThis.fetch;
-}
-
-function createTransport(url: string, options: StatehouseOptions): Transport {
-  const protocol = options.protocol ?? "connect";
-  const common = { baseUrl: url, useBinaryFormat: true, ...(options.fetch === undefined ? {} : { fetch: options.fetch }) };
-  switch (protocol) {
-    case "connect":
-      return createConnectTransport(common);
-    case "grpc-web":
-      return createGrpcWebTransport(common);
-    default:
-      throw new TypeError(`protocol must be "connect" or "grpc-web", got ${JSON.stringify(protocol)}`);
-  }
+function createTransport(baseUrl: string, protocol: "connect" | "grpc-web", options: StatehouseOptions): Transport {
+  const common = { baseUrl, useBinaryFormat: true, ...(options.fetch === undefined ? {} : { fetch: options.fetch }) };
+  return protocol === "connect" ? createConnectTransport(common) : createGrpcWebTransport(common);
 }
 
 /**
@@ -32,7 +16,7 @@ function createTransport(url: string, options: StatehouseOptions): Transport {
  *
  * @example
  * ```ts
- * import { Statehouse } from "@statehouse/sdk"; // resolves to the browser entry in bundlers
+ * import { Statehouse } from "@statehouse/sdk"; // the browser entry, in bundlers
  *
  * const client = new Statehouse({ url: "http://localhost:50051" });
  * for await (const event of client.replay("agent-1")) console.log(event);
@@ -40,15 +24,19 @@ function createTransport(url: string, options: StatehouseOptions): Transport {
  */
 export class Statehouse extends StatehouseClient {
   /** The wire protocol in use. */
-  readonly protocol: "connect" | "grpc-web";
+  readonly protocol: "connect" | "grpc" | "grpc-web";
 
   /**
    * Creates a client. Nothing is fetched until the first call.
    *
-   * @throws TypeError for invalid options
+   * @throws TypeError for invalid options, including `protocol: "grpc"` (browsers cannot speak plain gRPC)
    */
   constructor(options: StatehouseOptions = {}) {
-    super(options, (url) => createTransport(url, options));
-    this.protocol = options.protocol ?? "connect";
+    const protocol = options.protocol ?? "connect";
+    if (protocol !== "connect" && protocol !== "grpc-web") {
+      throw new TypeError(`the browser entry speaks "connect" or "grpc-web", got ${JSON.stringify(protocol)}`);
+    }
+    super(options, (url) => createTransport(url, protocol, options));
+    this.protocol = protocol;
   }
 }

@@ -146,3 +146,21 @@ export interface ClientOptions {
   /** Largest value `write` accepts, in UTF-8 bytes of its JSON text (default 1 048 576, the daemon's default). */
   maxValueBytes?: number;
 }
+
+/**
+ * Options of `new Statehouse(...)`. The same type in both entry points, so
+ * code type-checks whichever entry a bundler or runtime picks.
+ */
+export interface StatehouseOptions extends ClientOptions {
+  /**
+   * Wire protocol (default `"connect"`):
+   * - `"connect"` – the Connect protocol; Node: over HTTP/2 (or HTTP/1.1, see `httpVersion`); browser: over fetch.
+   * - `"grpc"` – plain gRPC over HTTP/2, as grpcio clients speak it. Node only: the browser entry throws TypeError.
+   * - `"grpc-web"` – gRPC-Web; browser: over fetch; Node: over HTTP/1.1 or HTTP/2.
+   */
+  protocol?: "connect" | "grpc" | "grpc-web";
+  /** Node entry: HTTP version for `"connect"` and `"grpc-web"` (default `"2"`; `"grpc"` always uses HTTP/2). Ignored by the browser entry. */
+  httpVersion?: "2" | "1.1";
+  /** Browser entry: the fetch implementation (default `globalThis.fetch`). Ignored by the Node entry. */
+  fetch?: typeof globalThis.fetch;
+}

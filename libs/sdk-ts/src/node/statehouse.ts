@@ -1,36 +1,42 @@
 // The Node entry point's client: connect-node transports (Connect over HTTP/2
-// by default, Connect over HTTP/1.1 or gRPC on request).
+// by default; Connect over HTTP/1.1, gRPC or gRPC-Web on request).
 import type { Transport } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import {
+  createConnectTransport,
+  createGrpcTransport,
+  createGrpcWebTransport,
+  Http2SessionManager,
+} from "@connectrpc/connect-node";
 import { StatehouseClient } from "../core/statehouse-client.js";
-import type { ClientOptions } from "../core/types.js";
+import type { StatehouseOptions } from "../core/types.js";
 
-/** Options of the Node client. */
-export interface StatehouseOptions extends ClientOptions {
-  /**
-   * Wire protocol (default `"connect"`). `"grpc"` speaks plain gRPC over
-   * HTTP/2, like grpcio clients do.
-   */
-  protocol?: "connect" | "grpc";
-  /** HTTP version for the Connect protocol (default `"2"`); gRPC always uses HTTP/2. */
-  httpVersion?: "2" | "1.1";
+type Protocol = NonNullable<StatehouseOptions["protocol"]>;
+
+function checkOptions(options: StatehouseOptions): { protocol: Protocol; http2: boolean } {
+  const protocol = options.protocol ?? "connect";
+  if (protocol !== "connect" && protocol !== "grpc" && protocol !== "grpc-web") {
+    throw new TypeError(`protocol must be "connect", "grpc" or "grpc-web", got ${JSON.stringify(protocol)}`);
+  }
+  const httpVersion = options.httpVersion ?? "2";
+  if (httpVersion !== "2" && httpVersion !== "1.1") {
+    throw new TypeError(`httpVersion must be "2" or "1.1", got ${JSON.stringify(httpVersion)}`);
+  }
+  if (protocol === "grpc" && httpVersion === "1.1") {
+    throw new TypeError('protocol "grpc" requires HTTP/2; httpVersion "1.1" is only valid with "connect" and "grpc-web"');
+  }
+  return { protocol, http2: httpVersion === "2" };
 }
 
-function createTransport(url: string, options: StatehouseOptions, sessions: Http2SessionManager | undefined): Transport {
-  const protocol = options.protocol ?? "connect";
-  if (protocol === "grpc") {
-    if (options.httpVersion === "1.1") {
-      throw new TypeError('protocol "grpc" requires HTTP/2; httpVersion "1.1" is only valid with "connect"');
-    }
-    return createGrpcTransport({ baseUrl: url, ...(sessions === undefined ? {} : { sessionManager: sessions }) });
+function createTransport(baseUrl: string, protocol: Protocol, sessionManager: Http2SessionManager | undefined): Transport {
+  const http = sessionManager === undefined ? { httpVersion: "1.1" as const } : { httpVersion: "2" as const, sessionManager };
+  switch (protocol) {
+    case "grpc":
+      return createGrpcTransport({ baseUrl, ...http });
+    case "grpc-web":
+      return createGrpcWebTransport({ baseUrl, ...http });
+    case "connect":
+      return createConnectTransport({ baseUrl, useBinaryFormat: true, ...http });
   }
-  if (protocol !== "connect") {
-    throw new TypeError(`protocol must be "connect" or "grpc", got ${JSON.stringify(protocol)}`);
-  }
-  if (sessions === undefined) {
-    return createConnectTransport({ baseUrl: url, httpVersion: "1.1", useBinaryFormat: true });
-  }
-  return createConnectTransport({ baseUrl: url, httpVersion: "2", sessionManager: sessions, useBinaryFormat: true });
 }
 
 /**
@@ -49,28 +55,26 @@ function createTransport(url: string, options: StatehouseOptions, sessions: Http
  */
 export class Statehouse extends StatehouseClient {
   /** The wire protocol in use. */
-  readonly protocol: "connect" | "grpc";
+  readonly protocol: "connect" | "grpc" | "grpc-web";
 
   /**
-   * Creates a client. No connection is made until the first call; after the
-   * daemon restarts, the next call reconnects.
+   * Creates a client. No connection is made until the first call; HTTP/2
+   * connections are shared by all calls of this client and re-established
+   * by the next call after the daemon restarts.
    *
    * @throws TypeError for invalid options
    */
   constructor(options: StatehouseOptions = {}) {
-    const useHttp2 = options.httpVersion !== "1.1";
-    if (options.httpVersion !== undefined && options.httpVersion !== "2" && options.httpVersion !== "1.1") {
-      throw new TypeError(`httpVersion must be "2" or "1.1", got ${JSON.stringify(options.httpVersion)}`);
-    }
+    const { protocol, http2 } = checkOptions(options);
     let sessions: Http2SessionManager | undefined;
     super(
       options,
       (url) => {
-        sessions = useHttp2 ? new Http2SessionManager(url) : undefined;
-        return createTransport(url, options, sessions);
+        sessions = http2 ? new Http2SessionManager(url) : undefined;
+        return createTransport(url, protocol, sessions);
       },
       () => sessions?.abort(),
     );
-    this.protocol = options.protocol ?? "connect";
+    this.protocol = protocol;
   }
 }

@@ -1,0 +1,162 @@
+// Failure to reach the daemon, over every transport: refused connections, the
+// daemon SIGKILLed mid-stream and mid-call (at the commit failpoints), lost
+// transactions after a restart, reconnecting after a restart, and
+// withTransaction's idempotent retry across a crash. Each case runs its own
+// daemon process (it kills it), so STATEHOUSE_TEST_URL does not apply here.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ConnectionError, StatehouseError, TransactionError, type StatehouseClient } from "./index.js";
+import { DaemonProcess, uniqueAgent } from "./test-support/daemon.js";
+import { TRANSPORTS } from "./test-support/transports.js";
+
+describe.each(TRANSPORTS)("$name", (transport) => {
+  let daemon: DaemonProcess;
+  let client: StatehouseClient;
+
+  beforeAll(async () => {
+    daemon = await DaemonProcess.start();
+    client = transport.create({ url: daemon.url });
+  });
+
+  afterAll(async () => {
+    await client?.close();
+    await daemon?.dispose();
+  });
+
+  it("a daemon killed mid-stream ends the stream with ConnectionError; the client works after a restart", async () => {
+    const agent = uniqueAgent("mid-stream");
+    const tx = await client.beginTransaction();
+    tx.write(agent, "k", { v: 1 });
+    const ts = await tx.commit();
+
+    const received: bigint[] = [];
+    const error = await (async () => {
+      try {
+        for await (const event of client.watch(agent, { startTs: ts })) {
+          received.push(event.commitTs);
+          await daemon.kill("SIGKILL");
+        }
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })();
+    expect(received).toEqual([ts]);
+    expect(error).toBeInstanceOf(ConnectionError);
+    expect(error).toMatchObject({ code: "UNAVAILABLE" });
+
+    await expect(client.health()).rejects.toBeInstanceOf(ConnectionError);
+    await expect(client.getState(agent, "k")).rejects.toBeInstanceOf(ConnectionError);
+
+    await daemon.restart();
+    expect(await client.health()).toBe("ok");
+    expect(await client.getState(agent, "k")).toMatchObject({ value: { v: 1 }, version: 1n, commitTs: ts });
+  });
+
+  it("a transaction begun before a restart fails at commit with TransactionError TXN_NOT_FOUND", async () => {
+    const agent = uniqueAgent("lost-txn");
+    const tx = await client.beginTransaction();
+    tx.write(agent, "k", { v: 1 });
+    await daemon.kill("SIGKILL");
+    await daemon.restart();
+    const error = await tx.commit().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TransactionError);
+    expect(error).toMatchObject({ code: "TXN_NOT_FOUND" });
+    expect((await client.getState(agent, "k")).exists).toBe(false);
+  });
+
+  it("a daemon killed mid-commit before the log sync: ConnectionError, nothing applied", async () => {
+    const agent = uniqueAgent("before-sync");
+    await daemon.stop();
+    await daemon.restart({ STATEHOUSE_FAILPOINT: "commit:before-sync" });
+    const tx = await client.beginTransaction();
+    tx.write(agent, "k", { v: 1 });
+    const error = await tx.commit().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConnectionError);
+    expect(tx.state).toBe("failed");
+    expect((await daemon.exited).signal).toBe("SIGKILL");
+
+    await daemon.restart({});
+    expect((await client.getState(agent, "k")).exists).toBe(false);
+  });
+
+  it("a daemon killed mid-commit after the sync, before the reply: ConnectionError, but durable", async () => {
+    const agent = uniqueAgent("after-sync");
+    await daemon.stop();
+    await daemon.restart({ STATEHOUSE_FAILPOINT: "commit:after-sync-before-reply" });
+    const tx = await client.beginTransaction();
+    tx.write(agent, "k", { v: 1 });
+    await expect(tx.commit()).rejects.toBeInstanceOf(ConnectionError);
+    expect((await daemon.exited).signal).toBe("SIGKILL");
+
+    await daemon.restart({});
+    expect(await client.getState(agent, "k")).toMatchObject({ value: { v: 1 }, version: 1n, exists: true });
+  });
+
+  it("withTransaction retries across a crash with one idempotency key: the commit applies exactly once", async () => {
+    const agent = uniqueAgent("idempotent");
+    await daemon.stop();
+    await daemon.restart({ STATEHOUSE_FAILPOINT: "commit:after-sync-before-reply" });
+    // Bring the daemon back (without the failpoint) as soon as it dies.
+    const restarted = daemon.exited.then(() => daemon.restart({}));
+    let runs = 0;
+    const outcome = await client.withTransaction(
+      async (tx) => {
+        runs++;
+        const seen = await tx.get(agent, "counter");
+        tx.write(agent, "counter", { n: ((seen.value?.["n"] as number | undefined) ?? 0) + 1 });
+        return runs;
+      },
+      { retries: 30, backoffMs: 50, maxBackoffMs: 500 },
+    );
+    await restarted;
+    expect(outcome.attempts).toBeGreaterThanOrEqual(2);
+    expect(outcome.duplicate).toBe(true);
+    expect(await client.getState(agent, "counter")).toMatchObject({ value: { n: 1 }, version: 1n, commitTs: outcome.commitTs });
+    const events = [];
+    for await (const event of client.replay(agent)) events.push(event);
+    expect(events).toHaveLength(1);
+    expect(events[0]?.commitTs).toBe(outcome.commitTs);
+  });
+
+  it("a refused connection is a ConnectionError from every kind of call", async () => {
+    await daemon.kill("SIGKILL");
+    const agent = uniqueAgent("refused");
+    await expect(client.version()).rejects.toBeInstanceOf(ConnectionError);
+    await expect(client.beginTransaction()).rejects.toBeInstanceOf(ConnectionError);
+    await expect(client.listKeys(agent)).rejects.toBeInstanceOf(ConnectionError);
+    const stream = (async () => {
+      for await (const _event of client.replay(agent)) {
+        // never reached
+      }
+    })();
+    await expect(stream).rejects.toBeInstanceOf(ConnectionError);
+    await daemon.restart({});
+    expect(await client.listKeys(agent)).toEqual([]);
+  });
+
+  it("the caller's abort is CANCELLED, not a ConnectionError; close() ends streams with CLOSED", async () => {
+    const agent = uniqueAgent("cancel");
+    const controller = new AbortController();
+    const cancelled = (async () => {
+      for await (const _event of client.watch(agent, { signal: controller.signal })) {
+        // no events: nothing is committed
+      }
+    })();
+    setTimeout(() => controller.abort(), 100);
+    const error = await cancelled.catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StatehouseError);
+    expect(error).not.toBeInstanceOf(ConnectionError);
+    expect(error).toMatchObject({ code: "CANCELLED" });
+
+    const closing = transport.create({ url: daemon.url });
+    expect(await closing.health()).toBe("ok");
+    const watching = (async () => {
+      for await (const _event of closing.watch(agent)) {
+        // no events
+      }
+    })();
+    setTimeout(() => void closing.close(), 100);
+    await expect(watching).rejects.toMatchObject({ code: "CLOSED" });
+    await expect(closing.health()).rejects.toMatchObject({ code: "CLOSED" });
+  });
+});
