@@ -1,0 +1,82 @@
+// How long and how much: one plan per mode (full, --quick, --smoke).
+import type { Figure } from "./measure.js";
+
+export interface BenchPlan {
+  mode: "full" | "quick" | "smoke";
+  rounds: number;
+  warmupMs: number;
+  /** Measurement window of one commit run (P1/P2). */
+  commitMs: number;
+  /** Measurement window of one no-op or read run (context, P5). */
+  shortMs: number;
+  concurrency: readonly number[];
+  /** Events of the replay agent (P3) — also the key set of P5. */
+  replayEvents: number;
+  /** Committed events (= records) of the restart/RSS data sets (P4/P6). */
+  datasets: readonly number[];
+  figures: ReadonlySet<Figure>;
+  /** Start etcd and PostgreSQL (false in smoke mode). */
+  peers: boolean;
+}
+
+export interface PlanOptions {
+  quick?: boolean;
+  smoke?: boolean;
+  huge?: boolean;
+  only?: readonly Figure[];
+  rounds?: number;
+}
+
+export function makePlan(options: PlanOptions): BenchPlan {
+  const all: Figure[] = ["P1", "P2", "P3", "P4", "P5", "P6", "context"];
+  if (options.smoke === true) {
+    const figures = new Set<Figure>(options.only ?? ["P1", "P2", "P3"]);
+    return {
+      mode: "smoke",
+      rounds: options.rounds ?? 1,
+      warmupMs: 100,
+      commitMs: 300,
+      shortMs: 300,
+      concurrency: [1, 8],
+      replayEvents: 1_000,
+      datasets: [2_000],
+      figures,
+      peers: false,
+    };
+  }
+  const figures = new Set<Figure>(options.only ?? all);
+  const huge = options.huge === true ? [10_000_000] : [];
+  if (options.quick === true) {
+    return {
+      mode: "quick",
+      rounds: options.rounds ?? 2,
+      warmupMs: 300,
+      commitMs: 1_000,
+      shortMs: 700,
+      concurrency: [1, 64],
+      replayEvents: 100_000,
+      datasets: [100_000, 1_000_000, ...huge],
+      figures,
+      peers: true,
+    };
+  }
+  return {
+    mode: "full",
+    rounds: options.rounds ?? 3,
+    warmupMs: 1_000,
+    commitMs: 4_000,
+    shortMs: 2_000,
+    concurrency: [1, 64],
+    replayEvents: 100_000,
+    datasets: [100_000, 1_000_000, ...huge],
+    figures,
+    peers: true,
+  };
+}
+
+/** "100k", "1M", "10M", "2000" for labels. */
+export function countLabel(n: number): string {
+  if (n >= 1_000_000 && n % 1_000_000 === 0) return `${n / 1_000_000}M`;
+  if (n >= 1_000 && n % 1_000 === 0) return `${n / 1_000}k`;
+  return String(n);
+}

@@ -1,0 +1,204 @@
+// The report: one row per (measure, metric) with the median over rounds and
+// the ratios asked for — Statehouse / etcd and Statehouse / PostgreSQL in the
+// same cell, and rate / no-op rate of the same protocol and concurrency —
+// rendered as JSON and Markdown.
+import type { BenchPlan } from "./bench-plan.js";
+import type { MachineInfo } from "./machine-info.js";
+import { FIGURES, type Figure, type System } from "./measure.js";
+import { formatNumber, type MeasureSamples } from "./run-rounds.js";
+import { median, roundSig } from "./stats.js";
+
+export const REPORT_SCHEMA = "statehouse-bench/1";
+
+export interface ReportRow {
+  measureId: string;
+  figure: Figure;
+  cell: string;
+  subject: string;
+  system: System;
+  metric: string;
+  label: string;
+  unit: string;
+  better: "higher" | "lower";
+  runs: number;
+  median: number;
+  min: number;
+  max: number;
+  samples: number[];
+  ratios: { vsEtcd?: number; vsPostgres?: number; vsNoop?: number };
+}
+
+export interface BenchReport {
+  schema: typeof REPORT_SCHEMA;
+  mode: BenchPlan["mode"];
+  command: string;
+  startedAt: string;
+  finishedAt: string;
+  durationSeconds: number;
+  plan: {
+    rounds: number;
+    warmupMs: number;
+    commitMs: number;
+    shortMs: number;
+    concurrency: number[];
+    replayEvents: number;
+    datasets: number[];
+    figures: Figure[];
+    peers: boolean;
+  };
+  machine: MachineInfo;
+  versions: Record<string, string>;
+  rows: ReportRow[];
+  errors: { measureId: string; subject: string; cell: string; message: string }[];
+  skipped: string[];
+  notes: string[];
+}
+
+export interface ReportInput {
+  plan: BenchPlan;
+  command: string;
+  startedAt: Date;
+  finishedAt: Date;
+  machine: MachineInfo;
+  versions: Record<string, string>;
+  results: readonly MeasureSamples[];
+  skipped: string[];
+  notes: string[];
+}
+
+export function buildReport(input: ReportInput): BenchReport {
+  const rows: ReportRow[] = [];
+  for (const { measure, samples } of input.results) {
+    for (const spec of measure.metrics) {
+      const values = samples.map((s) => s[spec.key]).filter((v): v is number => typeof v === "number" && Number.isFinite(v));
+      if (values.length === 0) continue;
+      rows.push({
+        measureId: measure.id,
+        figure: spec.figure,
+        cell: measure.cell,
+        subject: measure.subject,
+        system: measure.system,
+        metric: spec.key,
+        label: spec.label,
+        unit: spec.unit,
+        better: spec.better,
+        runs: values.length,
+        median: roundSig(median(values), 4),
+        min: roundSig(Math.min(...values), 4),
+        max: roundSig(Math.max(...values), 4),
+        samples: values.map((v) => roundSig(v, 4)),
+        ratios: {},
+      });
+    }
+  }
+  const byMeasure = new Map(input.results.map((r) => [r.measure.id, r.measure]));
+  for (const row of rows) {
+    const measure = byMeasure.get(row.measureId);
+    if (row.system === "statehouse") {
+      for (const peer of ["etcd", "postgres"] as const) {
+        const ref = rows.find(
+          (r) => r.figure === row.figure && r.cell === row.cell && r.metric === row.metric && byMeasure.get(r.measureId)?.reference === peer,
+        );
+        if (ref !== undefined && ref.median !== 0) row.ratios[peer === "etcd" ? "vsEtcd" : "vsPostgres"] = roundSig(row.median / ref.median, 3);
+      }
+    }
+    if (measure?.noopRef !== undefined && row.metric === "opsPerSec") {
+      const noop = rows.find((r) => r.measureId === measure.noopRef && r.metric === "opsPerSec");
+      if (noop !== undefined && noop.median !== 0) row.ratios.vsNoop = roundSig(row.median / noop.median, 3);
+    }
+  }
+  const errors = input.results.flatMap(({ measure, errors: messages }) =>
+    messages.map((message) => ({ measureId: measure.id, subject: measure.subject, cell: measure.cell, message })),
+  );
+  const { plan } = input;
+  return {
+    schema: REPORT_SCHEMA,
+    mode: plan.mode,
+    command: input.command,
+    startedAt: input.startedAt.toISOString(),
+    finishedAt: input.finishedAt.toISOString(),
+    durationSeconds: Math.round((input.finishedAt.getTime() - input.startedAt.getTime()) / 1000),
+    plan: {
+      rounds: plan.rounds,
+      warmupMs: plan.warmupMs,
+      commitMs: plan.commitMs,
+      shortMs: plan.shortMs,
+      concurrency: [...plan.concurrency],
+      replayEvents: plan.replayEvents,
+      datasets: [...plan.datasets],
+      figures: FIGURES.filter((f) => plan.figures.has(f)),
+      peers: plan.peers,
+    },
+    machine: input.machine,
+    versions: input.versions,
+    rows,
+    errors,
+    skipped: input.skipped,
+    notes: [...input.notes, ...derivedNotes(rows)],
+  };
+}
+
+/** Flatness of P6 and the aim checks, stated in words. */
+function derivedNotes(rows: readonly ReportRow[]): string[] {
+  const notes: string[] = [];
+  const rss = rows.filter((r) => r.metric === "vmHwmMiB");
+  const first = rss[0];
+  const last = rss.at(-1);
+  if (first !== undefined && last !== undefined && first !== last) {
+    notes.push(`P6: peak RSS ${formatNumber(last.median)} MiB at ${last.cell} vs ${formatNumber(first.median)} MiB at ${first.cell} (x${roundSig(last.median / first.median, 3)}).`);
+  }
+  return notes;
+}
+
+const FIGURE_TITLES: Record<Figure, string> = {
+  P1: "P1 — durable commits/s (one 200-byte JSON value per transaction)",
+  P2: "P2 — single-client commit latency",
+  P3: "P3 — replay of one agent's events",
+  P4: "P4 — daemon restart-to-serving time (default snapshots)",
+  P5: "P5 — point reads/s",
+  P6: "P6 — daemon peak RSS",
+  context: "Context — the limits: no-op calls, raw HTTP/2, disk",
+};
+
+function ratio(value: number | undefined): string {
+  return value === undefined ? "" : `${value.toFixed(value >= 10 ? 1 : 2)}×`;
+}
+
+function escapeCell(text: string): string {
+  return text.replaceAll("|", "\\|");
+}
+
+export function reportToMarkdown(report: BenchReport, chartFile?: string): string {
+  const lines: string[] = [];
+  const m = report.machine;
+  lines.push(`# Statehouse bench (${report.mode})`, "");
+  lines.push(`Command: \`${report.command}\` — ${report.startedAt} → ${report.finishedAt} (${report.durationSeconds} s), ${report.plan.rounds} alternating round(s); each figure is the median over rounds (min–max shown).`, "");
+  lines.push("| machine | |", "|---|---|");
+  lines.push(`| CPU | ${m.nproc} × ${escapeCell(m.cpuModel)} |`);
+  lines.push(`| memory | ${m.memoryGiB} GiB |`);
+  lines.push(`| disk | ${escapeCell(m.disk)} |`);
+  lines.push(`| kernel | ${escapeCell(m.kernel)} |`);
+  lines.push(`| OS | ${escapeCell(m.os)} |`);
+  for (const [name, version] of Object.entries(report.versions)) lines.push(`| ${escapeCell(name)} | ${escapeCell(version)} |`);
+  lines.push("");
+  for (const figure of FIGURES) {
+    const rows = report.rows.filter((r) => r.figure === figure);
+    if (rows.length === 0) continue;
+    lines.push(`## ${FIGURE_TITLES[figure]}`, "");
+    if (figure === "P1" && chartFile !== undefined) lines.push(`![P1 across concurrency](${chartFile})`, "");
+    lines.push("| cell | subject | metric | median | min–max | ÷ etcd | ÷ PostgreSQL | ÷ no-op |", "|---|---|---|--:|--:|--:|--:|--:|");
+    for (const r of rows) {
+      const unit = r.unit === "/s" ? "/s" : ` ${r.unit}`;
+      lines.push(
+        `| ${escapeCell(r.cell)} | ${escapeCell(r.subject)} | ${escapeCell(r.label)}${r.better === "lower" ? " (lower is better)" : ""} | ${formatNumber(r.median)}${unit} | ${formatNumber(r.min)}–${formatNumber(r.max)} | ${ratio(r.ratios.vsEtcd)} | ${ratio(r.ratios.vsPostgres)} | ${ratio(r.ratios.vsNoop)} |`,
+      );
+    }
+    lines.push("");
+  }
+  if (report.notes.length > 0) lines.push("## Notes", "", ...report.notes.map((n) => `- ${n}`), "");
+  if (report.skipped.length > 0) lines.push("## Skipped", "", ...report.skipped.map((s) => `- ${s}`), "");
+  if (report.errors.length > 0) {
+    lines.push("## Errors", "", ...report.errors.map((e) => `- ${e.subject} [${e.cell}]: ${escapeCell(e.message.split("\n")[0] ?? "")}`), "");
+  }
+  return lines.join("\n");
+}

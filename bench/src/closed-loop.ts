@@ -1,0 +1,67 @@
+// Closed-loop load generator: `concurrency` workers each issue one operation,
+// wait for it, and issue the next, for a fixed time. Operations that complete
+// during the warm-up are not counted; latencies are kept for every counted one.
+import { percentileOfSorted } from "./stats.js";
+
+export interface ClosedLoopOptions {
+  concurrency: number;
+  warmupMs: number;
+  durationMs: number;
+  /** One operation; `worker` is 0..concurrency-1, `seq` counts that worker's operations. */
+  op: (worker: number, seq: number) => Promise<void>;
+}
+
+export type ClosedLoopResult = {
+  ops: number;
+  seconds: number;
+  opsPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+};
+
+export async function runClosedLoop(options: ClosedLoopOptions): Promise<ClosedLoopResult> {
+  const { concurrency, warmupMs, durationMs, op } = options;
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new TypeError("concurrency must be a positive integer");
+  const start = performance.now();
+  const measureFrom = start + warmupMs;
+  const end = measureFrom + durationMs;
+  let latencies = new Float64Array(1024);
+  let counted = 0; // latencies kept: operations that started and ended inside the window
+  let completed = 0; // throughput: operations that ended inside the window
+  let failure: unknown = null;
+
+  const worker = async (id: number): Promise<void> => {
+    for (let seq = 0; failure === null; seq++) {
+      const t0 = performance.now();
+      if (t0 >= end) return;
+      await op(id, seq);
+      const t1 = performance.now();
+      if (t1 >= measureFrom && t1 <= end) completed++;
+      if (t0 >= measureFrom && t1 <= end) {
+        if (counted === latencies.length) {
+          const grown = new Float64Array(latencies.length * 2);
+          grown.set(latencies);
+          latencies = grown;
+        }
+        latencies[counted++] = t1 - t0;
+      }
+    }
+  };
+  await Promise.all(
+    Array.from({ length: concurrency }, (_, id) =>
+      worker(id).catch((error: unknown) => {
+        failure ??= error;
+      }),
+    ),
+  );
+  if (failure !== null) throw failure;
+  const sorted = latencies.subarray(0, counted).sort();
+  const seconds = durationMs / 1000;
+  return {
+    ops: completed,
+    seconds,
+    opsPerSec: completed / seconds,
+    p50Ms: percentileOfSorted(sorted, 50),
+    p99Ms: percentileOfSorted(sorted, 99),
+  };
+}

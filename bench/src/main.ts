@@ -1,0 +1,43 @@
+// `npm run bench [-- --quick] [-- --only P1,P3] [-- --huge] [-- --smoke]`
+import { Command, Option } from "commander";
+import { join } from "node:path";
+import { FIGURES, type Figure } from "./measure.js";
+import { REPO_ROOT } from "./peers/statehouse-daemon.js";
+import { runBench } from "./run-bench.js";
+
+function parseFigures(value: string): Figure[] {
+  const figures = value.split(",").map((f) => f.trim()).filter((f) => f !== "");
+  for (const f of figures) {
+    if (!(FIGURES as readonly string[]).includes(f)) throw new Error(`--only: unknown figure ${f} (use ${FIGURES.join(", ")})`);
+  }
+  return figures as Figure[];
+}
+
+const program = new Command()
+  .name("statehouse-bench")
+  .description("Side-by-side benchmarks of Statehouse vs etcd and PostgreSQL on this machine")
+  .option("--quick", "short runs (2 rounds of ~1 s windows)")
+  .option("--smoke", "a few seconds, Statehouse only, P1/P2/P3 (what the test target runs)")
+  .option("--huge", "add the 10M-record data set to P4/P6")
+  .addOption(new Option("--only <figures>", `comma list of ${FIGURES.join(",")}`).argParser(parseFigures))
+  .addOption(new Option("--rounds <n>", "alternating rounds").argParser((v) => Number.parseInt(v, 10)))
+  .option("--out <dir>", "where the JSON, Markdown and SVG go", join(REPO_ROOT, "bench", "results"))
+  .option("--scratch <dir>", "parent dir for data dirs (a real disk, not tmpfs)", "/var/tmp")
+  .option("--keep", "keep the scratch dir (data and peer logs)");
+
+program.parse();
+const opts = program.opts<{ quick?: boolean; smoke?: boolean; huge?: boolean; only?: Figure[]; rounds?: number; out: string; scratch: string; keep?: boolean }>();
+const args = process.argv.slice(2);
+const { markdown, files } = await runBench({
+  ...(opts.quick === undefined ? {} : { quick: opts.quick }),
+  ...(opts.smoke === undefined ? {} : { smoke: opts.smoke }),
+  ...(opts.huge === undefined ? {} : { huge: opts.huge }),
+  ...(opts.only === undefined ? {} : { only: opts.only }),
+  ...(opts.rounds === undefined ? {} : { rounds: opts.rounds }),
+  ...(opts.keep === undefined ? {} : { keep: opts.keep }),
+  outDir: opts.out,
+  scratchDir: opts.scratch,
+  command: `npm run bench${args.length > 0 ? ` -- ${args.join(" ")}` : ""}`,
+});
+console.log(markdown);
+for (const file of files) console.error(`[bench] wrote ${file}`);

@@ -1,0 +1,57 @@
+// What the runner runs and the report lists. A Measure is one subject (a
+// system through one client) in one cell of a figure (e.g. P1 at 64 clients);
+// each run returns named metrics, and each metric becomes a report row.
+
+export type Figure = "P1" | "P2" | "P3" | "P4" | "P5" | "P6" | "context";
+export const FIGURES: readonly Figure[] = ["P1", "P2", "P3", "P4", "P5", "P6", "context"];
+
+export type System = "statehouse" | "etcd" | "postgres" | "baseline";
+
+export interface MetricSpec {
+  /** Key in the metrics a run returns. */
+  key: string;
+  figure: Figure;
+  /** What the number is, e.g. "commits/s". */
+  label: string;
+  unit: string;
+  better: "higher" | "lower";
+}
+
+export interface Measure {
+  /** Stable id, e.g. "p1.c64.etcd-put". */
+  id: string;
+  /** The cell inside a figure, e.g. "64 clients" or "100k events". */
+  cell: string;
+  subject: string;
+  system: System;
+  /** The peer row Statehouse rows of the same cell are divided by ("etcd" or "postgres"). */
+  reference?: "etcd" | "postgres";
+  /** Id of the no-op measure (same protocol, same concurrency) this row's rate is divided by. */
+  noopRef?: string;
+  metrics: readonly MetricSpec[];
+  run(): Promise<Record<string, number>>;
+}
+
+export interface MeasureGroup {
+  /** Measures in a group run back to back, in an order rotated every round. */
+  id: string;
+  title: string;
+  measures: Measure[];
+  /** Runs once, before the group's first round (e.g. loading a data set). */
+  setup?: () => Promise<void>;
+  /** Runs once after the last round. */
+  teardown?: () => Promise<void>;
+}
+
+export const opsPerSecMetric = (figure: Figure, label: string): MetricSpec => ({
+  key: "opsPerSec",
+  figure,
+  label,
+  unit: "/s",
+  better: "higher",
+});
+
+export const latencyMetrics: readonly MetricSpec[] = [
+  { key: "p50Ms", figure: "P2", label: "commit latency p50", unit: "ms", better: "lower" },
+  { key: "p99Ms", figure: "P2", label: "commit latency p99", unit: "ms", better: "lower" },
+];

@@ -1,0 +1,133 @@
+// The whole bench: install and start the peers, start our daemon, run every
+// selected group in alternating rounds, stop everything, and write the report.
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { BenchEnv } from "./bench-env.js";
+import { makePlan, type PlanOptions } from "./bench-plan.js";
+import { buildReport, reportToMarkdown, type BenchReport } from "./bench-report.js";
+import { PostgresBenchClient } from "./clients/postgres-bench-client.js";
+import { describeMachine } from "./machine-info.js";
+import type { MeasureGroup } from "./measure.js";
+import { p1ChartSvg } from "./p1-chart.js";
+import { ensureEtcdInstalled, startEtcd, type EtcdServer } from "./peers/etcd-server.js";
+import { ensurePostgresInstalled, startPostgres, type PostgresServer } from "./peers/postgres-server.js";
+import { REPO_ROOT, startDaemon, type RunningDaemon } from "./peers/statehouse-daemon.js";
+import { pythonUnavailable, VENV_PYTHON } from "./python-worker.js";
+import { runRounds } from "./run-rounds.js";
+import { commitGroups } from "./workloads/commit-workloads.js";
+import { noopGroups } from "./workloads/noop-workloads.js";
+import { readGroup } from "./workloads/read-workloads.js";
+import { replayGroup } from "./workloads/replay-workloads.js";
+import { restartGroup } from "./workloads/restart-workloads.js";
+
+export interface RunBenchOptions extends PlanOptions {
+  /** Where JSON, Markdown and SVG go; null = do not write files. */
+  outDir: string | null;
+  /** Parent of the scratch dir (must be a real disk, not tmpfs). Default /var/tmp. */
+  scratchDir?: string;
+  /** Keep the scratch dir (data dirs and peer logs) for inspection. */
+  keep?: boolean;
+  command?: string;
+  log?: (message: string) => void;
+}
+
+export interface RunBenchResult {
+  report: BenchReport;
+  markdown: string;
+  files: string[];
+}
+
+function versionOf(command: string, args: string[]): string {
+  try {
+    return execFileSync(command, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], cwd: REPO_ROOT }).trim();
+  } catch {
+    return "unknown";
+  }
+}
+
+export async function runBench(options: RunBenchOptions): Promise<RunBenchResult> {
+  const log = options.log ?? ((message: string) => console.error(`[bench] ${message}`));
+  const plan = makePlan(options);
+  const startedAt = new Date();
+  const scratchParent = options.scratchDir ?? "/var/tmp";
+  mkdirSync(scratchParent, { recursive: true });
+  const workDir = mkdtempSync(join(scratchParent, "statehouse-bench-"));
+  log(`mode ${plan.mode}, ${plan.rounds} round(s), scratch dir ${workDir}`);
+
+  const versions: Record<string, string> = {
+    statehouse: `${versionOf("git", ["rev-parse", "--short", "HEAD"])}${versionOf("git", ["status", "--porcelain", "--", "libs", "apps"]) === "" ? "" : " (+ local changes)"}`,
+    node: process.version,
+  };
+  const skipped: string[] = [];
+  const notes: string[] = [];
+  let etcd: EtcdServer | null = null;
+  let postgres: PostgresServer | null = null;
+  let daemon: RunningDaemon | null = null;
+  let results: Awaited<ReturnType<typeof runRounds>> = [];
+  try {
+    if (plan.peers) {
+      ensureEtcdInstalled(log);
+      ensurePostgresInstalled(log);
+      etcd = await startEtcd(workDir);
+      versions["etcd"] = etcd.version;
+      log(`etcd ${etcd.version} on ${etcd.address}`);
+      postgres = await startPostgres(workDir);
+      versions["PostgreSQL"] = `${postgres.version} (fsync=on, synchronous_commit=on)`;
+      const admin = await PostgresBenchClient.connect(postgres);
+      await admin.createSchema();
+      await admin.close();
+      log(`PostgreSQL ${postgres.version} on 127.0.0.1:${postgres.port}`);
+    } else {
+      skipped.push("etcd and PostgreSQL (smoke mode runs against Statehouse only)");
+    }
+    daemon = await startDaemon({ dataDir: join(workDir, "statehouse-data"), workDir });
+    log(`statehoused on ${daemon.url} (started in ${daemon.startMs.toFixed(0)} ms)`);
+    const pythonSkip = pythonUnavailable();
+    if (pythonSkip === null) versions["python"] = versionOf(VENV_PYTHON, ["--version"]);
+    else skipped.push(`Python rows: ${pythonSkip}`);
+
+    const env: BenchEnv = { plan, workDir, daemon, etcd, postgres, pythonSkip, log, notes };
+    const has = (...figures: string[]): boolean => figures.some((f) => plan.figures.has(f as never));
+    const groups: MeasureGroup[] = [];
+    if (has("context")) groups.push(...noopGroups(env));
+    if (has("P1", "P2")) groups.push(...commitGroups(env));
+    if (has("P3")) groups.push(replayGroup(env));
+    if (has("P5")) groups.push(readGroup(env));
+    if (has("P4", "P6")) groups.push(restartGroup(env));
+    results = await runRounds(groups, plan.rounds, log);
+  } finally {
+    await daemon?.stop().catch(() => undefined);
+    await etcd?.stop().catch(() => undefined);
+    await postgres?.stop().catch(() => undefined);
+    if (options.keep === true) log(`kept ${workDir}`);
+    else rmSync(workDir, { recursive: true, force: true });
+  }
+
+  const report = buildReport({
+    plan,
+    command: options.command ?? "npm run bench",
+    startedAt,
+    finishedAt: new Date(),
+    machine: describeMachine(scratchParent),
+    versions,
+    results,
+    skipped,
+    notes,
+  });
+  const files: string[] = [];
+  const chartName = `${plan.mode}-p1.svg`;
+  const markdown = reportToMarkdown(report, chartName);
+  if (options.outDir !== null) {
+    mkdirSync(options.outDir, { recursive: true });
+    const write = (name: string, text: string): void => {
+      const file = join(options.outDir as string, name);
+      writeFileSync(file, text);
+      files.push(file);
+    };
+    write(`${plan.mode}.json`, `${JSON.stringify(report, null, 2)}\n`);
+    write(`${plan.mode}.md`, `${markdown}\n`);
+    write(chartName, p1ChartSvg(report));
+  }
+  return { report, markdown, files };
+}

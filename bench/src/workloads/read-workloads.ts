@@ -1,0 +1,104 @@
+// P5: point reads of random keys of the replay agent (100k keys) at 64
+// clients. etcd reads are linearizable (its default), PostgreSQL reads by
+// primary key, one connection per client.
+import { Statehouse } from "@statehouse/sdk";
+import { clientsLabel, NAMESPACE, type BenchEnv } from "../bench-env.js";
+import { EtcdClient } from "../clients/etcd-client.js";
+import { PostgresBenchClient } from "../clients/postgres-bench-client.js";
+import { StatehouseGrpcClient } from "../clients/statehouse-grpc-client.js";
+import { runClosedLoop, type ClosedLoopResult } from "../closed-loop.js";
+import { opsPerSecMetric, type Measure, type MeasureGroup } from "../measure.js";
+import { ensureReplayData, etcdReplayPrefix, REPLAY_AGENT, stepKey } from "./replay-data.js";
+
+export function readGroup(env: BenchEnv): MeasureGroup {
+  const concurrency = Math.max(...env.plan.concurrency);
+  const cell = clientsLabel(concurrency);
+  const keys = env.plan.replayEvents;
+  const randomKey = (): string => stepKey(Math.floor(Math.random() * keys));
+  const loop = (op: (worker: number) => Promise<void>): Promise<ClosedLoopResult> =>
+    runClosedLoop({ concurrency, warmupMs: env.plan.warmupMs, durationMs: env.plan.shortMs, op });
+  const metrics = [opsPerSecMetric("P5", "point reads/s")];
+  const measure = (id: string, rest: Omit<Measure, "id" | "cell" | "metrics">): Measure => ({ id: `p5.${id}`, cell, metrics, ...rest });
+  const expectFound = (exists: boolean, key: string): void => {
+    if (!exists) throw new Error(`point read of ${key} found nothing`);
+  };
+
+  const measures: Measure[] = [
+    measure("sh-ts-sdk", {
+      subject: "Statehouse · TS SDK getState() (Connect, HTTP/2)",
+      system: "statehouse",
+      noopRef: `ctx.noop.c${concurrency}.ts-sdk`,
+      run: async () => {
+        const client = new Statehouse({ url: env.daemon.url, namespace: NAMESPACE });
+        try {
+          return await loop(async () => {
+            const key = randomKey();
+            expectFound((await client.getState(REPLAY_AGENT, key)).exists, key);
+          });
+        } finally {
+          await client.close();
+        }
+      },
+    }),
+    measure("sh-grpc-js", {
+      subject: "Statehouse · GetState (grpc-js)",
+      system: "statehouse",
+      noopRef: `ctx.noop.c${concurrency}.grpc-js`,
+      run: async () => {
+        const client = new StatehouseGrpcClient(env.daemon.address);
+        try {
+          return await loop(async () => {
+            const key = randomKey();
+            expectFound((await client.getState(NAMESPACE, REPLAY_AGENT, key)).exists, key);
+          });
+        } finally {
+          client.close();
+        }
+      },
+    }),
+  ];
+  const { etcd, postgres } = env;
+  if (etcd !== null) {
+    measures.push(
+      measure("etcd-get", {
+        subject: "etcd · linearizable range of one key (grpc-js)",
+        system: "etcd",
+        reference: "etcd",
+        noopRef: `ctx.noop.c${concurrency}.etcd-status`,
+        run: async () => {
+          const client = new EtcdClient(etcd.address);
+          try {
+            return await loop(async () => {
+              const key = randomKey();
+              expectFound((await client.range(etcdReplayPrefix + key)).kvs.length === 1, key);
+            });
+          } finally {
+            client.close();
+          }
+        },
+      }),
+    );
+  }
+  if (postgres !== null) {
+    measures.push(
+      measure("pg-select", {
+        subject: "PostgreSQL · SELECT by primary key (pg)",
+        system: "postgres",
+        reference: "postgres",
+        noopRef: `ctx.noop.c${concurrency}.pg-select1`,
+        run: async () => {
+          const clients = await Promise.all(Array.from({ length: concurrency }, () => PostgresBenchClient.connect(postgres)));
+          try {
+            return await loop(async (w) => {
+              const key = randomKey();
+              expectFound((await (clients[w] as PostgresBenchClient).getState(NAMESPACE, REPLAY_AGENT, key)) !== undefined, key);
+            });
+          } finally {
+            await Promise.all(clients.map((client) => client.close()));
+          }
+        },
+      }),
+    );
+  }
+  return { id: "p5", title: `P5 point reads, ${cell}`, measures, setup: () => ensureReplayData(env) };
+}

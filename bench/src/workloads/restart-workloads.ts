@@ -1,0 +1,139 @@
+// P4 (restart-to-serving time) and P6 (daemon peak RSS) on data sets of N
+// committed events = N records (each event writes a new key step/<i> of one
+// of 1000 agents, a 200-byte value), default snapshot interval.
+//
+// Loading method: the data set is written by the engine itself, in the bench
+// process, before any daemon opens the directory (@statehouse/engine
+// openEngine with fsyncOnCommit=false and the default snapshotInterval, 256
+// one-operation transact() calls in flight). That produces exactly what a
+// daemon would have written for N one-write transactions, without N synced
+// RPCs (1M durable RPCs would take minutes). The time it takes is reported.
+//
+// One run: start the daemon on the data set (restart after a clean stop),
+// serve 64-client point reads and writes over the whole key space, read
+// VmHWM, then SIGKILL it while 64 writes are in flight and start it again
+// (crash restart), check it serves, stop it.
+import { openEngine } from "@statehouse/engine";
+import { join } from "node:path";
+import { countLabel } from "../bench-plan.js";
+import { NAMESPACE, type BenchEnv } from "../bench-env.js";
+import { benchValue } from "../bench-value.js";
+import { StatehouseGrpcClient } from "../clients/statehouse-grpc-client.js";
+import { runClosedLoop } from "../closed-loop.js";
+import type { Measure, MeasureGroup, MetricSpec } from "../measure.js";
+import { memoryOf, startDaemon, type RunningDaemon } from "../peers/statehouse-daemon.js";
+
+const AGENTS = 1000;
+
+const restartMetrics: readonly MetricSpec[] = [
+  { key: "restartMs", figure: "P4", label: "restart-to-serving after a clean stop (SIGTERM)", unit: "ms", better: "lower" },
+  { key: "crashRestartMs", figure: "P4", label: "restart-to-serving after SIGKILL with writes in flight", unit: "ms", better: "lower" },
+  { key: "vmHwmMiB", figure: "P6", label: "daemon peak RSS (VmHWM) while serving the data set", unit: "MiB", better: "lower" },
+];
+
+function recordOf(i: number): { agentId: string; key: string } {
+  return { agentId: `agent-${i % AGENTS}`, key: `step/${i}` };
+}
+
+async function loadDataset(env: BenchEnv, dataDir: string, events: number): Promise<void> {
+  const t0 = performance.now();
+  const engine = await openEngine({ dataDir, fsyncOnCommit: false });
+  try {
+    let next = 0;
+    let lastLog = performance.now();
+    await Promise.all(
+      Array.from({ length: 256 }, async () => {
+        for (let i = next++; i < events; i = next++) {
+          await engine.transact({ operations: [{ namespace: NAMESPACE, ...recordOf(i), value: benchValue(i) }] });
+          if (performance.now() - lastLog > 10_000) {
+            lastLog = performance.now();
+            env.log(`  data set ${countLabel(events)}: ${i} events loaded`);
+          }
+        }
+      }),
+    );
+  } finally {
+    await engine.close();
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  env.notes.push(
+    `P4/P6 data set ${countLabel(events)}: ${events} one-write transactions committed through the engine in-process ` +
+      `(fsyncOnCommit=false, default snapshots) in ${seconds.toFixed(1)} s = ${Math.round(events / seconds)} commits/s.`,
+  );
+  env.log(`data set ${countLabel(events)} loaded in ${seconds.toFixed(1)} s`);
+}
+
+async function serveLoad(env: BenchEnv, daemon: RunningDaemon, events: number): Promise<void> {
+  const client = new StatehouseGrpcClient(daemon.address);
+  try {
+    await runClosedLoop({
+      concurrency: 64,
+      warmupMs: 0,
+      durationMs: env.plan.shortMs,
+      op: async (_worker, seq) => {
+        const i = Math.floor(Math.random() * events);
+        const { agentId, key } = recordOf(i);
+        if (seq % 4 === 3) {
+          await client.transact([{ namespace: NAMESPACE, agentId, key, value: benchValue(seq) }]);
+        } else {
+          const state = await client.getState(NAMESPACE, agentId, key);
+          if (!state.exists) throw new Error(`${agentId}/${key} missing after restart`);
+        }
+      },
+    });
+  } finally {
+    client.close();
+  }
+}
+
+export function restartGroup(env: BenchEnv): MeasureGroup {
+  const dirs = new Map<number, string>();
+  const measures: Measure[] = env.plan.datasets.map((events) => ({
+    id: `p4.${countLabel(events)}`,
+    cell: `${countLabel(events)} events`,
+    subject: "Statehouse daemon, default snapshots",
+    system: "statehouse",
+    metrics: restartMetrics,
+    run: async () => {
+      let dataDir = dirs.get(events);
+      if (dataDir === undefined) {
+        dataDir = join(env.workDir, `dataset-${countLabel(events)}`);
+        await loadDataset(env, dataDir, events);
+        dirs.set(events, dataDir);
+      }
+      const name = `p4-${countLabel(events)}`;
+      const first = await startDaemon({ dataDir, workDir: env.workDir, name, env: { STATEHOUSE_LOG_LEVEL: "info" } });
+      let second: RunningDaemon | null = null;
+      try {
+        await serveLoad(env, first, events);
+        const vmHwmMiB = memoryOf(first.pid).vmHwmKiB / 1024;
+        // Crash with writes in flight, then restart.
+        const writer = new StatehouseGrpcClient(first.address);
+        const inFlight = Array.from({ length: 64 }, (_, worker) =>
+          (async () => {
+            for (let seq = 0; ; seq++) {
+              await writer.transact([{ namespace: NAMESPACE, ...recordOf((worker * 7919 + seq) % events), value: benchValue(seq) }]);
+            }
+          })().catch(() => undefined),
+        );
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        await first.stop("SIGKILL");
+        await Promise.all(inFlight);
+        writer.close();
+        second = await startDaemon({ dataDir, workDir: env.workDir, name, env: { STATEHOUSE_LOG_LEVEL: "info" } });
+        const check = new StatehouseGrpcClient(second.address);
+        try {
+          const { agentId, key } = recordOf(events - 1);
+          if (!(await check.getState(NAMESPACE, agentId, key)).exists) throw new Error("data missing after crash restart");
+        } finally {
+          check.close();
+        }
+        return { restartMs: first.startMs, crashRestartMs: second.startMs, vmHwmMiB };
+      } finally {
+        await first.stop();
+        await second?.stop();
+      }
+    },
+  }));
+  return { id: "p4", title: "P4/P6 restart time and peak RSS", measures };
+}
