@@ -1,0 +1,260 @@
+// Daemon configuration: one table of settings drives the environment
+// variables, the command-line flags, the config file keys, --help and the
+// validation. Precedence: command line > environment > config file > default.
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { FAILPOINT_NAMES, parseFailpoint } from "./failpoints.js";
+
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface DaemonConfig {
+  listenAddr: string;
+  dataDir: string;
+  useMemory: boolean;
+  fsyncOnCommit: boolean;
+  snapshotInterval: number;
+  txTimeoutMs: number;
+  maxValueBytes: number;
+  logLevel: LogLevel;
+  /** Allowed browser origins: exact origins, `scheme://host:*` (any port) or `*`. Empty = no CORS. */
+  corsOrigins: string[];
+  readyFile: string | null;
+  failpoint: string | null;
+  maxTxnTimeoutMs: number;
+  maxNameBytes: number;
+  maxKeyBytes: number;
+  maxOperationsPerTxn: number;
+  maxOpenTransactions: number;
+  maxConcurrentStreams: number;
+  maxStreamingCalls: number;
+  maxRequestBytes: number;
+  maxJsonDepth: number;
+  maxConnections: number;
+  idleTimeoutMs: number;
+  headerTimeoutMs: number;
+  shutdownGraceMs: number;
+}
+
+/** An invalid setting. The message names the setting and where it came from. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  readonly setting: string;
+  constructor(setting: string, message: string) {
+    super(message);
+    this.setting = setting;
+  }
+}
+
+interface Setting<K extends keyof DaemonConfig = keyof DaemonConfig> {
+  key: K;
+  env: string;
+  flag: string;
+  placeholder: string;
+  default: DaemonConfig[K];
+  description: string;
+  /** Parses the textual form; throws Error(reason) when invalid. */
+  parse(raw: string): DaemonConfig[K];
+}
+
+const KIB = 1024;
+const MIB = 1024 * KIB;
+
+function integer(min: number, max: number): (raw: string) => number {
+  return (raw) => {
+    if (!/^\d+$/.test(raw.trim())) throw new Error(`expected an integer between ${min} and ${max}`);
+    const value = Number(raw.trim());
+    if (!Number.isSafeInteger(value) || value < min || value > max) throw new Error(`expected an integer between ${min} and ${max}`);
+    return value;
+  };
+}
+
+function boolean(raw: string): boolean {
+  const v = raw.trim().toLowerCase();
+  if (["1", "true", "yes", "on"].includes(v)) return true;
+  if (["0", "false", "no", "off"].includes(v)) return false;
+  throw new Error("expected 1/0, true/false, yes/no or on/off");
+}
+
+function nonEmpty(raw: string): string {
+  if (raw.trim() === "") throw new Error("must not be empty");
+  return raw;
+}
+
+function optionalString(raw: string): string | null {
+  return raw.trim() === "" ? null : raw;
+}
+
+function logLevel(raw: string): LogLevel {
+  const v = raw.trim().toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(v)) throw new Error(`expected one of ${LOG_LEVELS.join(", ")}`);
+  return v as LogLevel;
+}
+
+function corsOrigins(raw: string): string[] {
+  const origins = raw
+    .split(",")
+    .map((o) => o.trim())
+    .filter((o) => o !== "");
+  for (const origin of origins) {
+    if (origin !== "*" && !/^https?:\/\/(\[[0-9a-fA-F:.]+\]|[^\s/:[\]]+)(:(\d{1,5}|\*))?$/.test(origin)) {
+      throw new Error(`"${origin}" is not an origin (scheme://host[:port], port may be *) or *`);
+    }
+  }
+  return origins;
+}
+
+function failpoint(raw: string): string | null {
+  const v = raw.trim();
+  if (v === "") return null;
+  if (!/^[a-z:-]+(@\d+)?$/.test(v)) throw new Error(`expected <name>[@N] with name one of ${FAILPOINT_NAMES.join(", ")}`);
+  try {
+    parseFailpoint(v);
+  } catch (error) {
+    throw new Error(`${(error as Error).message}; names: ${FAILPOINT_NAMES.join(", ")}`);
+  }
+  return v;
+}
+
+function listenAddr(raw: string): string {
+  parseListenAddr(raw);
+  return raw.trim();
+}
+
+export interface ListenAddress {
+  /** Hosts to bind: "localhost" means both loopback addresses. */
+  hosts: string[];
+  port: number;
+}
+
+/** Parses `host:port` / `[v6]:port`; "localhost" binds 127.0.0.1 and ::1. */
+export function parseListenAddr(raw: string): ListenAddress {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^\s:[\]]+)):(\d{1,5})$/.exec(raw.trim());
+  if (match === null) throw new Error("expected host:port or [ipv6]:port");
+  const port = Number(match[3]);
+  if (port > 65535) throw new Error("port must be between 0 and 65535");
+  const host = match[1] ?? match[2] ?? "";
+  return { hosts: host === "localhost" ? ["127.0.0.1", "::1"] : [host], port };
+}
+
+function setting<K extends keyof DaemonConfig>(s: Setting<K>): Setting {
+  return s as unknown as Setting;
+}
+
+export const SETTINGS: readonly Setting[] = [
+  setting({ key: "listenAddr", env: "STATEHOUSE_LISTEN_ADDR", flag: "--listen-addr", placeholder: "host:port", default: "localhost:50051", description: "listen address for every protocol; localhost = 127.0.0.1 and ::1", parse: listenAddr }),
+  setting({ key: "dataDir", env: "STATEHOUSE_DATA_DIR", flag: "--data-dir", placeholder: "dir", default: "./statehouse-data", description: "RocksDB and snapshots live here", parse: nonEmpty }),
+  setting({ key: "useMemory", env: "STATEHOUSE_USE_MEMORY", flag: "--use-memory", placeholder: "0|1", default: false, description: "1 = in-memory storage, data lost on exit (tests only)", parse: boolean }),
+  setting({ key: "fsyncOnCommit", env: "STATEHOUSE_FSYNC_ON_COMMIT", flag: "--fsync-on-commit", placeholder: "0|1", default: true, description: "0 = acknowledge commits before the log is synced", parse: boolean }),
+  setting({ key: "snapshotInterval", env: "STATEHOUSE_SNAPSHOT_INTERVAL", flag: "--snapshot-interval", placeholder: "commits", default: 1000, description: "commits between snapshots (0 = never)", parse: integer(0, 100_000_000) }),
+  setting({ key: "txTimeoutMs", env: "STATEHOUSE_TX_TIMEOUT_MS", flag: "--tx-timeout-ms", placeholder: "ms", default: 30_000, description: "default transaction timeout", parse: integer(1, 86_400_000) }),
+  setting({ key: "maxValueBytes", env: "STATEHOUSE_MAX_VALUE_BYTES", flag: "--max-value-bytes", placeholder: "bytes", default: MIB, description: "largest accepted value (its JSON encoding)", parse: integer(16, 256 * MIB) }),
+  setting({ key: "logLevel", env: "STATEHOUSE_LOG_LEVEL", flag: "--log-level", placeholder: "level", default: "info", description: `log level: ${LOG_LEVELS.join(", ")}`, parse: logLevel }),
+  setting({ key: "corsOrigins", env: "STATEHOUSE_CORS_ORIGINS", flag: "--cors-origins", placeholder: "list", default: ["http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*"], description: "browser origins allowed by CORS: comma list, port may be *, or * for any; empty = none", parse: corsOrigins }),
+  setting({ key: "readyFile", env: "STATEHOUSE_READY_FILE", flag: "--ready-file", placeholder: "path", default: null, description: 'write {"address","pid","commitTs"} here once serving', parse: optionalString }),
+  setting({ key: "failpoint", env: "STATEHOUSE_FAILPOINT", flag: "--failpoint", placeholder: "name[@N]", default: null, description: "crash test: SIGKILL the process at the Nth hit of a named point", parse: failpoint }),
+  setting({ key: "maxTxnTimeoutMs", env: "STATEHOUSE_MAX_TXN_TIMEOUT_MS", flag: "--max-txn-timeout-ms", placeholder: "ms", default: 3_600_000, description: "largest timeout_ms a BeginTransaction may ask for", parse: integer(1, 86_400_000) }),
+  setting({ key: "maxNameBytes", env: "STATEHOUSE_MAX_NAME_BYTES", flag: "--max-name-bytes", placeholder: "bytes", default: 256, description: "longest namespace or agent_id (UTF-8 bytes)", parse: integer(1, KIB) }),
+  setting({ key: "maxKeyBytes", env: "STATEHOUSE_MAX_KEY_BYTES", flag: "--max-key-bytes", placeholder: "bytes", default: KIB, description: "longest key, prefix or idempotency key (UTF-8 bytes)", parse: integer(1, KIB) }),
+  setting({ key: "maxOperationsPerTxn", env: "STATEHOUSE_MAX_OPERATIONS_PER_TXN", flag: "--max-operations-per-txn", placeholder: "n", default: 10_000, description: "operations (plus preconditions) in one transaction", parse: integer(1, 10_000_000) }),
+  setting({ key: "maxOpenTransactions", env: "STATEHOUSE_MAX_OPEN_TRANSACTIONS", flag: "--max-open-transactions", placeholder: "n", default: 10_000, description: "server-side transactions open at once", parse: integer(1, 10_000_000) }),
+  setting({ key: "maxConcurrentStreams", env: "STATEHOUSE_MAX_CONCURRENT_STREAMS", flag: "--max-concurrent-streams", placeholder: "n", default: 256, description: "HTTP/2 streams per connection", parse: integer(1, 100_000) }),
+  setting({ key: "maxStreamingCalls", env: "STATEHOUSE_MAX_STREAMING_CALLS", flag: "--max-streaming-calls", placeholder: "n", default: 1024, description: "Replay/Watch/health Watch streams open at once (whole daemon)", parse: integer(1, 1_000_000) }),
+  setting({ key: "maxRequestBytes", env: "STATEHOUSE_MAX_REQUEST_BYTES", flag: "--max-request-bytes", placeholder: "bytes", default: 4 * MIB, description: "largest request message, >= max value bytes + 64 KiB (default: the larger of 4 MiB and max value bytes + 1 MiB)", parse: integer(KIB, 1024 * MIB) }),
+  setting({ key: "maxJsonDepth", env: "STATEHOUSE_MAX_JSON_DEPTH", flag: "--max-json-depth", placeholder: "levels", default: 32, description: "deepest nesting of objects/arrays in a value", parse: integer(1, 100) }),
+  setting({ key: "maxConnections", env: "STATEHOUSE_MAX_CONNECTIONS", flag: "--max-connections", placeholder: "n", default: 4096, description: "TCP connections open at once", parse: integer(1, 1_000_000) }),
+  setting({ key: "idleTimeoutMs", env: "STATEHOUSE_IDLE_TIMEOUT_MS", flag: "--idle-timeout-ms", placeholder: "ms", default: 300_000, description: "close connections with no call in flight after this long", parse: integer(100, 86_400_000) }),
+  setting({ key: "headerTimeoutMs", env: "STATEHOUSE_HEADER_TIMEOUT_MS", flag: "--header-timeout-ms", placeholder: "ms", default: 10_000, description: "time a new connection has to send its preface / request headers", parse: integer(100, 600_000) }),
+  setting({ key: "shutdownGraceMs", env: "STATEHOUSE_SHUTDOWN_GRACE_MS", flag: "--shutdown-grace-ms", placeholder: "ms", default: 10_000, description: "on SIGTERM/SIGINT, time in-flight calls get to finish", parse: integer(0, 600_000) }),
+];
+
+export interface ConfigSources {
+  /** Command-line values by setting key (already split by the CLI parser). */
+  cli?: Partial<Record<keyof DaemonConfig, string>>;
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Path of a JSON config file whose keys are the setting keys (camelCase). */
+  configFile?: string;
+  /** Base for relative paths; default process.cwd(). */
+  cwd?: string;
+}
+
+function fileValueToText(setting: Setting, value: unknown, file: string): string {
+  if (typeof value === "string") return value;
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  if (value === null) return "";
+  if (Array.isArray(value) && value.every((v) => typeof v === "string")) return value.join(",");
+  throw new ConfigError(setting.key, `invalid ${setting.key} in config file ${file}: expected a string, number or boolean`);
+}
+
+function readConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    throw new ConfigError("config", `cannot read config file ${file}: ${(error as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError("config", `config file ${file} is not valid JSON: ${(error as Error).message}`);
+  }
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+    throw new ConfigError("config", `config file ${file} must hold a JSON object of settings`);
+  }
+  const known = new Set(SETTINGS.map((s) => s.key as string));
+  for (const key of Object.keys(parsed)) {
+    if (!known.has(key)) throw new ConfigError(key, `unknown setting "${key}" in config file ${file}; known: ${[...known].join(", ")}`);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/** Resolves the configuration from its sources; throws ConfigError naming the first invalid setting. */
+export function resolveConfig(sources: ConfigSources = {}): DaemonConfig {
+  const env = sources.env ?? {};
+  const file = sources.configFile === undefined ? {} : readConfigFile(sources.configFile);
+  const config: Record<string, unknown> = {};
+  const defaulted = new Set<keyof DaemonConfig>();
+  for (const s of SETTINGS) {
+    const cliValue = sources.cli?.[s.key];
+    const envValue = env[s.env];
+    let raw: string | undefined;
+    let origin: string;
+    if (cliValue !== undefined) {
+      raw = cliValue;
+      origin = `${s.flag} (command line)`;
+    } else if (envValue !== undefined) {
+      raw = envValue;
+      origin = `${s.env} (environment)`;
+    } else if (s.key in file) {
+      raw = fileValueToText(s, file[s.key], sources.configFile ?? "");
+      origin = `${s.key} (config file ${sources.configFile ?? ""})`;
+    } else {
+      config[s.key] = s.default;
+      defaulted.add(s.key);
+      continue;
+    }
+    try {
+      config[s.key] = s.parse(raw);
+    } catch (error) {
+      throw new ConfigError(s.env, `invalid ${origin}: ${JSON.stringify(raw)}: ${(error as Error).message}`);
+    }
+  }
+  const result = config as unknown as DaemonConfig;
+  result.dataDir = resolve(sources.cwd ?? process.cwd(), result.dataDir);
+  if (result.readyFile !== null) result.readyFile = resolve(sources.cwd ?? process.cwd(), result.readyFile);
+  if (defaulted.has("maxRequestBytes")) result.maxRequestBytes = Math.max(4 * MIB, result.maxValueBytes + MIB);
+  if (result.maxRequestBytes < result.maxValueBytes + 64 * KIB) {
+    throw new ConfigError(
+      "STATEHOUSE_MAX_REQUEST_BYTES",
+      `invalid STATEHOUSE_MAX_REQUEST_BYTES ${result.maxRequestBytes}: must be at least STATEHOUSE_MAX_VALUE_BYTES (${result.maxValueBytes}) + 65536`,
+    );
+  }
+  if (result.txTimeoutMs > result.maxTxnTimeoutMs) {
+    throw new ConfigError(
+      "STATEHOUSE_TX_TIMEOUT_MS",
+      `invalid STATEHOUSE_TX_TIMEOUT_MS ${result.txTimeoutMs}: must not exceed STATEHOUSE_MAX_TXN_TIMEOUT_MS (${result.maxTxnTimeoutMs})`,
+    );
+  }
+  return result;
+}

@@ -1,0 +1,123 @@
+// Prometheus metrics served at /metrics. Engine events arrive through the
+// EngineObserver hooks; RPC-level counts are incremented by the service.
+import type { EngineObserver, EngineStats } from "@statehouse/engine";
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+
+export type ReadKind = "get_state" | "get_state_at_version" | "get_state_as_of" | "list_keys" | "scan_prefix";
+
+export class DaemonMetrics {
+  readonly registry = new Registry();
+  readonly #started = this.#counter("statehouse_transactions_started_total", "Transactions begun (server-side and one-shot).");
+  readonly #committed = this.#counter("statehouse_transactions_committed_total", "Transactions committed.");
+  readonly #aborted = this.#counter("statehouse_transactions_aborted_total", "Transactions aborted by clients.");
+  readonly #expired = this.#counter("statehouse_transactions_expired_total", "Transactions that expired before commit.");
+  readonly #conflicts = this.#counter("statehouse_conflicts_total", "Commits rejected because a precondition did not hold.");
+  readonly #writes = this.#counter("statehouse_writes_total", "Committed write operations.");
+  readonly #deletes = this.#counter("statehouse_deletes_total", "Committed delete operations.");
+  readonly #snapshots = this.#counter("statehouse_snapshots_total", "Snapshots written.");
+  readonly #reads: Counter<"rpc">;
+  readonly #replayEvents = this.#counter("statehouse_replay_events_total", "Events sent by Replay.");
+  readonly #watchEvents = this.#counter("statehouse_watch_events_total", "Events sent by Watch.");
+  readonly #rpcErrors: Counter<"code">;
+  readonly #commitLatency: Histogram;
+  readonly #groupSize: Histogram;
+  readonly #groupDuration: Histogram;
+  readonly #streams: Gauge;
+  readonly #connections: Gauge;
+  #engineStats: (() => EngineStats) | null = null;
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+    this.#reads = new Counter({ name: "statehouse_reads_total", help: "Read RPCs served, by RPC.", labelNames: ["rpc"], registers: [this.registry] });
+    this.#rpcErrors = new Counter({ name: "statehouse_rpc_errors_total", help: "RPCs that ended in an error, by status code.", labelNames: ["code"], registers: [this.registry] });
+    this.#commitLatency = new Histogram({
+      name: "statehouse_commit_latency_seconds",
+      help: "Time from commit request to durable commit, in the engine.",
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [this.registry],
+    });
+    this.#groupSize = new Histogram({
+      name: "statehouse_group_commit_size",
+      help: "Transactions per group commit (one log sync).",
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+      registers: [this.registry],
+    });
+    this.#groupDuration = new Histogram({
+      name: "statehouse_group_commit_duration_seconds",
+      help: "Time to write and sync one group commit.",
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers: [this.registry],
+    });
+    this.#streams = new Gauge({ name: "statehouse_open_streams", help: "Replay/Watch streams open now.", registers: [this.registry] });
+    this.#connections = new Gauge({ name: "statehouse_open_connections", help: "TCP connections open now.", registers: [this.registry] });
+    const stats = (): EngineStats | null => this.#engineStats?.() ?? null;
+    new Gauge({
+      name: "statehouse_open_transactions",
+      help: "Server-side transactions open now.",
+      registers: [this.registry],
+      collect() {
+        this.set(stats()?.openTransactions ?? 0);
+      },
+    });
+    new Gauge({
+      name: "statehouse_commit_ts",
+      help: "The latest commit_ts.",
+      registers: [this.registry],
+      collect() {
+        this.set(Number(stats()?.commitTs ?? 0n));
+      },
+    });
+  }
+
+  #counter(name: string, help: string): Counter {
+    return new Counter({ name, help, registers: [this.registry] });
+  }
+
+  /** Hooks the engine calls synchronously. */
+  readonly observer: EngineObserver = {
+    onBegin: () => this.#started.inc(),
+    onCommit: (info) => {
+      this.#committed.inc();
+      if (info.writes > 0) this.#writes.inc(info.writes);
+      if (info.deletes > 0) this.#deletes.inc(info.deletes);
+      this.#commitLatency.observe(info.latencyMs / 1000);
+    },
+    onGroupCommit: (info) => {
+      this.#groupSize.observe(info.transactions);
+      this.#groupDuration.observe(info.durationMs / 1000);
+    },
+    onAbort: () => this.#aborted.inc(),
+    onExpire: () => this.#expired.inc(),
+    onConflict: () => this.#conflicts.inc(),
+    onSnapshot: () => this.#snapshots.inc(),
+  };
+
+  /** Source of the open-transactions and commit_ts gauges. */
+  attachEngine(stats: () => EngineStats): void {
+    this.#engineStats = stats;
+  }
+
+  read(kind: ReadKind): void {
+    this.#reads.inc({ rpc: kind });
+  }
+
+  replayEvent(): void {
+    this.#replayEvents.inc();
+  }
+
+  watchEvent(): void {
+    this.#watchEvents.inc();
+  }
+
+  rpcError(code: string): void {
+    this.#rpcErrors.inc({ code });
+  }
+
+  setOpenStreams(open: number): void {
+    this.#streams.set(open);
+  }
+
+  setOpenConnections(open: number): void {
+    this.#connections.set(open);
+  }
+}

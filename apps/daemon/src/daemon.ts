@@ -1,0 +1,234 @@
+// statehoused: opens the engine, serves every protocol on one port, writes the
+// ready file, and shuts down gracefully.
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { rename, rm, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { GrpcHealth, StatehouseService } from "@statehouse/api";
+import { type Engine, type EngineOptions, isEngineError, openEngine } from "@statehouse/engine";
+import { parseListenAddr, type DaemonConfig } from "./config.js";
+import { CorsPolicy } from "./cors-policy.js";
+import { DaemonMetrics } from "./daemon-metrics.js";
+import { Failpoints, parseFailpoint } from "./failpoints.js";
+import { createHealthService } from "./health-service.js";
+import type { Logger } from "./logger.js";
+import { formatAddress, ProtocolServer, type HttpRequest, type HttpResponse } from "./protocol-server.js";
+import { RequestValidator } from "./request-validator.js";
+import { decorateProtocolError, unavailable } from "./rpc-errors.js";
+import { createStatehouseService } from "./statehouse-service.js";
+import { StreamSlots } from "./stream-slots.js";
+import { TxnOperationCounter } from "./txn-operation-counter.js";
+
+/** Startup failed for a reason the operator must fix (data dir locked, port in use, ...). */
+export class DaemonStartError extends Error {
+  override readonly name = "DaemonStartError";
+}
+
+export interface Daemon {
+  /** The first bound address, e.g. "127.0.0.1:50051". */
+  readonly address: string;
+  readonly addresses: readonly string[];
+  /** Graceful shutdown: stop accepting, drain within the grace period, close the engine. Idempotent. */
+  close(): Promise<void>;
+}
+
+const PACKAGE_DIR = dirname(dirname(fileURLToPath(import.meta.url)));
+
+function versionInfo(): { version: string; gitSha: string } {
+  const version = (JSON.parse(readFileSync(`${PACKAGE_DIR}/package.json`, "utf8")) as { version: string }).version;
+  let gitSha = process.env["STATEHOUSE_GIT_SHA"] ?? "";
+  if (gitSha === "") {
+    try {
+      gitSha = execFileSync("git", ["rev-parse", "HEAD"], { cwd: PACKAGE_DIR, timeout: 2000, stdio: ["ignore", "pipe", "ignore"] }).toString().trim();
+    } catch {
+      gitSha = "unknown";
+    }
+  }
+  return { version, gitSha };
+}
+
+async function writeReadyFile(path: string, content: object): Promise<void> {
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, `${JSON.stringify(content)}\n`);
+  await rename(tmp, path);
+}
+
+/** Makes protocol-layer errors carry a StatehouseError detail and counts errors. */
+function onCallAbort(metrics: DaemonMetrics): (this: AbortSignal) => void {
+  return function onAbort(this: AbortSignal) {
+    const reason: unknown = this.reason;
+    if (reason instanceof ConnectError) {
+      decorateProtocolError(reason);
+      metrics.rpcError(Code[reason.code]);
+    }
+  };
+}
+
+async function openStorage(config: DaemonConfig, log: Logger, metrics: DaemonMetrics): Promise<Engine> {
+  // commit:after-sync-before-reply fires in the daemon's Commit/Transact handlers; the others in the engine.
+  const failpoint = config.failpoint === null ? null : parseFailpoint(config.failpoint);
+  const options: EngineOptions = {
+    fsyncOnCommit: config.fsyncOnCommit,
+    snapshotInterval: config.snapshotInterval,
+    txTimeoutMs: config.txTimeoutMs,
+    maxValueBytes: config.maxValueBytes,
+    logger: log.child({ component: "engine" }),
+    observer: metrics.observer,
+    ...(config.useMemory ? { inMemory: true } : { dataDir: config.dataDir }),
+    ...(failpoint === null || failpoint.name === "commit:after-sync-before-reply" ? {} : { failpoint }),
+  };
+  try {
+    return await openEngine(options);
+  } catch (error) {
+    if (isEngineError(error, "LOCKED")) {
+      throw new DaemonStartError(`data dir ${config.dataDir} is in use by another statehoused (RocksDB lock held); refusing to start`, { cause: error });
+    }
+    throw error;
+  }
+}
+
+export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Daemon> {
+  const listen = parseListenAddr(config.listenAddr);
+  if (config.readyFile !== null) await rm(config.readyFile, { force: true });
+  const metrics = new DaemonMetrics();
+  log.info({ storage: config.useMemory ? "memory" : "rocksdb", dataDir: config.useMemory ? null : config.dataDir, fsyncOnCommit: config.fsyncOnCommit }, "opening storage");
+  const engine = await openStorage(config, log, metrics);
+  const recovery = engine.recovery;
+  log.info(
+    {
+      storage: recovery.storage,
+      dataDir: recovery.dataDir,
+      snapshotTs: recovery.snapshotTs?.toString() ?? null,
+      snapshotFile: recovery.snapshotFile,
+      eventsReplayed: recovery.eventsReplayed,
+      commitTs: recovery.commitTs.toString(),
+      durationMs: recovery.durationMs,
+      notes: recovery.notes,
+    },
+    `storage ready: ${recovery.storage}${recovery.dataDir === null ? "" : ` at ${recovery.dataDir}`}, snapshot ${recovery.snapshotFile ?? "none"}, ${recovery.eventsReplayed} events replayed, commit_ts ${recovery.commitTs}`,
+  );
+  metrics.attachEngine(() => engine.stats());
+
+  const followController = new AbortController();
+  const shutdownController = new AbortController();
+  let shuttingDown = false;
+  const streams = new StreamSlots(config.maxStreamingCalls, (open) => metrics.setOpenStreams(open));
+  const validator = new RequestValidator(config);
+  const recursionLimit = 2 * config.maxJsonDepth + 16;
+  const abortListener = onCallAbort(metrics);
+
+  const routes = (router: ConnectRouter): void => {
+    router.service(
+      StatehouseService,
+      createStatehouseService({
+        engine,
+        validator,
+        metrics,
+        failpoints: new Failpoints(config.failpoint),
+        log,
+        streams,
+        txnOps: new TxnOperationCounter(config.txTimeoutMs),
+        maxOpenTransactions: config.maxOpenTransactions,
+        version: versionInfo(),
+        followSignal: followController.signal,
+      }),
+    );
+    router.service(GrpcHealth, createHealthService({ log, streams, shutdownSignal: followController.signal }));
+  };
+  const cors = new CorsPolicy(config.corsOrigins);
+  const rpc = connectNodeAdapter({
+    routes,
+    readMaxBytes: config.maxRequestBytes,
+    writeMaxBytes: Math.max(config.maxRequestBytes, 64 * 1024 * 1024),
+    binaryOptions: { recursionLimit },
+    jsonOptions: { recursionLimit, ignoreUnknownFields: true },
+    shutdownSignal: shutdownController.signal,
+    requestGate(context) {
+      if (shuttingDown) throw unavailable();
+      context.signal.addEventListener("abort", abortListener, { once: true });
+    },
+    fallback(req: HttpRequest, res: HttpResponse) {
+      const path = req.url?.split("?", 1)[0];
+      if (req.method === "GET" && path === "/metrics") {
+        metrics.registry.metrics().then(
+          (text) => {
+            res.setHeader("content-type", metrics.registry.contentType);
+            res.end(text);
+          },
+          (error: unknown) => {
+            log.error({ err: error }, "metrics collection failed");
+            res.statusCode = 500;
+            res.end();
+          },
+        );
+        return;
+      }
+      if (req.method === "GET" && path === "/healthz") {
+        res.statusCode = shuttingDown ? 503 : 200;
+        res.end(shuttingDown ? "shutting down\n" : "ok\n");
+        return;
+      }
+      res.statusCode = 404;
+      res.end();
+    },
+  });
+
+  const server = new ProtocolServer({
+    handler: (req, res) => {
+      if (cors.handle(req, res)) return;
+      rpc(req, res);
+    },
+    log,
+    maxConcurrentStreams: config.maxConcurrentStreams,
+    maxConnections: config.maxConnections,
+    idleTimeoutMs: config.idleTimeoutMs,
+    headerTimeoutMs: config.headerTimeoutMs,
+    onConnections: (open) => metrics.setOpenConnections(open),
+  });
+
+  let bound;
+  try {
+    bound = await server.listen(listen.hosts, listen.port);
+  } catch (error) {
+    await engine.close();
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new DaemonStartError(`cannot listen on ${config.listenAddr}: ${code ?? (error as Error).message}`, { cause: error });
+  }
+  const addresses = bound.map(formatAddress);
+  const address = addresses[0] ?? config.listenAddr;
+  log.info({ address, addresses, url: `http://${address}` }, "listening");
+  if (config.readyFile !== null) {
+    await writeReadyFile(config.readyFile, { address, pid: process.pid, commitTs: engine.commitTs().toString() });
+  }
+
+  let closing: Promise<void> | null = null;
+  const close = async (): Promise<void> => {
+    shuttingDown = true;
+    log.info({ inFlight: server.inFlight, graceMs: config.shutdownGraceMs }, "shutting down: no new calls, draining in-flight calls");
+    // Followers (Watch, health Watch) never finish on their own: end them now.
+    followController.abort(unavailable());
+    server.beginShutdown();
+    if (!(await server.drained(config.shutdownGraceMs))) {
+      log.warn({ inFlight: server.inFlight }, "grace period over: ending the remaining calls with UNAVAILABLE");
+      shutdownController.abort(unavailable());
+      await server.drained(1000);
+    }
+    await server.close();
+    const commitTs = engine.commitTs();
+    await engine.close();
+    if (config.readyFile !== null) await rm(config.readyFile, { force: true });
+    log.info({ commitTs: commitTs.toString() }, "stopped");
+  };
+
+  return {
+    address,
+    addresses,
+    close() {
+      closing ??= close();
+      return closing;
+    },
+  };
+}

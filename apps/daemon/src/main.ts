@@ -1,0 +1,98 @@
+#!/usr/bin/env node
+// statehoused: the command-line entry. Reads the configuration (flags >
+// environment > config file > defaults), starts the daemon, and shuts it
+// down gracefully on SIGTERM/SIGINT (a second signal exits at once).
+import { Command, CommanderError } from "commander";
+import { ConfigError, resolveConfig, SETTINGS, type DaemonConfig } from "./config.js";
+import { DaemonStartError, startDaemon, type Daemon } from "./daemon.js";
+import { createLogger } from "./logger.js";
+
+const EXIT_USAGE = 2;
+const EXIT_FAILURE = 1;
+
+function describeDefault(value: unknown): string {
+  if (value === null) return "none";
+  if (Array.isArray(value)) return value.join(",");
+  if (typeof value === "boolean") return value ? "1" : "0";
+  return String(value);
+}
+
+function buildProgram(): Command {
+  const program = new Command("statehoused")
+    .description("Statehouse daemon: transactional, versioned state for AI agents over gRPC, gRPC-Web and Connect on one port.")
+    .option("--config <file>", "JSON config file whose keys are the camelCase setting names (lowest precedence after defaults)")
+    .addHelpText("after", "\nPrecedence: command line > environment > config file > default.\nMetrics: GET /metrics on the same port.")
+    .exitOverride()
+    .allowExcessArguments(false);
+  for (const s of SETTINGS) {
+    program.option(`${s.flag} <${s.placeholder}>`, `${s.description} (env ${s.env}; default ${describeDefault(s.default)})`);
+  }
+  return program;
+}
+
+function parseArgs(argv: string[]): { cli: Partial<Record<keyof DaemonConfig, string>>; configFile?: string } {
+  const program = buildProgram();
+  try {
+    program.parse(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? 0 : EXIT_USAGE);
+    throw error;
+  }
+  const opts = program.opts<Record<string, string | undefined>>();
+  const cli: Partial<Record<keyof DaemonConfig, string>> = {};
+  for (const s of SETTINGS) {
+    const value = opts[s.key];
+    if (value !== undefined) cli[s.key] = value;
+  }
+  return opts["config"] === undefined ? { cli } : { cli, configFile: opts["config"] };
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv);
+  let config: DaemonConfig;
+  try {
+    config = resolveConfig({ ...args, env: process.env });
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`statehoused: ${error.message}\n`);
+    process.exit(EXIT_USAGE);
+  }
+  const log = createLogger(config.logLevel);
+  process.on("uncaughtException", (error) => {
+    log.fatal({ err: error }, "uncaught exception");
+    process.exit(EXIT_FAILURE);
+  });
+  process.on("unhandledRejection", (reason) => {
+    log.fatal({ err: reason }, "unhandled promise rejection");
+    process.exit(EXIT_FAILURE);
+  });
+  let daemon: Daemon;
+  try {
+    daemon = await startDaemon(config, log);
+  } catch (error) {
+    const message = error instanceof DaemonStartError ? error.message : `startup failed: ${(error as Error).message}`;
+    log.fatal({ err: error }, message);
+    process.stderr.write(`statehoused: ${message}\n`);
+    process.exit(EXIT_FAILURE);
+  }
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signals += 1;
+    if (signals > 1) {
+      log.warn({ signal }, "second signal: exiting without draining");
+      process.exit(EXIT_FAILURE);
+    }
+    log.info({ signal }, "signal received");
+    daemon.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        log.fatal({ err: error }, "shutdown failed");
+        process.exit(EXIT_FAILURE);
+      },
+    );
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+}
+
+await main();

@@ -1,0 +1,242 @@
+// One TCP port for every protocol. Node's cleartext http2 server never falls
+// back to HTTP/1.1, so a net.Server reads the first bytes of each connection:
+// the 24-byte HTTP/2 client preface sends it to the http2 server (gRPC,
+// gRPC-Web and Connect over h2c), anything else to the http server (Connect
+// and gRPC-Web over HTTP/1.1). Silent connections are closed after the header
+// timeout; at most 24 bytes are ever buffered by the sniffer.
+import http from "node:http";
+import http2 from "node:http2";
+import net from "node:net";
+
+import type { connectNodeAdapter } from "@connectrpc/connect-node";
+
+/** The request handler shape connect-node uses for both http and http2. */
+export type HttpHandler = ReturnType<typeof connectNodeAdapter>;
+export type HttpRequest = Parameters<HttpHandler>[0];
+export type HttpResponse = Parameters<HttpHandler>[1];
+
+export interface ServerLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  debug(obj: object, msg?: string): void;
+}
+
+export interface ProtocolServerOptions {
+  handler: HttpHandler;
+  log: ServerLogger;
+  maxConcurrentStreams: number;
+  maxConnections: number;
+  idleTimeoutMs: number;
+  headerTimeoutMs: number;
+  /** Called with the number of open TCP connections whenever it changes. */
+  onConnections?: (open: number) => void;
+}
+
+export interface BoundAddress {
+  host: string;
+  port: number;
+}
+
+const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
+
+/** `host:port`, IPv6 hosts in brackets. */
+export function formatAddress(address: BoundAddress): string {
+  return address.host.includes(":") ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
+}
+
+export class ProtocolServer {
+  readonly #options: ProtocolServerOptions;
+  readonly #h2: http2.Http2Server;
+  readonly #h1: http.Server;
+  readonly #listeners: net.Server[] = [];
+  readonly #sockets = new Set<net.Socket>();
+  readonly #sessions = new Set<http2.ServerHttp2Session>();
+  readonly #drainWaiters = new Set<() => void>();
+  #inFlight = 0;
+  #draining = false;
+
+  constructor(options: ProtocolServerOptions) {
+    this.#options = options;
+    const handler = this.#wrap(options.handler);
+    this.#h2 = http2.createServer({ settings: { maxConcurrentStreams: options.maxConcurrentStreams } }, handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
+    this.#h2.on("session", (session) => this.#trackSession(session));
+    this.#h2.on("sessionError", (error) => options.log.debug({ err: error }, "http2 session error"));
+    this.#h1 = http.createServer(
+      {
+        headersTimeout: options.headerTimeoutMs,
+        // Server streams (Watch) over HTTP/1.1 may last forever: no request timeout.
+        requestTimeout: 0,
+        keepAliveTimeout: options.idleTimeoutMs,
+        connectionsCheckingInterval: Math.min(options.headerTimeoutMs, 30_000),
+      },
+      handler as http.RequestListener,
+    );
+    this.#h1.on("clientError", (error, socket) => {
+      options.log.debug({ err: error }, "http/1.1 client error");
+      if (socket.writable && !(socket as net.Socket).writableEnded) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
+      socket.destroy();
+    });
+  }
+
+  /** Calls in progress (HTTP requests not yet closed). */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  get connections(): number {
+    return this.#sockets.size;
+  }
+
+  /** Binds every host on one port (port 0: the first host picks it, the others follow). */
+  async listen(hosts: readonly string[], port: number): Promise<BoundAddress[]> {
+    const bound: BoundAddress[] = [];
+    let actualPort = port;
+    for (const [i, host] of hosts.entries()) {
+      try {
+        const server = await this.#bind(host, actualPort);
+        const address = server.address() as net.AddressInfo;
+        actualPort = address.port;
+        bound.push({ host, port: address.port });
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        // "localhost" on a machine without IPv6 (or without IPv4): serve what exists.
+        if (i > 0 && (code === "EADDRNOTAVAIL" || code === "EAFNOSUPPORT")) {
+          this.#options.log.warn({ host, code }, "loopback address not available; not listening on it");
+          continue;
+        }
+        await this.close();
+        throw error;
+      }
+    }
+    return bound;
+  }
+
+  #bind(host: string, port: number): Promise<net.Server> {
+    return new Promise((resolve, reject) => {
+      const server = net.createServer((socket) => this.#onConnection(socket));
+      server.maxConnections = this.#options.maxConnections;
+      server.once("error", reject);
+      server.listen({ host, port, ipv6Only: host.includes(":") }, () => {
+        server.off("error", reject);
+        server.on("error", (error) => this.#options.log.warn({ err: error }, "listener error"));
+        this.#listeners.push(server);
+        resolve(server);
+      });
+    });
+  }
+
+  #onConnection(socket: net.Socket): void {
+    this.#sockets.add(socket);
+    this.#options.onConnections?.(this.#sockets.size);
+    socket.on("error", (error) => this.#options.log.debug({ err: error }, "socket error"));
+    socket.once("close", () => {
+      this.#sockets.delete(socket);
+      this.#options.onConnections?.(this.#sockets.size);
+      this.#checkDrained();
+    });
+    if (this.#draining) {
+      socket.destroy();
+      return;
+    }
+    socket.setNoDelay(true);
+    let head: Buffer = Buffer.alloc(0);
+    const timer = setTimeout(() => socket.destroy(), this.#options.headerTimeoutMs);
+    const onData = (chunk: Buffer): void => {
+      head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
+      const n = Math.min(head.length, H2_PREFACE.length);
+      const isH2 = head.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
+      if (isH2 && head.length < H2_PREFACE.length) return;
+      clearTimeout(timer);
+      socket.off("data", onData);
+      socket.off("end", onEnd);
+      socket.pause();
+      socket.unshift(head);
+      if (isH2) {
+        this.#h2.emit("connection", socket);
+      } else {
+        this.#h1.emit("connection", socket);
+        // The http server does not resume a socket that was already read from.
+        socket.resume();
+      }
+    };
+    const onEnd = (): void => {
+      clearTimeout(timer);
+      socket.destroy();
+    };
+    socket.on("data", onData);
+    socket.once("end", onEnd);
+  }
+
+  #trackSession(session: http2.ServerHttp2Session): void {
+    this.#sessions.add(session);
+    let streams = 0;
+    session.on("stream", (stream) => {
+      streams += 1;
+      stream.once("close", () => {
+        streams -= 1;
+      });
+    });
+    // Idle = no stream open for idleTimeoutMs; quiet Watch streams keep it open.
+    session.setTimeout(this.#options.idleTimeoutMs, () => {
+      if (streams === 0) session.close();
+    });
+    session.on("error", (error) => this.#options.log.debug({ err: error }, "http2 session error"));
+    session.once("close", () => this.#sessions.delete(session));
+    if (this.#draining) session.close();
+  }
+
+  #wrap(handler: HttpHandler): HttpHandler {
+    return (req, res) => {
+      this.#inFlight += 1;
+      res.once("close", () => {
+        this.#inFlight -= 1;
+        if (this.#draining && "req" in res && res.req instanceof http.IncomingMessage) res.req.socket.destroySoon();
+        this.#checkDrained();
+      });
+      if (this.#draining && req.httpVersionMajor === 1) res.setHeader("connection", "close");
+      handler(req, res);
+    };
+  }
+
+  #checkDrained(): void {
+    if (this.#inFlight === 0) {
+      for (const resolve of this.#drainWaiters) resolve();
+      this.#drainWaiters.clear();
+    }
+  }
+
+  /**
+   * Stops accepting connections, sends GOAWAY on every HTTP/2 session, closes
+   * idle HTTP/1.1 connections and asks the busy ones to close after their
+   * response. In-flight calls continue.
+   */
+  beginShutdown(): void {
+    if (this.#draining) return;
+    this.#draining = true;
+    for (const listener of this.#listeners) listener.close();
+    for (const session of this.#sessions) session.close();
+    this.#h1.closeIdleConnections();
+  }
+
+  /** Resolves true when no call is in flight, false when `timeoutMs` passed first. */
+  drained(timeoutMs: number): Promise<boolean> {
+    if (this.#inFlight === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.#drainWaiters.delete(done);
+        resolve(this.#inFlight === 0);
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.#drainWaiters.add(done);
+    });
+  }
+
+  /** Stops listening and destroys every connection. */
+  async close(): Promise<void> {
+    this.beginShutdown();
+    for (const session of this.#sessions) session.destroy();
+    for (const socket of this.#sockets) socket.destroy();
+    await Promise.all(this.#listeners.map((l) => new Promise<void>((resolve) => (l.listening ? l.close(() => resolve()) : resolve()))));
+  }
+}

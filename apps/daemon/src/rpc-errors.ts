@@ -1,0 +1,106 @@
+// The one place where errors become RPC errors: engine codes map to Connect
+// codes, and every error the daemon returns carries a statehouse.v1
+// StatehouseError detail with a stable ErrorCode.
+import { Code, ConnectError } from "@connectrpc/connect";
+import { ErrorCode, StatehouseErrorSchema } from "@statehouse/api";
+import { type EngineErrorCode, isEngineError } from "@statehouse/engine";
+
+const ENGINE_CODES: Readonly<Record<EngineErrorCode, readonly [Code, ErrorCode]>> = {
+  TXN_NOT_FOUND: [Code.NotFound, ErrorCode.TXN_NOT_FOUND],
+  TXN_EXPIRED: [Code.DeadlineExceeded, ErrorCode.TXN_EXPIRED],
+  TXN_ALREADY_COMMITTED: [Code.FailedPrecondition, ErrorCode.TXN_ALREADY_COMMITTED],
+  TXN_ABORTED: [Code.FailedPrecondition, ErrorCode.TXN_ABORTED],
+  CONFLICT: [Code.Aborted, ErrorCode.CONFLICT],
+  VERSION_NOT_FOUND: [Code.NotFound, ErrorCode.VERSION_NOT_FOUND],
+  INVALID_ARGUMENT: [Code.InvalidArgument, ErrorCode.INVALID_REQUEST],
+  LIMIT_EXCEEDED: [Code.ResourceExhausted, ErrorCode.LIMIT_EXCEEDED],
+  STORAGE_FULL: [Code.ResourceExhausted, ErrorCode.STORAGE_FULL],
+  STORAGE_ERROR: [Code.Internal, ErrorCode.STORAGE_ERROR],
+  CORRUPTION: [Code.Internal, ErrorCode.STORAGE_ERROR],
+  LOCKED: [Code.Internal, ErrorCode.STORAGE_ERROR],
+  CLOSED: [Code.Unavailable, ErrorCode.UNAVAILABLE],
+};
+
+/** ErrorCode for errors raised by the protocol layer (parsing, size, deadlines). */
+function errorCodeForConnectCode(code: Code): ErrorCode {
+  switch (code) {
+    case Code.InvalidArgument:
+    case Code.Unimplemented:
+      return ErrorCode.INVALID_REQUEST;
+    case Code.ResourceExhausted:
+      return ErrorCode.LIMIT_EXCEEDED;
+    case Code.Unavailable:
+      return ErrorCode.UNAVAILABLE;
+    case Code.Internal:
+      return ErrorCode.INTERNAL_ERROR;
+    default:
+      return ErrorCode.UNKNOWN;
+  }
+}
+
+/** Creates an RPC error with its StatehouseError detail. */
+export function rpcError(code: Code, errorCode: ErrorCode, message: string, details: Record<string, string> = {}, cause?: unknown): ConnectError {
+  return new ConnectError(message, code, undefined, [{ desc: StatehouseErrorSchema, value: { code: errorCode, message, details } }], cause);
+}
+
+/** INVALID_ARGUMENT + INVALID_REQUEST naming the offending field. */
+export function invalidRequest(field: string, message: string): ConnectError {
+  return rpcError(Code.InvalidArgument, ErrorCode.INVALID_REQUEST, message, { field });
+}
+
+/** A violated documented limit: RESOURCE_EXHAUSTED + LIMIT_EXCEEDED, `details.limit` names it. */
+export function limitExceeded(limit: string, message: string, details: Record<string, string> = {}): ConnectError {
+  return rpcError(Code.ResourceExhausted, ErrorCode.LIMIT_EXCEEDED, message, { limit, ...details });
+}
+
+export function unavailable(message = "statehoused is shutting down"): ConnectError {
+  return rpcError(Code.Unavailable, ErrorCode.UNAVAILABLE, message);
+}
+
+function hasStatehouseDetail(error: ConnectError): boolean {
+  return error.details.some((d) => ("desc" in d ? d.desc.typeName : d.type) === StatehouseErrorSchema.typeName);
+}
+
+const READ_MAX_BYTES = /larger than configured readMaxBytes (\d+)/;
+
+/**
+ * Gives an error raised by the protocol layer (parse errors, readMaxBytes,
+ * deadlines) its StatehouseError detail, in place. Errors that already carry
+ * one are left alone.
+ */
+export function decorateProtocolError(error: ConnectError): void {
+  if (hasStatehouseDetail(error)) return;
+  const details: Record<string, string> = {};
+  let message = error.rawMessage;
+  const tooLarge = READ_MAX_BYTES.exec(message);
+  if (tooLarge !== null) {
+    details["limit"] = "max_request_bytes";
+    message = `request message exceeds the max_request_bytes limit (STATEHOUSE_MAX_REQUEST_BYTES = ${tooLarge[1] ?? "?"})`;
+    // The wire message is rawMessage; name our setting instead of connect's option.
+    Object.defineProperty(error, "rawMessage", { value: message });
+  }
+  error.details.push({ desc: StatehouseErrorSchema, value: { code: errorCodeForConnectCode(error.code), message, details } });
+}
+
+export interface ErrorLogger {
+  error(obj: object, msg?: string): void;
+}
+
+/**
+ * Converts anything a handler threw into an RPC error: engine errors by code,
+ * ConnectErrors get their detail, anything else is logged with its cause and
+ * becomes INTERNAL + INTERNAL_ERROR.
+ */
+export function toRpcError(error: unknown, log: ErrorLogger, procedure: string): ConnectError {
+  if (error instanceof ConnectError) {
+    decorateProtocolError(error);
+    return error;
+  }
+  if (isEngineError(error)) {
+    const [code, errorCode] = ENGINE_CODES[error.code];
+    if (code === Code.Internal) log.error({ err: error, procedure }, "storage error");
+    return rpcError(code, errorCode, error.message, { ...error.details, engine_code: error.code }, error);
+  }
+  log.error({ err: error, procedure }, "internal error in handler");
+  return rpcError(Code.Internal, ErrorCode.INTERNAL_ERROR, "internal error", {}, error);
+}

@@ -1,0 +1,167 @@
+// Test helper: one way to call any statehouse.v1 / grpc.health.v1 method per
+// transport: a plain @grpc/grpc-js client (protobuf-es schemas as its
+// serializers), and connect-node's Connect (h2c and HTTP/1.1) and gRPC-Web
+// transports. Errors from all of them decode to the same RpcFailure.
+import {
+  create,
+  fromBinary,
+  toBinary,
+  type DescMessage,
+  type DescMethodServerStreaming,
+  type DescMethodUnary,
+  type MessageInitShape,
+  type MessageShape,
+} from "@bufbuild/protobuf";
+import { Code, ConnectError, type Transport } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
+import { findTrailerError } from "@connectrpc/connect/protocol-grpc";
+import * as grpc from "@grpc/grpc-js";
+import { StatehouseErrorSchema, type StatehouseError } from "@statehouse/api";
+
+export interface CallOptions {
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface RpcDriver {
+  readonly name: string;
+  unary<I extends DescMessage, O extends DescMessage>(method: DescMethodUnary<I, O>, input: MessageInitShape<I>, options?: CallOptions): Promise<MessageShape<O>>;
+  stream<I extends DescMessage, O extends DescMessage>(method: DescMethodServerStreaming<I, O>, input: MessageInitShape<I>, options?: CallOptions): AsyncIterable<MessageShape<O>>;
+  close(): void;
+}
+
+export class GrpcJsDriver implements RpcDriver {
+  readonly name = "grpc-js";
+  readonly #client: grpc.Client;
+
+  constructor(address: string, options: grpc.ChannelOptions = {}) {
+    this.#client = new grpc.Client(address, grpc.credentials.createInsecure(), options);
+  }
+
+  unary<I extends DescMessage, O extends DescMessage>(method: DescMethodUnary<I, O>, input: MessageInitShape<I>, options: CallOptions = {}): Promise<MessageShape<O>> {
+    return new Promise((resolve, reject) => {
+      const call = this.#client.makeUnaryRequest(
+        `/${method.parent.typeName}/${method.name}`,
+        (value: MessageInitShape<I>) => Buffer.from(toBinary(method.input, create(method.input, value))),
+        (bytes: Buffer) => fromBinary(method.output, bytes),
+        input,
+        new grpc.Metadata(),
+        options.timeoutMs === undefined ? {} : { deadline: Date.now() + options.timeoutMs },
+        (error, response) => (error === null ? resolve(response as MessageShape<O>) : reject(error)),
+      );
+      options.signal?.addEventListener("abort", () => call.cancel(), { once: true });
+    });
+  }
+
+  async *stream<I extends DescMessage, O extends DescMessage>(method: DescMethodServerStreaming<I, O>, input: MessageInitShape<I>, options: CallOptions = {}): AsyncIterable<MessageShape<O>> {
+    const call = this.#client.makeServerStreamRequest(
+      `/${method.parent.typeName}/${method.name}`,
+      (value: MessageInitShape<I>) => Buffer.from(toBinary(method.input, create(method.input, value))),
+      (bytes: Buffer) => fromBinary(method.output, bytes),
+      input,
+      new grpc.Metadata(),
+      options.timeoutMs === undefined ? {} : { deadline: Date.now() + options.timeoutMs },
+    );
+    const onAbort = (): void => call.cancel();
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      for await (const message of call) yield message as MessageShape<O>;
+    } finally {
+      options.signal?.removeEventListener("abort", onAbort);
+      call.cancel();
+    }
+  }
+
+  close(): void {
+    this.#client.close();
+  }
+}
+
+export class ConnectDriver implements RpcDriver {
+  readonly name: string;
+  readonly #transport: Transport;
+
+  constructor(name: string, transport: Transport) {
+    this.name = name;
+    this.#transport = transport;
+  }
+
+  async unary<I extends DescMessage, O extends DescMessage>(method: DescMethodUnary<I, O>, input: MessageInitShape<I>, options: CallOptions = {}): Promise<MessageShape<O>> {
+    return (await this.#transport.unary(method, options.signal, options.timeoutMs, undefined, input)).message;
+  }
+
+  async *stream<I extends DescMessage, O extends DescMessage>(method: DescMethodServerStreaming<I, O>, input: MessageInitShape<I>, options: CallOptions = {}): AsyncIterable<MessageShape<O>> {
+    const response = await this.#transport.stream(method, options.signal, options.timeoutMs, undefined, (async function* () {
+      yield input;
+    })());
+    yield* response.message;
+  }
+
+  close(): void {
+    // connect-node transports hold no resources that need closing.
+  }
+}
+
+/** Every transport the daemon must serve, against one address. */
+export function allDrivers(address: string): RpcDriver[] {
+  const baseUrl = `http://${address}`;
+  return [
+    new GrpcJsDriver(address),
+    new ConnectDriver("connect-h2c", createConnectTransport({ baseUrl, httpVersion: "2" })),
+    new ConnectDriver("connect-http1.1", createConnectTransport({ baseUrl, httpVersion: "1.1" })),
+    new ConnectDriver("connect-json-http1.1", createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: false })),
+    new ConnectDriver("grpc-web-http1.1", createGrpcWebTransport({ baseUrl, httpVersion: "1.1" })),
+    new ConnectDriver("grpc-web-h2c", createGrpcWebTransport({ baseUrl, httpVersion: "2" })),
+  ];
+}
+
+export interface RpcFailure {
+  code: Code;
+  message: string;
+  detail: StatehouseError | undefined;
+}
+
+/** Decodes a failed call from any driver. */
+export function failureOf(error: unknown): RpcFailure {
+  if (error instanceof ConnectError) {
+    return { code: error.code, message: error.rawMessage, detail: error.findDetails(StatehouseErrorSchema)[0] };
+  }
+  const e = error as Partial<grpc.ServiceError>;
+  if (typeof e.code === "number" && e.metadata !== undefined) {
+    const bin = e.metadata.get("grpc-status-details-bin")[0];
+    const detail =
+      bin === undefined
+        ? undefined
+        : findTrailerError(
+            new Headers({
+              "grpc-status": String(e.code),
+              "grpc-status-details-bin": Buffer.from(bin).toString("base64").replace(/=+$/, ""),
+            }),
+          )?.findDetails(StatehouseErrorSchema)[0];
+    return { code: e.code as number as Code, message: e.details ?? "", detail };
+  }
+  throw error;
+}
+
+/** Awaits a call that must fail and returns how it failed. */
+export async function failure(call: Promise<unknown> | AsyncIterable<unknown>): Promise<RpcFailure> {
+  try {
+    if (Symbol.asyncIterator in call) {
+      for await (const _ of call) {
+        // drain
+      }
+    } else {
+      await call;
+    }
+  } catch (error) {
+    return failureOf(error);
+  }
+  throw new Error("expected the call to fail, it succeeded");
+}
+
+/** Collects a whole server stream. */
+export async function collect<T>(stream: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of stream) out.push(item);
+  return out;
+}
