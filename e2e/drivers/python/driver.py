@@ -71,7 +71,8 @@ class Driver:
     def txn(self, cmd: dict[str, Any]) -> dict[str, Any]:
         self.stage = "begin"
         gets: list[dict[str, Any]] = []
-        with self.client.begin_transaction() as tx:
+        key = cmd.get("idempotency_key")
+        with self.client.begin_transaction(**({"idempotency_key": key} if key else {})) as tx:
             self.stage = "get"
             for ref in cmd.get("gets") or []:
                 gets.append(state_view(tx.get(agent_id=ref["agent"], key=ref["key"])))
@@ -83,26 +84,33 @@ class Driver:
                     raise RuntimeError(f"expected resume, got {resume!r}")
             self.stage = "commit"
             commit_ts = tx.commit()
-        return {"commit_ts": int(commit_ts), "gets": gets}
+        return {"commit_ts": int(commit_ts), "gets": gets, "duplicate": bool(tx.duplicate)}
 
     def run_txn(self, cmd: dict[str, Any]) -> dict[str, Any]:
         attempts = 0
-        written: dict[str, Any] = {"counter": None}
+        last: dict[str, Any] = {"tx": None, "counter": None}
         counter = cmd.get("counter")
 
         def body(tx: Any) -> None:
             nonlocal attempts
             attempts += 1
+            last["tx"] = tx
             if counter is not None:
                 current = tx.get(agent_id=counter["agent"], key=counter["key"])
                 n = int(current.value["n"]) + 1 if current.exists and current.value else 1
                 tx.write(agent_id=counter["agent"], key=counter["key"], value={"n": n, "uid": cmd["uid"]})
-                written["counter"] = n
+                last["counter"] = n
             self.stage_ops(tx, cmd["ops"])
 
         self.stage = "run_transaction"
-        commit_ts = self.client.run_transaction(body, retries=cmd["retries"])
-        return {"commit_ts": int(commit_ts), "attempts": attempts, "counter": written["counter"]}
+        self.client.run_transaction(body, retries=cmd["retries"])
+        tx = last["tx"]
+        return {
+            "commit_ts": int(tx.commit_ts),
+            "attempts": attempts,
+            "counter": last["counter"],
+            "duplicate": bool(tx.duplicate),
+        }
 
     def get(self, cmd: dict[str, Any]) -> dict[str, Any]:
         return state_view(self.client.get_state(cmd["agent"], cmd["key"]))

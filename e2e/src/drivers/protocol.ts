@@ -23,11 +23,12 @@ export type DriverCommand =
   | { op: "health" }
   /**
    * begin -> tx.get for each of `gets` -> write/delete each op -> (pause) -> commit.
-   * Python runs it inside `with client.begin_transaction() as tx:`.
+   * Python runs it inside `with client.begin_transaction() as tx:`. With
+   * `idempotency_key`, the transaction is begun with that key.
    * With `pause`, the driver replies `{event: "paused"}` after staging and
    * waits for `{op: "resume"}` before it commits.
    */
-  | { op: "txn"; ops: OpSpec[]; gets?: KeyRef[]; pause?: boolean }
+  | { op: "txn"; ops: OpSpec[]; gets?: KeyRef[]; pause?: boolean; idempotency_key?: string }
   /**
    * run_transaction / withTransaction with `retries`: reads `counter` inside
    * the transaction (tx.get), writes counter {n: n + 1, uid} and `ops`.
@@ -61,6 +62,8 @@ export interface EventView {
 export interface TxnResult {
   commit_ts: number;
   gets: StateView[];
+  /** True when the idempotency key had already committed (nothing applied; commit_ts is the original). */
+  duplicate: boolean;
 }
 
 export interface RunTxnResult {
@@ -69,6 +72,8 @@ export interface RunTxnResult {
   attempts: number;
   /** The counter value this transaction wrote (the last attempt's). */
   counter: number | null;
+  /** True when the last attempt found its idempotency key already committed (applied nothing). */
+  duplicate: boolean;
 }
 
 export interface ResultByOp {

@@ -100,7 +100,9 @@ function stageOps(tx: Transaction, ops: readonly OpSpec[]): void {
 
 async function txn(command: Extract<DriverRequest, { op: "txn" }>): Promise<TxnResult> {
   stage = "begin";
-  const tx = await client.beginTransaction();
+  const tx = await client.beginTransaction(
+    command.idempotency_key === undefined ? {} : { idempotencyKey: command.idempotency_key },
+  );
   try {
     stage = "get";
     const gets: StateView[] = [];
@@ -113,7 +115,7 @@ async function txn(command: Extract<DriverRequest, { op: "txn" }>): Promise<TxnR
     }
     stage = "commit";
     const commitTs = await tx.commit();
-    return { commit_ts: Number(commitTs), gets };
+    return { commit_ts: Number(commitTs), gets, duplicate: tx.duplicate };
   } finally {
     await tx[Symbol.asyncDispose]();
   }
@@ -134,7 +136,7 @@ async function runTxn(command: Extract<DriverRequest, { op: "run_txn" }>): Promi
     },
     { retries: command.retries },
   );
-  return { commit_ts: Number(outcome.commitTs), attempts: outcome.attempts, counter: counterValue };
+  return { commit_ts: Number(outcome.commitTs), attempts: outcome.attempts, counter: counterValue, duplicate: outcome.duplicate };
 }
 
 async function replay(command: Extract<DriverRequest, { op: "replay" }>): Promise<{ events: EventView[] }> {

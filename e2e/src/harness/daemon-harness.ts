@@ -120,6 +120,20 @@ export class DaemonRun {
     return this.readyAtNs === undefined ? undefined : Number(this.readyAtNs - this.spawnedAtNs) / 1e6;
   }
 
+  /** Waits for a log line matching `predicate` (polling); rejects after `timeoutMs` or when the run exits. */
+  async waitForLog(predicate: (line: LogLine) => boolean, what: string, timeoutMs = 15_000): Promise<LogLine> {
+    const deadline = Date.now() + timeoutMs;
+    for (let seen = 0; ; ) {
+      for (; seen < this.logs.length; seen++) {
+        const line = this.logs[seen];
+        if (line !== undefined && predicate(line)) return line;
+      }
+      if (!this.alive) throw new Error(`${this.describe()} exited without logging ${what}\n${this.tail()}`);
+      if (Date.now() > deadline) throw new Error(`${this.describe()} did not log ${what} within ${timeoutMs} ms\n${this.tail()}`);
+      await sleep(20);
+    }
+  }
+
   /** SIGKILL, then wait until the process is gone. */
   async kill(): Promise<ExitInfo> {
     if (this.alive) this.child.kill("SIGKILL");
@@ -264,6 +278,27 @@ export class DaemonHarness {
     const run = this.current;
     if (run === undefined) throw new Error("nothing to kill");
     return run.kill();
+  }
+
+  /**
+   * Waits for the current run to exit by itself (a failpoint fired). Rejects
+   * when it is still alive after `timeoutMs` (the failpoint was never hit).
+   */
+  async waitForExit(timeoutMs = 20_000): Promise<ExitInfo> {
+    const run = this.current;
+    if (run === undefined) throw new Error("no daemon run");
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`${run.describe()} did not exit within ${timeoutMs} ms (failpoint never hit?)\n${run.tail()}`)),
+        timeoutMs,
+      );
+    });
+    try {
+      return await Promise.race([run.exited, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** SIGKILL (if still alive), then start again on the same data dir and port. */
