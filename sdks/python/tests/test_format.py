@@ -10,7 +10,7 @@ AT = datetime(2025, 3, 4, 12, 31, 4, 987000, tzinfo=UTC)
 
 
 def event(*ops: Operation, agent: str = "research-1", txn: str = "txn-1") -> ReplayEvent:
-    return ReplayEvent(txn_id=txn, commit_ts=42, operations=list(ops), namespace="default", agent_id=agent, committed_at=AT)
+    return ReplayEvent(txn, 42, list(ops), namespace="default", agent_id=agent, committed_at=AT)
 
 
 def test_one_line_per_operation_in_the_spec_format() -> None:

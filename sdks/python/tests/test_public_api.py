@@ -70,6 +70,7 @@ def _signature(fn: object) -> list[tuple[str, object]]:
 
 
 E = inspect.Parameter.empty
+RANGE = [("self", E), ("agent_id", E), ("start_ts", None), ("end_ts", None), ("namespace", None)]
 
 
 @pytest.mark.parametrize(
@@ -83,12 +84,9 @@ E = inspect.Parameter.empty
         ("get_state_at_version", [("self", E), ("agent_id", E), ("key", E), ("version", E), ("namespace", None)]),
         ("list_keys", [("self", E), ("agent_id", E), ("namespace", None)]),
         ("scan_prefix", [("self", E), ("agent_id", E), ("prefix", E), ("namespace", None)]),
-        ("replay", [("self", E), ("agent_id", E), ("start_ts", None), ("end_ts", None), ("namespace", None)]),
-        ("replay_events", [("self", E), ("agent_id", E), ("start_ts", None), ("end_ts", None), ("namespace", None)]),
-        (
-            "replay_pretty",
-            [("self", E), ("agent_id", E), ("start_ts", None), ("end_ts", None), ("namespace", None), ("verbose", False)],
-        ),
+        ("replay", RANGE),
+        ("replay_events", RANGE),
+        ("replay_pretty", [*RANGE, ("verbose", False)]),
         ("run_transaction", [("self", E), ("fn", E), ("retries", 3)]),
         ("watch", [("self", E), ("agent_id", E), ("start_ts", None), ("namespace", None)]),
         ("close", [("self", E)]),

@@ -20,7 +20,7 @@ from ._errors import ConflictError, ConnectionError, StatehouseError, translate_
 from ._format import format_event_lines
 from ._gen.statehouse.v1.statehouse_connect import StatehouseServiceClient
 from ._transport import timeout_ms, transport_options
-from ._txn import TxState, new_idempotency_key, retry_delay
+from ._txn import Backoff, TxState, new_idempotency_key
 from ._types import ReplayEvent, StateResult
 from ._values import DEFAULT_MAX_VALUE_BYTES
 
@@ -193,17 +193,27 @@ class AsyncStatehouse:
     ) -> T:
         """Runs ``await fn(tx)`` in a transaction and commits it, retrying like ``Statehouse.run_transaction``."""
         key = idempotency_key or new_idempotency_key()
-        attempt = 0
+        backoff = Backoff(retries)
         while True:
+            tx: AsyncTransaction | None = None
             try:
                 async with self.begin_transaction(timeout_ms, namespace, idempotency_key=key) as tx:
                     result = await fn(tx)
                 return result
             except (ConflictError, ConnectionError):
-                if attempt >= retries:
+                if (delay := backoff.next_delay()) is None:
                     raise
-            await asyncio.sleep(retry_delay(attempt))
-            attempt += 1
+            await asyncio.sleep(delay)
+            while tx is not None and tx._state.ambiguous:  # the commit may have applied: resend, never rerun fn
+                try:
+                    await tx.commit()
+                    return result
+                except ConflictError:
+                    break  # it had not applied: run fn again
+                except ConnectionError:
+                    if (delay := backoff.next_delay()) is None:
+                        raise
+                await asyncio.sleep(delay)
 
     async def get_state(self, agent_id: str, key: str, namespace: str | None = None) -> StateResult:
         return await self._run(self._calls.get_state(agent_id, key, namespace))

@@ -15,7 +15,7 @@ from ._errors import ConflictError, ConnectionError, StatehouseError, translate_
 from ._format import format_event_lines
 from ._gen.statehouse.v1.statehouse_connect import StatehouseServiceClientSync
 from ._transport import timeout_ms, transport_options
-from ._txn import TxState, new_idempotency_key, retry_delay
+from ._txn import Backoff, TxState, new_idempotency_key
 from ._types import ReplayEvent, StateResult
 from ._values import DEFAULT_MAX_VALUE_BYTES
 
@@ -86,8 +86,9 @@ class Transaction:
     def commit(self) -> int:
         """Commits every buffered operation atomically; returns the ``commit_ts``.
 
-        After a ``ConnectionError`` the outcome is unknown and ``commit()`` may be
-        called again: the idempotency key makes sure it applies at most once.
+        After a ``ConnectionError`` the outcome is unknown; calling ``commit()``
+        again resends the same operations with the same idempotency key, so they
+        apply exactly once (``duplicate`` tells whether the first send had applied).
         """
         call = self._state.commit()
         with self._state.committing():
@@ -187,23 +188,35 @@ class Statehouse:
     ) -> T:
         """Runs ``fn(tx)`` in a transaction and commits it; returns what ``fn`` returned.
 
-        On ``ConflictError`` or ``ConnectionError`` the whole function runs again
-        in a new transaction (up to ``retries`` more times, with backoff). Every
-        attempt carries the same idempotency key, so a commit whose answer was
-        lost is never applied twice.
+        On ``ConflictError`` or ``ConnectionError`` the function runs again in a
+        new transaction (up to ``retries`` more times, with backoff). A commit
+        whose answer was lost is resent as it was, with the same idempotency key,
+        instead: it applies exactly once, and the result returned is the one of
+        the ``fn`` call whose writes were committed.
         """
         key = idempotency_key or new_idempotency_key()
-        attempt = 0
+        backoff = Backoff(retries)
         while True:
+            tx: Transaction | None = None
             try:
-                with self.begin_transaction(timeout_ms, namespace, idempotency_key=key) as tx:
+                tx = self.begin_transaction(timeout_ms, namespace, idempotency_key=key)
+                with tx:
                     result = fn(tx)
                 return result
             except (ConflictError, ConnectionError):
-                if attempt >= retries:
+                if (delay := backoff.next_delay()) is None:
                     raise
-            time.sleep(retry_delay(attempt))
-            attempt += 1
+            time.sleep(delay)
+            while tx is not None and tx._state.ambiguous:  # the commit may have applied: resend, never rerun fn
+                try:
+                    tx.commit()
+                    return result
+                except ConflictError:
+                    break  # it had not applied: run fn again
+                except ConnectionError:
+                    if (delay := backoff.next_delay()) is None:
+                        raise
+                time.sleep(delay)
 
     def get_state(self, agent_id: str, key: str, namespace: str | None = None) -> StateResult:
         """The latest state of a key (``exists=False``, version 0 when it was never written)."""

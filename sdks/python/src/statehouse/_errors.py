@@ -118,7 +118,7 @@ def from_connect_error(err: ConnectError, *, address: str, transactional: bool =
     if cls is ConnectionError:
         if err.__cause__ is not None and not isinstance(err.__cause__, ConnectError):
             message = message.rsplit(": ", 1)[-1]  # the root cause of the transport's error chain
-        message = f"cannot reach the Statehouse daemon at {address}: {message}"
+        message = f"connection to the Statehouse daemon at {address} failed: {message}"
     elif transactional and not issubclass(cls, TransactionError):
         cls = TransactionError
     return cls(message, code=code, details=details)

@@ -21,16 +21,31 @@ from ._gen.statehouse.v1 import statehouse_pb2 as pb
 from ._types import StateResult
 from ._values import check_value, to_struct, value_size
 
-__all__ = ["TxState", "new_idempotency_key", "retry_delay"]
+__all__ = ["Backoff", "TxState", "new_idempotency_key"]
 
 
 def new_idempotency_key() -> str:
     return uuid.uuid4().hex
 
 
-def retry_delay(attempt: int, *, base: float = 0.2, cap: float = 5.0) -> float:
-    """Exponential backoff with jitter: about 0.2 s, 0.4 s, 0.8 s... (at most ``cap``)."""
-    return min(cap, base * 2.0**attempt) * (0.5 + random.random() / 2)
+class Backoff:
+    """The retry budget of one ``run_transaction``: exponential delays with jitter (about 0.2 s, 0.4 s, 0.8 s...)."""
+
+    def __init__(self, retries: int, *, base: float = 0.2, cap: float = 5.0) -> None:
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            raise TypeError(f"retries must be a non-negative int, got {retries!r}")
+        self.retries = retries
+        self.attempt = 0
+        self.base = base
+        self.cap = cap
+
+    def next_delay(self) -> float | None:
+        """The delay before the next attempt, or ``None`` when the budget is spent."""
+        if self.attempt >= self.retries:
+            return None
+        delay = min(self.cap, self.base * 2.0**self.attempt) * (0.5 + random.random() / 2)
+        self.attempt += 1
+        return delay
 
 
 class TxState:
@@ -53,6 +68,10 @@ class TxState:
         self.aborted = False
         self.commit_ts: int | None = None
         self.duplicate = False
+        # A commit was sent but its answer lost: it may have applied. Later commits resend the
+        # same operations as a one-shot Transact with the same idempotency key (the server
+        # transaction may be gone with a restarted daemon), so they apply exactly once.
+        self.ambiguous = False
 
     def describe(self) -> str:
         status = "committed" if self.committed else "aborted" if self.aborted else "open"
@@ -80,9 +99,9 @@ class TxState:
         size = value_size(value)
         if size > self.max_value_bytes:
             raise TransactionError(
-                f"value of {key!r} is {size} bytes; the limit is {self.max_value_bytes}",
-                code="LIMIT_EXCEEDED",
-                details={"limit": "max_value_bytes", "max": str(self.max_value_bytes), "size": str(size)},
+                f"value of {key!r} is {size} bytes as JSON, over the max_value_bytes limit of {self.max_value_bytes}",
+                code="LIMIT_EXCEEDED",  # as the daemon reports it
+                details={"limit": "max_value_bytes", "field": "value"},
             )
         self.operations.append(pb.TransactOperation(namespace=ns, agent_id=agent_id, key=key, value=to_struct(value)))
 
@@ -112,7 +131,7 @@ class TxState:
     def commit(self) -> Unary[int]:
         self.check_open()
         request = pb.TransactRequest(
-            txn_id=self.txn_id,
+            txn_id=None if self.ambiguous else self.txn_id,
             operations=self.operations,
             preconditions=[
                 pb.Precondition(namespace=ns, agent_id=agent, key=key, expected_version=version)
@@ -135,6 +154,7 @@ class TxState:
         try:
             yield
         except ConnectionError:
+            self.ambiguous = True
             raise
         except StatehouseError:
             self.aborted = True
