@@ -1,0 +1,82 @@
+import { describe, expect, test } from "vitest";
+import { makePlan } from "./bench-plan.js";
+import { buildReport, reportToMarkdown } from "./bench-report.js";
+import type { Measure } from "./measure.js";
+import { opsPerSecMetric } from "./measure.js";
+import { p1ChartSvg } from "./p1-chart.js";
+import { rotate, type MeasureSamples } from "./run-rounds.js";
+
+const machine = { nproc: 2, cpuModel: "cpu", memoryGiB: 24, disk: "ext4 on /dev/vda", kernel: "Linux 6", os: "Debian", node: "v24" };
+
+function measure(id: string, system: Measure["system"], extra: Partial<Measure> = {}): Measure {
+  return {
+    id,
+    cell: id.startsWith("ctx") ? "64 clients" : "64 clients",
+    subject: `${system} ${id}`,
+    system,
+    metrics: [opsPerSecMetric(id.startsWith("ctx") ? "context" : "P1", "commits/s")],
+    run: () => Promise.resolve({}),
+    ...extra,
+  };
+}
+
+function samples(m: Measure, values: number[], errors: string[] = []): MeasureSamples {
+  return { measure: m, samples: values.map((opsPerSec) => ({ opsPerSec })), errors };
+}
+
+describe("buildReport", () => {
+  const results = [
+    samples(measure("p1.sh", "statehouse", { noopRef: "ctx.noop" }), [900, 1000, 1200]),
+    samples(measure("p1.etcd", "etcd", { reference: "etcd" }), [400, 500, 600]),
+    samples(measure("p1.pg", "postgres", { reference: "postgres" }), [2000]),
+    samples(measure("p1.pg-other", "postgres"), [10]),
+    samples(measure("ctx.noop", "statehouse"), [4000, 4000]),
+    samples(measure("p1.broken", "statehouse"), [], ["Error: boom\n at x"]),
+  ];
+  const report = buildReport({
+    plan: makePlan({ quick: true }),
+    command: "npm run bench -- --quick",
+    startedAt: new Date("2025-01-01T00:00:00Z"),
+    finishedAt: new Date("2025-01-01T00:01:00Z"),
+    machine,
+    versions: { etcd: "3.4.23" },
+    results,
+    skipped: [],
+    notes: ["a note"],
+  });
+
+  test("takes medians and min/max over runs", () => {
+    const row = report.rows.find((r) => r.measureId === "p1.sh");
+    expect(row).toMatchObject({ median: 1000, min: 900, max: 1200, runs: 3, samples: [900, 1000, 1200] });
+    expect(report.durationSeconds).toBe(60);
+  });
+
+  test("divides Statehouse rows by the reference rows of the same cell and by their no-op", () => {
+    const row = report.rows.find((r) => r.measureId === "p1.sh");
+    expect(row?.ratios).toEqual({ vsEtcd: 2, vsPostgres: 0.5, vsNoop: 0.25 });
+    // Peer rows get no peer ratios; the non-reference PostgreSQL row is not used as the reference.
+    expect(report.rows.find((r) => r.measureId === "p1.etcd")?.ratios).toEqual({});
+  });
+
+  test("lists failed runs as errors and leaves measures without samples out of the rows", () => {
+    expect(report.errors).toEqual([{ measureId: "p1.broken", subject: "statehouse p1.broken", cell: "64 clients", message: "Error: boom\n at x" }]);
+    expect(report.rows.some((r) => r.measureId === "p1.broken")).toBe(false);
+  });
+
+  test("renders Markdown with ratios, notes and errors, and an SVG bar per P1 row", () => {
+    const markdown = reportToMarkdown(report, "quick-p1.svg");
+    expect(markdown).toContain("| 64 clients | statehouse p1.sh | commits/s | 1,000/s | 900–1,200 | 2.00× | 0.50× | 0.25× |");
+    expect(markdown).toContain("![P1 across concurrency](quick-p1.svg)");
+    expect(markdown).toContain("- a note");
+    expect(markdown).toContain("- statehouse p1.broken [64 clients]: Error: boom");
+    const svg = p1ChartSvg(report);
+    expect(svg.match(/<rect x="430"/g)).toHaveLength(4);
+  });
+});
+
+test("rotate shifts the order by the round number", () => {
+  expect(rotate([1, 2, 3], 0)).toEqual([1, 2, 3]);
+  expect(rotate([1, 2, 3], 1)).toEqual([2, 3, 1]);
+  expect(rotate([1, 2, 3], 4)).toEqual([2, 3, 1]);
+  expect(rotate([], 2)).toEqual([]);
+});
