@@ -3,7 +3,7 @@
 // status now and NOT_SERVING when shutdown begins.
 import { Code, type ServiceImpl } from "@connectrpc/connect";
 import { ErrorCode, type GrpcHealth, HealthCheckResponse_ServingStatus, StatehouseService } from "@statehouse/api";
-import { rpcError, toRpcError, type ErrorLogger } from "./rpc-errors.js";
+import { abortReason, rpcError, toRpcError, type ErrorLogger } from "./rpc-errors.js";
 import type { StreamSlots } from "./stream-slots.js";
 
 export interface HealthServiceDeps {
@@ -34,7 +34,8 @@ export function createHealthService(deps: HealthServiceDeps): ServiceImpl<typeof
         if (deps.shutdownSignal.aborted) return;
         const signal = AbortSignal.any([ctx.signal, deps.shutdownSignal]);
         await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
-        if (deps.shutdownSignal.aborted && !ctx.signal.aborted) yield { status: HealthCheckResponse_ServingStatus.NOT_SERVING };
+        if (ctx.signal.aborted) throw abortReason(ctx.signal);
+        yield { status: HealthCheckResponse_ServingStatus.NOT_SERVING };
       } catch (error) {
         throw toRpcError(error, deps.log, "grpc.health.v1.Health/Watch");
       }

@@ -10,7 +10,6 @@ import { allDrivers, collect, failure, type RpcDriver } from "./test-support/rpc
 
 const S = StatehouseService.method;
 const LIMITS = {
-  STATEHOUSE_USE_MEMORY: "1", // TEMP until the RocksDB engine lands
   STATEHOUSE_MAX_VALUE_BYTES: "4096",
   STATEHOUSE_MAX_REQUEST_BYTES: String(4096 + 65536),
   STATEHOUSE_MAX_OPERATIONS_PER_TXN: "4",

@@ -57,6 +57,16 @@ export function unavailable(message = "statehoused is shutting down"): ConnectEr
   return rpcError(Code.Unavailable, ErrorCode.UNAVAILABLE, message);
 }
 
+/** The error a call ends with after its signal aborted (deadline, client cancel, shutdown). */
+export function abortReason(signal: AbortSignal): ConnectError {
+  const reason: unknown = signal.reason;
+  if (reason instanceof ConnectError) {
+    decorateProtocolError(reason);
+    return reason;
+  }
+  return rpcError(Code.Canceled, ErrorCode.UNKNOWN, "the call was canceled");
+}
+
 function hasStatehouseDetail(error: ConnectError): boolean {
   return error.details.some((d) => ("desc" in d ? d.desc.typeName : d.type) === StatehouseErrorSchema.typeName);
 }

@@ -9,7 +9,7 @@ import type { GenMessage } from "@bufbuild/protobuf/codegenv2";
 import type { DaemonMetrics } from "./daemon-metrics.js";
 import type { Failpoints } from "./failpoints.js";
 import type { RequestValidator } from "./request-validator.js";
-import { invalidRequest, limitExceeded, toRpcError, unavailable, type ErrorLogger } from "./rpc-errors.js";
+import { abortReason, invalidRequest, limitExceeded, toRpcError, unavailable, type ErrorLogger } from "./rpc-errors.js";
 import type { StreamSlots } from "./stream-slots.js";
 import type { TxnOperationCounter } from "./txn-operation-counter.js";
 
@@ -64,20 +64,25 @@ export function createStatehouseService(deps: StatehouseServiceDeps): ServiceImp
     };
   }
 
-  /** Streams engine events; ends with UNAVAILABLE when `follow` ends for shutdown. */
+  /**
+   * Streams engine events. A stream cut by the call's deadline or by shutdown
+   * ends with that error (DEADLINE_EXCEEDED, UNAVAILABLE), never with OK.
+   */
   async function* streamEvents(procedure: string, ctx: HandlerContext, events: (signal: AbortSignal) => AsyncIterable<AgentEvent>, onEvent: () => void, follow: boolean) {
+    const signal = follow ? AbortSignal.any([ctx.signal, deps.followSignal]) : ctx.signal;
     try {
       using _slot = streams.acquire();
-      const signal = follow ? AbortSignal.any([ctx.signal, deps.followSignal]) : ctx.signal;
       for await (const event of events(signal)) {
         onEvent();
         yield eventMessage(event);
       }
-      if (follow && !ctx.signal.aborted) throw unavailable();
     } catch (error) {
-      if (deps.followSignal.aborted && follow) throw unavailable();
-      throw toRpcError(error, log, procedure);
+      if (!signal.aborted) throw toRpcError(error, log, procedure);
     }
+    if (follow && deps.followSignal.aborted) throw unavailable();
+    if (signal.aborted) throw abortReason(signal);
+    // A Watch only ends by itself when the engine closes.
+    if (follow) throw unavailable();
   }
 
   function transactOptions(req: TransactRequest, stagedOps: number): CommitOptions {
