@@ -14,11 +14,14 @@ import { build } from "esbuild";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DaemonProcess, uniqueAgent } from "./test-support/daemon.js";
+import { readmeExample } from "./test-support/readme-example.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const PAGE_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), "testdata/browser-page.ts");
 
 let bundle: string;
+let readmeBundle: string;
+const readmeAgent = uniqueAgent("readme-browser");
 let daemon: DaemonProcess;
 let allowed: Server;
 let refused: Server;
@@ -28,8 +31,12 @@ let page: Page;
 
 function serve(): Promise<Server> {
   const server = createServer((request, response) => {
-    if (request.url === "/bundle.js") {
-      response.writeHead(200, { "content-type": "text/javascript" }).end(bundle);
+    if (request.url === "/bundle.js" || request.url === "/readme.js") {
+      response.writeHead(200, { "content-type": "text/javascript" }).end(request.url === "/bundle.js" ? bundle : readmeBundle);
+    } else if (request.url === "/readme.html") {
+      response
+        .writeHead(200, { "content-type": "text/html" })
+        .end('<!doctype html><meta charset="utf-8"><title>readme</title><body><script type="module" src="/readme.js"></script></body>');
     } else {
       response
         .writeHead(200, { "content-type": "text/html" })
@@ -65,6 +72,21 @@ beforeAll(async () => {
   allowed = await serve();
   refused = await serve();
   daemon = await DaemonProcess.start({ env: { STATEHOUSE_CORS_ORIGINS: origin(allowed) } });
+  const readme = await build({
+    stdin: {
+      contents: readmeExample("browser", { url: daemon.url, agent: readmeAgent, agentInExample: "dashboard" }),
+      loader: "ts",
+      resolveDir: dirname(PAGE_SCRIPT),
+    },
+    bundle: true,
+    write: false,
+    format: "esm",
+    platform: "browser",
+    target: "es2022",
+    conditions: ["@statehouse/source"],
+    logLevel: "silent",
+  });
+  readmeBundle = readme.outputFiles[0]?.text ?? "";
   userDataDir = await mkdtemp(join(tmpdir(), "statehouse-chromium-"));
   context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
@@ -168,5 +190,14 @@ describe("browser entry in headless Chromium", () => {
     expect(result).toEqual({
       error: { name: "ConnectionError", code: "UNAVAILABLE", isStatehouseError: true, isNotFoundError: false, isConnectionError: true },
     });
+  });
+
+  it("the README's browser example runs", async () => {
+    await page.goto(`${origin(allowed)}/readme.html`);
+    await page.waitForFunction('document.querySelector("pre")?.textContent?.includes("event ")', undefined, { timeout: 20_000 });
+    const text = (await page.textContent("pre")) ?? "";
+    const commitTs = /committed at (\d+)/.exec(text)?.[1];
+    expect(commitTs).toBeDefined();
+    expect(text).toBe(`committed at ${commitTs}\nno version 999 (VERSION_NOT_FOUND)\nevent ${commitTs}: 1 operation(s)\n`);
   });
 });
