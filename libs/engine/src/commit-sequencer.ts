@@ -2,8 +2,8 @@
 // queued commit into ONE atomic storage batch (group commit), written with sync when
 // fsyncOnCommit is on. A commit's promise settles only after the batch holding it returned,
 // and nothing of it is readable before (storage reads only see returned batches).
-import { EngineError } from "./engine-error.js";
-import type { Failpoints } from "./failpoints.js";
+import { EngineError } from "./engine-error.ts";
+import type { Failpoints } from "./failpoints.ts";
 import {
   agentEventKey,
   agentPrefix,
@@ -13,11 +13,11 @@ import {
   metaKey,
   TABLE_AGENT_EVENT,
   versionKey,
-} from "./key-encoding.js";
-import { decodeStateHeader, encodeEvent, encodeState, type EncodableOperation } from "./record-codec.js";
-import type { KvOp, OrderedKv } from "./storage/ordered-kv.js";
-import type { StagedOperation } from "./transaction-manager.js";
-import type { RecordRef } from "./types.js";
+} from "./key-encoding.ts";
+import { decodeStateHeader, encodeEvent, encodeState, type EncodableOperation } from "./record-codec.ts";
+import type { KvOp, OrderedKv } from "./storage/ordered-kv.ts";
+import type { StagedOperation } from "./transaction-manager.ts";
+import type { RecordRef } from "./types.ts";
 
 export const META_COMMIT_TS = metaKey("commit_ts");
 
@@ -66,15 +66,17 @@ export class CommitSequencer {
   private scheduled = false;
   private idleWaiters: (() => void)[] = [];
   private committed: number;
+  private readonly kv: OrderedKv;
+  private readonly sync: boolean;
+  private readonly failpoints: Failpoints;
+  private readonly onApplied: (batch: AppliedBatch) => void;
 
-  constructor(
-    private readonly kv: OrderedKv,
-    private readonly sync: boolean,
-    lastCommitTs: number,
-    private readonly failpoints: Failpoints,
-    private readonly onApplied: (batch: AppliedBatch) => void,
-  ) {
+  constructor(kv: OrderedKv, sync: boolean, lastCommitTs: number, failpoints: Failpoints, onApplied: (batch: AppliedBatch) => void) {
+    this.kv = kv;
+    this.sync = sync;
     this.committed = lastCommitTs;
+    this.failpoints = failpoints;
+    this.onApplied = onApplied;
   }
 
   /** commit_ts of the last batch that returned from storage. */

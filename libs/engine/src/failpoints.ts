@@ -11,8 +11,10 @@ export type FailpointName = (typeof FAILPOINT_NAMES)[number];
 
 export class Failpoints {
   private hits = 0;
+  private readonly config: { name: string; after?: number } | undefined;
 
-  constructor(private readonly config: { name: string; after?: number } | undefined) {
+  constructor(config: { name: string; after?: number } | undefined) {
+    this.config = config;
     if (config !== undefined && !(FAILPOINT_NAMES as readonly string[]).includes(config.name)) {
       throw new TypeError(`unknown failpoint ${config.name}; known: ${FAILPOINT_NAMES.join(", ")}`);
     }

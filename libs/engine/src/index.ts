@@ -1,8 +1,8 @@
-export { EngineError, ENGINE_ERROR_CODES, isEngineError } from "./engine-error.js";
-export type { EngineErrorCode } from "./engine-error.js";
-export { openEngine } from "./open-engine.js";
-export { FAILPOINT_NAMES } from "./failpoints.js";
-export type { FailpointName } from "./failpoints.js";
+export { EngineError, ENGINE_ERROR_CODES, isEngineError } from "./engine-error.ts";
+export type { EngineErrorCode } from "./engine-error.ts";
+export { openEngine } from "./open-engine.ts";
+export { FAILPOINT_NAMES } from "./failpoints.ts";
+export type { FailpointName } from "./failpoints.ts";
 export type {
   AgentEvent,
   CommitOptions,
@@ -23,4 +23,4 @@ export type {
   StateEntry,
   StateRecord,
   WatchOptions,
-} from "./types.js";
+} from "./types.ts";

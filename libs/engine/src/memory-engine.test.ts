@@ -1,5 +1,5 @@
-import { openEngine } from "./open-engine.js";
-import { runEngineContract } from "./test-support/engine-contract.js";
+import { openEngine } from "./open-engine.ts";
+import { runEngineContract } from "./test-support/engine-contract.ts";
 
 runEngineContract({
   name: "memory",

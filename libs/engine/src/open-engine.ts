@@ -1,13 +1,13 @@
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { Failpoints } from "./failpoints.js";
-import { recover, type RecoveryMode } from "./recovery.js";
-import { SnapshotScheduler } from "./snapshot-scheduler.js";
-import { SnapshotStore } from "./snapshot-store.js";
-import { StatehouseEngine } from "./statehouse-engine.js";
-import { MemoryKv } from "./storage/memory-kv.js";
-import { RocksKv } from "./storage/rocks-kv.js";
-import type { Engine, EngineOptions } from "./types.js";
+import { Failpoints } from "./failpoints.ts";
+import { recover, type RecoveryMode } from "./recovery.ts";
+import { SnapshotScheduler } from "./snapshot-scheduler.ts";
+import { SnapshotStore } from "./snapshot-store.ts";
+import { StatehouseEngine } from "./statehouse-engine.ts";
+import { MemoryKv } from "./storage/memory-kv.ts";
+import { RocksKv } from "./storage/rocks-kv.ts";
+import type { Engine, EngineOptions } from "./types.ts";
 
 export const DEFAULTS = {
   fsyncOnCommit: true,

@@ -1,7 +1,7 @@
 // Value encodings of the engine's tables. Every event carries a CRC-32 of its body.
 import { crc32 } from "node:zlib";
-import { EngineError } from "./engine-error.js";
-import type { JsonObject } from "./types.js";
+import { EngineError } from "./engine-error.ts";
+import type { JsonObject } from "./types.ts";
 
 /** One operation as stored in an event: [namespace, agentId, key, version, valueJson | null]. */
 export type StoredOperation = [namespace: string, agentId: string, key: string, version: number, value: JsonObject | null];

@@ -11,8 +11,8 @@
 //      snapshot plus the events after it, or everything from the full log when no snapshot
 //      is valid. A rebuild is marked in the meta table first, so a crash during it simply
 //      makes the next open rebuild again.
-import { EngineError } from "./engine-error.js";
-import type { Failpoints } from "./failpoints.js";
+import { EngineError } from "./engine-error.ts";
+import type { Failpoints } from "./failpoints.ts";
 import {
   agentEventKey,
   agentPrefix,
@@ -28,11 +28,11 @@ import {
   TABLE_STATE,
   TABLE_VERSION,
   versionKey,
-} from "./key-encoding.js";
-import { META_COMMIT_TS } from "./commit-sequencer.js";
-import { decodeEvent, decodeStateHeader, encodeState, type StoredEvent } from "./record-codec.js";
-import type { SnapshotInfo, SnapshotStore } from "./snapshot-store.js";
-import type { KvOp, OrderedKv } from "./storage/ordered-kv.js";
+} from "./key-encoding.ts";
+import { META_COMMIT_TS } from "./commit-sequencer.ts";
+import { decodeEvent, decodeStateHeader, encodeState, type StoredEvent } from "./record-codec.ts";
+import type { SnapshotInfo, SnapshotStore } from "./snapshot-store.ts";
+import type { KvOp, OrderedKv } from "./storage/ordered-kv.ts";
 
 export const META_FORMAT = metaKey("format");
 export const META_REBUILD = metaKey("rebuild-in-progress");

@@ -1,6 +1,6 @@
-import { openEngine } from "./open-engine.js";
-import { runEngineContract } from "./test-support/engine-contract.js";
-import { withTempDir } from "./test-support/temp-dir.js";
+import { openEngine } from "./open-engine.ts";
+import { runEngineContract } from "./test-support/engine-contract.ts";
+import { withTempDir } from "./test-support/temp-dir.ts";
 
 runEngineContract({
   name: "rocksdb",

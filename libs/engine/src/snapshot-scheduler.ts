@@ -2,26 +2,36 @@
 // created synchronously right after the batch that reached the interval was applied,
 // so it sees exactly the state at that batch's last commit_ts; the file is then written
 // in the background while commits continue (one snapshot at a time).
-import type { AppliedBatch } from "./commit-sequencer.js";
-import { TABLE_STATE } from "./key-encoding.js";
-import type { SnapshotStore } from "./snapshot-store.js";
-import type { OrderedKv } from "./storage/ordered-kv.js";
-import type { EngineLogger, EngineObserver } from "./types.js";
+import type { AppliedBatch } from "./commit-sequencer.ts";
+import { TABLE_STATE } from "./key-encoding.ts";
+import type { SnapshotStore } from "./snapshot-store.ts";
+import type { OrderedKv } from "./storage/ordered-kv.ts";
+import type { EngineLogger, EngineObserver } from "./types.ts";
 
 export class SnapshotScheduler {
   private running: Promise<void> | null = null;
   private stopped = false;
   private lastSnapshotTs: number;
+  private readonly kv: OrderedKv;
+  private readonly store: SnapshotStore;
+  private readonly interval: number;
+  private readonly logger: EngineLogger | undefined;
+  private readonly observer: EngineObserver | undefined;
 
   constructor(
-    private readonly kv: OrderedKv,
-    private readonly store: SnapshotStore,
-    private readonly interval: number,
+    kv: OrderedKv,
+    store: SnapshotStore,
+    interval: number,
     lastSnapshotTs: number,
-    private readonly logger: EngineLogger | undefined,
-    private readonly observer: EngineObserver | undefined,
+    logger: EngineLogger | undefined,
+    observer: EngineObserver | undefined,
   ) {
+    this.kv = kv;
+    this.store = store;
+    this.interval = interval;
     this.lastSnapshotTs = lastSnapshotTs;
+    this.logger = logger;
+    this.observer = observer;
   }
 
   onBatch(batch: AppliedBatch): void {

@@ -9,9 +9,9 @@ import { createReadStream } from "node:fs";
 import { mkdir, open, readdir, rename, rm, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
-import type { Failpoints } from "./failpoints.js";
-import { decodeU64, encodeU64 } from "./key-encoding.js";
-import type { KvEntry, KvIterator } from "./storage/ordered-kv.js";
+import type { Failpoints } from "./failpoints.ts";
+import { decodeU64, encodeU64 } from "./key-encoding.ts";
+import type { KvEntry, KvIterator } from "./storage/ordered-kv.ts";
 
 const HEADER_MAGIC = Buffer.from("SHSNAP01", "latin1");
 const TRAILER_MAGIC = Buffer.from("SHSNEND1", "latin1");
@@ -33,11 +33,15 @@ export interface SnapshotWriteResult extends SnapshotInfo {
 export type SnapshotCheck = { ok: true; records: number } | { ok: false; reason: string };
 
 export class SnapshotStore {
-  constructor(
-    readonly dir: string,
-    private readonly kept: number,
-    private readonly failpoints: Failpoints,
-  ) {}
+  readonly dir: string;
+  private readonly kept: number;
+  private readonly failpoints: Failpoints;
+
+  constructor(dir: string, kept: number, failpoints: Failpoints) {
+    this.dir = dir;
+    this.kept = kept;
+    this.failpoints = failpoints;
+  }
 
   async init(): Promise<void> {
     await mkdir(this.dir, { recursive: true });

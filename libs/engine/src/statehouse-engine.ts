@@ -1,8 +1,8 @@
 // The storage-agnostic engine: transactions, commit sequencing, reads, replay and watch
 // over an OrderedKv. Both backends (memory, RocksDB) run exactly this code.
-import { CommitSequencer, type AppliedBatch, type CommitRequest, type NormalizedPrecondition } from "./commit-sequencer.js";
-import { EngineError } from "./engine-error.js";
-import type { Failpoints } from "./failpoints.js";
+import { CommitSequencer, type AppliedBatch, type CommitRequest, type NormalizedPrecondition } from "./commit-sequencer.ts";
+import { EngineError } from "./engine-error.ts";
+import type { Failpoints } from "./failpoints.ts";
 import {
   agentEventKey,
   agentPrefix,
@@ -16,10 +16,10 @@ import {
   TABLE_STATE,
   TABLE_VERSION,
   versionKey,
-} from "./key-encoding.js";
-import { decodeEvent, decodeStateHeader, decodeStateValue, type StoredEvent } from "./record-codec.js";
-import type { KvRange, OrderedKv } from "./storage/ordered-kv.js";
-import { TransactionManager, type StagedOperation, type Transaction } from "./transaction-manager.js";
+} from "./key-encoding.ts";
+import { decodeEvent, decodeStateHeader, decodeStateValue, type StoredEvent } from "./record-codec.ts";
+import type { KvRange, OrderedKv } from "./storage/ordered-kv.ts";
+import { TransactionManager, type StagedOperation, type Transaction } from "./transaction-manager.ts";
 import type {
   AgentEvent,
   CommitOptions,
@@ -36,8 +36,8 @@ import type {
   StateEntry,
   StateRecord,
   WatchOptions,
-} from "./types.js";
-import { checkName, checkRef, checkTimeout, checkTimestamp, serializeValue, toSafeNumber } from "./validation.js";
+} from "./types.ts";
+import { checkName, checkRef, checkTimeout, checkTimestamp, serializeValue, toSafeNumber } from "./validation.ts";
 
 export interface EngineCoreOptions {
   kv: OrderedKv;

@@ -1,8 +1,8 @@
 // Server-side transactions: ids, staged operations, recorded reads, timeouts, reaper.
 // Nothing here is persisted: an uncommitted transaction dies with the process.
 import { randomUUID } from "node:crypto";
-import { EngineError } from "./engine-error.js";
-import type { RecordRef } from "./types.js";
+import { EngineError } from "./engine-error.ts";
+import type { RecordRef } from "./types.ts";
 
 export interface StagedOperation {
   ref: RecordRef;
@@ -37,12 +37,12 @@ export class TransactionManager {
   private readonly open = new Map<string, Transaction>();
   private readonly finished = new Map<string, { status: TxnStatus; at: number }>();
   private readonly reaper: NodeJS.Timeout;
+  private readonly defaultTimeoutMs: number;
+  private readonly onExpire: () => void;
 
-  constructor(
-    private readonly defaultTimeoutMs: number,
-    private readonly onExpire: () => void,
-    reapIntervalMs = Math.min(1000, Math.max(10, Math.floor(defaultTimeoutMs / 4))),
-  ) {
+  constructor(defaultTimeoutMs: number, onExpire: () => void, reapIntervalMs = Math.min(1000, Math.max(10, Math.floor(defaultTimeoutMs / 4)))) {
+    this.defaultTimeoutMs = defaultTimeoutMs;
+    this.onExpire = onExpire;
     this.reaper = setInterval(() => this.reap(), reapIntervalMs);
     this.reaper.unref();
   }

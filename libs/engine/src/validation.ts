@@ -1,8 +1,8 @@
 // Argument checks. Wrong types are programmer misuse (TypeError); well-typed but
 // unacceptable content (empty key, lone surrogate, oversized value) is INVALID_ARGUMENT
 // or LIMIT_EXCEEDED, which the daemon reports to clients.
-import { EngineError } from "./engine-error.js";
-import type { JsonObject, RecordRef } from "./types.js";
+import { EngineError } from "./engine-error.ts";
+import type { JsonObject, RecordRef } from "./types.ts";
 
 const MAX_NAME_BYTES = 1024;
 // In unicode mode \p{Cs} matches only unpaired surrogates (paired ones form one code point).

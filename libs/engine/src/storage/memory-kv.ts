@@ -1,4 +1,4 @@
-import type { KvEntry, KvIterator, KvOp, KvRange, OrderedKv } from "./ordered-kv.js";
+import type { KvEntry, KvIterator, KvOp, KvRange, OrderedKv } from "./ordered-kv.ts";
 
 const CHUNK_MAX = 512;
 

@@ -1,6 +1,6 @@
 import { RocksLevel, type RocksIterator } from "@nxtedition/rocksdb";
-import { EngineError } from "../engine-error.js";
-import type { KvEntry, KvIterator, KvOp, KvRange, OrderedKv } from "./ordered-kv.js";
+import { EngineError } from "../engine-error.ts";
+import type { KvEntry, KvIterator, KvOp, KvRange, OrderedKv } from "./ordered-kv.ts";
 
 const NO_OPTIONS = {};
 
@@ -9,14 +9,26 @@ export class RocksKv implements OrderedKv {
   readonly kind = "rocksdb";
   private readonly iterators = new Set<RocksIterator>();
 
-  private constructor(private readonly db: RocksLevel) {}
+  private readonly db: RocksLevel;
+
+  private constructor(db: RocksLevel) {
+    this.db = db;
+  }
 
   /** Opens (creating if missing). RocksDB replays its WAL here. A held lock is LOCKED. */
   static async open(location: string): Promise<RocksKv> {
     const db = new RocksLevel(location);
     try {
-      // WAL compression would run on the JS thread inside every synchronous commit write.
-      await db.open({ createIfMissing: true, walCompression: false });
+      await db.open({
+        createIfMissing: true,
+        // WAL compression would run on the JS thread inside every synchronous commit write.
+        walCompression: false,
+        // Level compaction with 8 MiB memtables (budget / 4): keeps the WAL that RocksDB
+        // replays on open small (fast reopen after a crash) and leaves L0/L1 uncompressed,
+        // so flushes do not compete with commits for the CPU.
+        compaction: "level",
+        memtableMemoryBudget: 32 * 1024 * 1024,
+      });
     } catch (error) {
       const message = describe(error);
       if (/lock/i.test(message)) {

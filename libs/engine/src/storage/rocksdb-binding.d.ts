@@ -8,6 +8,9 @@ declare module "@nxtedition/rocksdb" {
     walCompression?: boolean;
     infoLogLevel?: "debug" | "info" | "warn" | "error" | "fatal" | "header";
     parallelism?: number;
+    compaction?: "level" | "universal";
+    memtableMemoryBudget?: number;
+    compression?: boolean;
   }
 
   export interface RocksIteratorOptions {

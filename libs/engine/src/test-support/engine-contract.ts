@@ -1,8 +1,8 @@
 // The engine contract suite: every backend runs exactly these tests.
 // Optional behaviour is switched by declared capabilities, never by skipping.
 import { afterEach, describe, expect, it } from "vitest";
-import { EngineError } from "../engine-error.js";
-import type { AgentEvent, Engine, EngineOptions, JsonObject, RecordRef } from "../types.js";
+import { EngineError } from "../engine-error.ts";
+import type { AgentEvent, Engine, EngineOptions, JsonObject, RecordRef } from "../types.ts";
 
 export interface EngineHarness {
   engine: Engine;
