@@ -1,7 +1,8 @@
 // The client's retry after a crash, from each SDK:
 // - run_transaction / withTransaction: the daemon dies after syncing a commit
 //   but before replying; the SDK retries across the restart with the same
-//   idempotency key, and the increment is applied exactly once.
+//   idempotency key (resending the commit, or re-running the function), and
+//   the increment is applied exactly once.
 // - an explicit idempotency key is remembered across a SIGKILL: committing
 //   it again after the restart applies nothing and returns the original commit_ts.
 import { describe, expect, it } from "vitest";
@@ -21,16 +22,18 @@ describe.each(SDKS)("client retry after a restart, from the %s SDK", (sdk) => {
 
       const side = { agent: AGENT, key: "side-effect", value: value("inc-2") };
       const pending = driver.call({ op: "run_txn", ops: [side], counter: COUNTER, uid: "inc-2", retries: 12 });
+      pending.catch(() => undefined); // awaited below; this only keeps an early failure from also reporting it as unhandled
       // The second commit is synced, then the daemon dies before answering.
       expectSigkilled(await harness.waitForExit());
       const run = await harness.start();
       const outcome = await pending;
-      expect(outcome.ok, JSON.stringify(outcome)).toBe(true);
+      expect(outcome.ok ? "ok" : outcome.error).toBe("ok");
       if (!outcome.ok) return;
-      expect(outcome.result.attempts, "the SDK retried").toBeGreaterThan(1);
       expect(outcome.result.duplicate, "the retry found its idempotency key committed").toBe(true);
-      // The retry re-ran the function (it saw n=2 and wanted 3) but applied nothing.
-      expect(outcome.result.counter).toBe(3);
+      // Two valid retry strategies: resend the same commit (the function ran once and
+      // wrote n=2), or re-run the function (it then saw n=2 and wanted 3). Either way
+      // the retried commit must apply nothing.
+      expect(outcome.result.counter).toBe(outcome.result.attempts === 1 ? 2 : 3);
       const recovered = Number(run.readyInfo?.commitTs);
       expect(outcome.result.commit_ts, "the original commit_ts is returned").toBe(recovered);
       model.apply(recovered, [{ ...COUNTER, value: { n: 2, uid: "inc-2" } }, side]);

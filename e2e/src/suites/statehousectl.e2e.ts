@@ -35,8 +35,10 @@ describe.each(SDKS)("statehousectl after a restart (data written by the %s SDK)"
       expect((await statehousectl(harness.address, "health")).trim()).toBe("ok");
       const plan = JSON.parse(await statehousectl(harness.address, "get", AGENT, "plan", "--json-output")) as Record<string, unknown>;
       expect(plan).toMatchObject({ agent_id: AGENT, key: "plan", exists: true, version: 2, commit_ts: c2, value: { uid: "t2", step: 2 } });
-      const deleted = JSON.parse(await statehousectl(harness.address, "get", AGENT, "note/1", "--json-output")) as Record<string, unknown>;
-      expect(deleted).toMatchObject({ exists: false, version: 2 });
+      // A deleted key is reported as such (non-zero exit, one line naming the tombstone's version).
+      const deleted = await statehousectl(harness.address, "get", AGENT, "note/1").catch((error: unknown) => error);
+      expect(deleted).toBeInstanceOf(Error);
+      expect(String((deleted as { stderr?: string }).stderr)).toMatch(/deleted at version 2/);
       const keys = (await statehousectl(harness.address, "keys", AGENT)).trim().split("\n");
       expect(keys.sort()).toEqual(model.keys(AGENT));
       const replay = (await statehousectl(harness.address, "replay", AGENT, "--json"))
