@@ -42,9 +42,8 @@ export class SnapshotScheduler {
     const iterator = this.kv.iterator({ gte: Buffer.of(TABLE_STATE), lt: Buffer.of(TABLE_STATE + 1) });
     const started = performance.now();
     this.running = this.store
-      .write(commitTs, iterator, () => this.stopped)
+      .write(commitTs, iterator)
       .then((result) => {
-        if (result === null) return;
         const durationMs = performance.now() - started;
         this.observer?.onSnapshot?.({ commitTs: BigInt(commitTs), records: result.records, durationMs, file: result.file });
         this.logger?.debug({ commitTs: String(commitTs), records: result.records, bytes: result.bytes, durationMs, file: result.file }, "snapshot written");
@@ -57,7 +56,7 @@ export class SnapshotScheduler {
       });
   }
 
-  /** Stops scheduling and abandons a snapshot in progress (its temporary file is removed). */
+  /** Stops scheduling; a snapshot in progress is finished first. */
   async stop(): Promise<void> {
     this.stopped = true;
     await this.running;

@@ -60,8 +60,8 @@ export class SnapshotStore {
     return out.sort((a, b) => b.commitTs - a.commitTs);
   }
 
-  /** Streams every entry of `iterator` into a new snapshot at commitTs. `shouldStop` aborts (file removed). */
-  async write(commitTs: number, iterator: KvIterator, shouldStop: () => boolean): Promise<SnapshotWriteResult | null> {
+  /** Streams every entry of `iterator` into a new snapshot at commitTs (a temporary file until complete). */
+  async write(commitTs: number, iterator: KvIterator): Promise<SnapshotWriteResult> {
     const file = join(this.dir, `snapshot-${String(commitTs).padStart(20, "0")}.snap`);
     const tmp = `${file}.tmp`;
     const handle = await open(tmp, "w");
@@ -84,7 +84,6 @@ export class SnapshotStore {
         this.failpoints.hit("snapshot:mid-write");
       };
       for (;;) {
-        if (shouldStop()) return null;
         const rows = await iterator.next(1000);
         if (rows.length === 0) break;
         for (const row of rows) {

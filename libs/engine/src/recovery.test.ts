@@ -1,0 +1,262 @@
+import { readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { Failpoints } from "./failpoints.ts";
+import { eventKey, stateKey, TABLE_STATE } from "./key-encoding.ts";
+import { openEngine } from "./open-engine.ts";
+import { META_REBUILD } from "./recovery.ts";
+import { decodeStateHeader } from "./record-codec.ts";
+import { SnapshotStore } from "./snapshot-store.ts";
+import { RocksKv } from "./storage/rocks-kv.ts";
+import { collect, expectEngineError } from "./test-support/engine-contract.ts";
+import { withTempDir } from "./test-support/temp-dir.ts";
+import type { Engine, EngineOptions } from "./types.ts";
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function tempDir(): Promise<string> {
+  const { dir, remove } = await withTempDir();
+  cleanups.push(remove);
+  return dir;
+}
+
+async function open(dir: string, options: Partial<EngineOptions> = {}): Promise<Engine> {
+  const engine = await openEngine({ dataDir: dir, ...options });
+  cleanups.push(() => engine.close());
+  return engine;
+}
+
+/**
+ * Commits `rounds` x `interval` transactions, waiting after each round for the snapshot it
+ * triggers, so the snapshots land exactly at multiples of the interval.
+ */
+async function openWithSnapshots(dir: string, interval: number, rounds: number, extra: number, kept = 3): Promise<Engine> {
+  let written = 0;
+  let wake: (() => void) | null = null;
+  const engine = await open(dir, {
+    snapshotInterval: interval,
+    snapshotsKept: kept,
+    observer: {
+      onSnapshot: () => {
+        written++;
+        wake?.();
+      },
+    },
+  });
+  for (let round = 0; round < rounds; round++) {
+    await workload(engine, interval, round * interval, 1);
+    while (written <= round) await new Promise<void>((resolve) => (wake = resolve));
+  }
+  await workload(engine, extra, rounds * interval, 1);
+  return engine;
+}
+
+/** Commits `count` transactions touching a few agents and keys; returns nothing, state is checked via dumps. */
+async function workload(engine: Engine, count: number, offset = 0, concurrency = 8): Promise<void> {
+  for (let i = offset; i < offset + count; i += concurrency) {
+    await Promise.all(
+      Array.from({ length: Math.min(concurrency, offset + count - i) }, (_, j) => {
+        const n = i + j;
+        return engine.transact({
+          operations: [
+            { namespace: "default", agentId: `agent-${n % 3}`, key: `k${n % 7}`, value: n % 11 === 0 ? null : { n } },
+            { namespace: "default", agentId: `agent-${(n + 1) % 3}`, key: "progress", value: { n } },
+          ],
+          idempotencyKey: `req-${n}`,
+        });
+      }),
+    );
+  }
+}
+
+/** Everything a client can observe: state of each agent, its replay, and the commit_ts. */
+async function observe(engine: Engine): Promise<unknown> {
+  const out: Record<string, unknown> = { commitTs: engine.commitTs() };
+  for (let a = 0; a < 3; a++) {
+    const agent = `agent-${a}`;
+    out[agent] = {
+      state: await engine.scanPrefix("default", agent, ""),
+      versions: await Promise.all([...Array(7).keys()].map((k) => engine.get({ namespace: "default", agentId: agent, key: `k${k}` }))),
+      replay: await collect(engine.replay("default", agent)),
+    };
+  }
+  return out;
+}
+
+async function withRawStore<T>(dir: string, fn: (kv: RocksKv) => Promise<T> | T): Promise<T> {
+  const kv = await RocksKv.open(join(dir, "db"));
+  try {
+    return await fn(kv);
+  } finally {
+    await kv.close();
+  }
+}
+
+async function snapshotFiles(dir: string): Promise<string[]> {
+  return (await readdir(join(dir, "snapshots"))).sort();
+}
+
+describe("snapshots and recovery (RocksDB)", () => {
+  it("writes a snapshot every interval, keeps the last few, and replays only the events after the newest", async () => {
+    const dir = await tempDir();
+    const engine = await openWithSnapshots(dir, 20, 6, 10, 2);
+    const before = await observe(engine);
+    await engine.close();
+    const files = await snapshotFiles(dir);
+    expect(files).toEqual(["snapshot-00000000000000000100.snap", "snapshot-00000000000000000120.snap"]);
+    const reopened = await open(dir, { snapshotInterval: 20 });
+    expect(reopened.recovery).toMatchObject({ storage: "rocksdb", snapshotTs: 120n, eventsReplayed: 10, commitTs: 130n });
+    expect(reopened.recovery.snapshotFile).toContain(files[1]);
+    expect(await observe(reopened)).toEqual(before);
+  });
+
+  it("writes a snapshot holding exactly the state at its commit_ts while commits continue", async () => {
+    const dir = await tempDir();
+    const engine = await open(dir, { snapshotInterval: 50 });
+    await Promise.all([workload(engine, 200), workload(engine, 200, 1000)]);
+    await engine.close();
+    const store = new SnapshotStore(join(dir, "snapshots"), 3, new Failpoints(undefined));
+    const [latest] = await store.list();
+    expect(latest).toBeDefined();
+    const reopened = await open(dir);
+    const entries = [];
+    for await (const batch of store.read(latest as { commitTs: number; file: string })) entries.push(...batch);
+    const asOf = BigInt(latest?.commitTs ?? 0);
+    let checked = 0;
+    for (let a = 0; a < 3; a++) {
+      for (const key of [...[...Array(7).keys()].map((k) => `k${k}`), "progress"]) {
+        const ref = { namespace: "default", agentId: `agent-${a}`, key };
+        const expected = await reopened.getAsOf(ref, asOf);
+        const raw = entries.find(([k]) => k.equals(stateKey("default", `agent-${a}`, key)));
+        if (expected.version === 0n) {
+          expect(raw).toBeUndefined();
+          continue;
+        }
+        const header = decodeStateHeader((raw as [Buffer, Buffer])[1]);
+        expect({ version: BigInt(header.version), commitTs: BigInt(header.commitTs), exists: header.exists }).toEqual({
+          version: expected.version,
+          commitTs: expected.commitTs,
+          exists: expected.exists,
+        });
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(10);
+  });
+
+  it("falls back to an older snapshot when the newest fails its checksum", async () => {
+    const dir = await tempDir();
+    const engine = await openWithSnapshots(dir, 20, 3, 10);
+    const before = await observe(engine);
+    await engine.close();
+    const files = await snapshotFiles(dir);
+    const newest = join(dir, "snapshots", files[files.length - 1] ?? "");
+    const bytes = await readFile(newest);
+    bytes[40] = (bytes[40] ?? 0) ^ 0xff;
+    await writeFile(newest, bytes);
+    const reopened = await open(dir);
+    expect(reopened.recovery.snapshotTs).toBe(40n);
+    expect(reopened.recovery.eventsReplayed).toBe(30);
+    expect(reopened.commitTs()).toBe(70n);
+    expect(reopened.recovery.notes.join("\n")).toMatch(/rejected: .*checksum mismatch/);
+    expect(await observe(reopened)).toEqual(before);
+  });
+
+  it("rebuilds the state index from the snapshot and the log when entries are missing", async () => {
+    const dir = await tempDir();
+    const engine = await openWithSnapshots(dir, 20, 2, 10);
+    const before = await observe(engine);
+    await engine.close();
+    // Lose the latest-state entry of a key written after the last snapshot.
+    await withRawStore(dir, (kv) => kv.writeSync([{ type: "del", key: stateKey("default", "agent-1", "progress") }], true));
+    const reopened = await open(dir);
+    expect(reopened.recovery.notes.join("\n")).toMatch(/rebuilding indexes: state of agent-1\/progress missing/);
+    expect(reopened.recovery.snapshotTs).toBe(40n);
+    expect(await observe(reopened)).toEqual(before);
+  });
+
+  it("rebuilds every index from the full event log when no snapshot is usable", async () => {
+    const dir = await tempDir();
+    const engine = await open(dir, { snapshotInterval: 20 });
+    await workload(engine, 50);
+    const before = await observe(engine);
+    await engine.close();
+    await rm(join(dir, "snapshots"), { recursive: true });
+    await withRawStore(dir, async (kv) => {
+      const iterator = kv.iterator({ gte: Buffer.of(TABLE_STATE), lt: Buffer.of(TABLE_STATE + 1) });
+      const rows = await iterator.next(10_000);
+      iterator.close();
+      kv.writeSync(
+        rows.map(([key]) => ({ type: "del", key })),
+        true,
+      );
+    });
+    const reopened = await open(dir);
+    expect(reopened.recovery.snapshotTs).toBeNull();
+    expect(reopened.recovery.eventsReplayed).toBe(50);
+    expect(reopened.recovery.notes.join("\n")).toMatch(/rebuilding indexes/);
+    expect(await observe(reopened)).toEqual(before);
+    expect(await reopened.transact({ operations: [], idempotencyKey: "req-3" })).toEqual({ commitTs: 4n, duplicate: true });
+  });
+
+  it("rebuilds on request and after an interrupted rebuild, reaching the same state", async () => {
+    const dir = await tempDir();
+    const engine = await open(dir, { snapshotInterval: 20 });
+    await workload(engine, 45);
+    const before = await observe(engine);
+    await engine.close();
+    const rebuilt = await open(dir, { recoveryMode: "rebuild" });
+    expect(rebuilt.recovery).toMatchObject({ snapshotTs: null, eventsReplayed: 45, commitTs: 45n });
+    expect(await observe(rebuilt)).toEqual(before);
+    await rebuilt.close();
+    await withRawStore(dir, (kv) => kv.writeSync([{ type: "put", key: META_REBUILD, value: Buffer.alloc(0) }], true));
+    const again = await open(dir);
+    expect(again.recovery.notes.join("\n")).toMatch(/interrupted/);
+    expect(await observe(again)).toEqual(before);
+  });
+
+  it("refuses to open when a replayed event fails its checksum, and fails reads of a damaged old event", async () => {
+    const dir = await tempDir();
+    const engine = await openWithSnapshots(dir, 20, 1, 10);
+    await engine.close();
+    const flip = (kv: RocksKv, ts: number): Buffer => {
+      const [raw] = kv.getManySync([eventKey(ts)]);
+      const bad = Buffer.from(raw as Buffer);
+      bad[bad.length - 3] = (bad[bad.length - 3] ?? 0) ^ 0x01;
+      kv.writeSync([{ type: "put", key: eventKey(ts), value: bad }], true);
+      return raw as Buffer;
+    };
+    const original = await withRawStore(dir, (kv) => flip(kv, 25));
+    const error = await expectEngineError(openEngine({ dataDir: dir }), "CORRUPTION");
+    expect(error.message).toMatch(/commit_ts 25: checksum mismatch/);
+    // Damage before the snapshot is not replayed at open, but every read of it says CORRUPTION.
+    await withRawStore(dir, (kv) => {
+      kv.writeSync([{ type: "put", key: eventKey(25), value: original }], true);
+      flip(kv, 5);
+    });
+    const reopened = await open(dir);
+    expect(reopened.commitTs()).toBe(30n);
+    // Event 5 is workload item n=4: it wrote version 1 of agent-1/k4.
+    await expectEngineError(reopened.getAtVersion({ namespace: "default", agentId: "agent-1", key: "k4" }, 1n), "CORRUPTION");
+    await expectEngineError(collect(reopened.replay("default", "agent-1")), "CORRUPTION");
+    expect((await reopened.get({ namespace: "default", agentId: "agent-1", key: "k4" })).exists).toBe(true);
+  });
+
+  it("answers LOCKED when the directory is already open, in this process or another", async () => {
+    const dir = await tempDir();
+    const engine = await open(dir);
+    await expectEngineError(openEngine({ dataDir: dir }), "LOCKED");
+    const { execFileSync } = await import("node:child_process");
+    const { NODE_BINARY } = await import("./test-support/node-binary.ts");
+    const script = `import { openEngine } from ${JSON.stringify(new URL("./open-engine.ts", import.meta.url).pathname)};
+      try { await openEngine({ dataDir: ${JSON.stringify(dir)} }); console.log("opened"); } catch (e) { console.log(e.code); }`;
+    const output = execFileSync(NODE_BINARY, ["--input-type=module", "-e", script], { encoding: "utf8" });
+    expect(output.trim()).toBe("LOCKED");
+    await engine.close();
+    const reopened = await open(dir);
+    expect(reopened.commitTs()).toBe(0n);
+  });
+});
