@@ -50,6 +50,8 @@ export class ProtocolServer {
   readonly #h1: http.Server;
   readonly #listeners: net.Server[] = [];
   readonly #sockets = new Set<net.Socket>();
+  /** Connections whose protocol is not known yet. */
+  readonly #sniffing = new Set<net.Socket>();
   readonly #sessions = new Set<http2.ServerHttp2Session>();
   readonly #drainWaiters = new Set<() => void>();
   #inFlight = 0;
@@ -139,6 +141,8 @@ export class ProtocolServer {
       return;
     }
     socket.setNoDelay(true);
+    this.#sniffing.add(socket);
+    socket.once("close", () => this.#sniffing.delete(socket));
     let head: Buffer = Buffer.alloc(0);
     const timer = setTimeout(() => socket.destroy(), this.#options.headerTimeoutMs);
     const onData = (chunk: Buffer): void => {
@@ -147,6 +151,7 @@ export class ProtocolServer {
       const isH2 = head.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
       if (isH2 && head.length < H2_PREFACE.length) return;
       clearTimeout(timer);
+      this.#sniffing.delete(socket);
       socket.off("data", onData);
       socket.off("end", onEnd);
       socket.pause();
@@ -232,9 +237,27 @@ export class ProtocolServer {
     });
   }
 
-  /** Stops listening and destroys every connection. */
-  async close(): Promise<void> {
+  /**
+   * Stops listening, lets connections close by themselves (GOAWAY sent, last
+   * responses flushed) for up to `lingerMs`, then destroys what is left.
+   */
+  async close(lingerMs = 2000): Promise<void> {
     this.beginShutdown();
+    for (const socket of this.#sniffing) socket.destroy();
+    this.#h1.closeIdleConnections();
+    if (this.#sockets.size > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(finish, lingerMs);
+        const check = setInterval(() => {
+          if (this.#sockets.size === 0) finish();
+        }, 20);
+        function finish(): void {
+          clearTimeout(timer);
+          clearInterval(check);
+          resolve();
+        }
+      });
+    }
     for (const session of this.#sessions) session.destroy();
     for (const socket of this.#sockets) socket.destroy();
     await Promise.all(this.#listeners.map((l) => new Promise<void>((resolve) => (l.listening ? l.close(() => resolve()) : resolve()))));
