@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import sys
 import tempfile
+import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, NoReturn
+from typing import IO, Any, NoReturn, TypeVar
 
 import click
 
@@ -27,6 +29,8 @@ from ._format import format_event_lines
 from ._types import ReplayEvent, StateResult
 
 __all__ = ["cli", "main"]
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -224,9 +228,41 @@ def tail(agent_id: str, namespace: str | None, count: int, follow: bool, verbose
     if not follow:
         return
     try:
-        _echo_events(client.watch(agent_id, start, namespace=namespace), as_json=as_json, verbose=verbose)
+        _echo_events(
+            _interruptible(client.watch(agent_id, start, namespace=namespace)), as_json=as_json, verbose=verbose
+        )
     except KeyboardInterrupt:
         return
+
+
+def _interruptible(items: Iterator[T]) -> Iterator[T]:
+    """Iterates in a helper thread so that Ctrl-C reaches the main thread at once.
+
+    A read blocked inside the HTTP client would otherwise hold the signal until
+    the next message arrives.
+    """
+    handoff: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=64)
+
+    def pump() -> None:
+        try:
+            for item in items:
+                handoff.put((True, item))
+            handoff.put((False, None))
+        except BaseException as err:  # handed to the main thread, which raises it
+            handoff.put((False, err))
+
+    threading.Thread(target=pump, name="statehousectl-follow", daemon=True).start()
+    while True:
+        try:
+            is_item, value = handoff.get(timeout=0.2)
+        except queue.Empty:
+            continue
+        if is_item:
+            yield value
+        elif value is None:
+            return
+        else:
+            raise value
 
 
 @contextmanager
@@ -245,9 +281,13 @@ def _output(path: Path | None) -> Iterator[IO[str]]:
         raise
 
 
+def _stderr_is_tty() -> bool:
+    return sys.stderr.isatty()
+
+
 def _progress(entries: list[StateResult], label: str) -> Any:
     """A progress bar on stderr when it is a terminal, else a silent pass-through."""
-    return click.progressbar(entries, label=label, file=sys.stderr, hidden=not sys.stderr.isatty())
+    return click.progressbar(entries, label=label, file=sys.stderr, hidden=not _stderr_is_tty())
 
 
 @cli.command()
