@@ -34,14 +34,19 @@ export interface StateResult {
 
 /** A record that exists, with its key (from `scanPrefix` or `getAgentStateAsOf`). */
 export interface StateEntry {
+  /** The record's key. */
   key: string;
+  /** Its value. */
   value: JsonObject;
+  /** Its version (see {@link StateResult.version}). */
   version: bigint;
+  /** commit_ts of the transaction that wrote this version. */
   commitTs: bigint;
 }
 
 /** One operation of a committed transaction. */
 export interface Operation {
+  /** The key the operation wrote or deleted. */
   key: string;
   /** The written value, or `null` when the operation deleted the key. */
   value: JsonObject | null;
@@ -51,18 +56,25 @@ export interface Operation {
 
 /** One committed transaction, as seen by one agent (only that agent's operations). */
 export interface ReplayEvent {
+  /** The transaction's id. */
   txnId: string;
+  /** The transaction's commit_ts (shared by all its operations). */
   commitTs: bigint;
   /** Wall-clock commit time, or `null` if the daemon did not send one. */
   committedAt: Date | null;
+  /** Namespace of the replayed agent. */
   namespace: string;
+  /** The replayed agent. */
   agentId: string;
+  /** This agent's operations in the transaction (other agents' are not included). */
   operations: Operation[];
 }
 
 /** Result of {@link StatehouseClient.version}. */
 export interface VersionInfo {
+  /** The daemon's release version. */
   version: string;
+  /** The git commit it was built from (may be empty). */
   gitSha: string;
 }
 
