@@ -109,7 +109,9 @@ export function toRpcError(error: unknown, log: ErrorLogger, procedure: string):
   if (isEngineError(error)) {
     const [code, errorCode] = ENGINE_CODES[error.code];
     if (code === Code.Internal) log.error({ err: error, procedure }, "storage error");
-    return rpcError(code, errorCode, error.message, { ...error.details, engine_code: error.code }, error);
+    const details: Record<string, string> = { ...error.details, engine_code: error.code };
+    if (error.code === "LIMIT_EXCEEDED" && details["limit"] === undefined && details["maxValueBytes"] !== undefined) details["limit"] = "max_value_bytes";
+    return rpcError(code, errorCode, error.message, details, error);
   }
   log.error({ err: error, procedure }, "internal error in handler");
   return rpcError(Code.Internal, ErrorCode.INTERNAL_ERROR, "internal error", {}, error);

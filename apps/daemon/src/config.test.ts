@@ -1,0 +1,164 @@
+// Configuration: defaults, precedence (flags > env > file > defaults),
+// validation naming the setting; and the same through the real process.
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Code } from "@connectrpc/connect";
+import { StatehouseService } from "@statehouse/api";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ConfigError, parseListenAddr, resolveConfig, SETTINGS } from "./config.js";
+import { DaemonProcess, runDaemonToExit } from "./test-support/daemon-process.js";
+import { failure, GrpcJsDriver } from "./test-support/rpc-drivers.js";
+
+let dir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "statehoused-config-"));
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function configError(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("resolveConfig", () => {
+  it("has the spec's defaults", () => {
+    const config = resolveConfig({ env: {}, cwd: "/srv" });
+    expect(config).toMatchObject({
+      listenAddr: "localhost:50051",
+      dataDir: "/srv/statehouse-data",
+      useMemory: false,
+      fsyncOnCommit: true,
+      snapshotInterval: 1000,
+      txTimeoutMs: 30_000,
+      maxValueBytes: 1_048_576,
+      logLevel: "info",
+      readyFile: null,
+      failpoint: null,
+      maxRequestBytes: 4 * 1024 * 1024,
+    });
+  });
+
+  it("reads the environment, with booleans and lists", () => {
+    const config = resolveConfig({
+      env: {
+        STATEHOUSE_LISTEN_ADDR: "[::1]:0",
+        STATEHOUSE_USE_MEMORY: "1",
+        STATEHOUSE_FSYNC_ON_COMMIT: "false",
+        STATEHOUSE_CORS_ORIGINS: "https://app.example.com, http://localhost:*",
+        STATEHOUSE_FAILPOINT: "snapshot:mid-write@3",
+        STATEHOUSE_LOG_LEVEL: "DEBUG",
+      },
+    });
+    expect(config).toMatchObject({
+      listenAddr: "[::1]:0",
+      useMemory: true,
+      fsyncOnCommit: false,
+      corsOrigins: ["https://app.example.com", "http://localhost:*"],
+      failpoint: "snapshot:mid-write@3",
+      logLevel: "debug",
+    });
+  });
+
+  it("takes flags over environment over config file over defaults", async () => {
+    const file = join(dir, "precedence.json");
+    await writeFile(file, JSON.stringify({ snapshotInterval: 7, txTimeoutMs: 1234, maxKeyBytes: 100, corsOrigins: ["*"] }));
+    const config = resolveConfig({
+      configFile: file,
+      env: { STATEHOUSE_TX_TIMEOUT_MS: "2000", STATEHOUSE_MAX_KEY_BYTES: "200" },
+      cli: { maxKeyBytes: "300" },
+    });
+    expect(config).toMatchObject({ snapshotInterval: 7, txTimeoutMs: 2000, maxKeyBytes: 300, corsOrigins: ["*"] });
+  });
+
+  it("rejects invalid values naming the setting and where it came from", async () => {
+    expect(configError(() => resolveConfig({ env: { STATEHOUSE_MAX_VALUE_BYTES: "1MB" } })).message).toMatch(/STATEHOUSE_MAX_VALUE_BYTES \(environment\).*"1MB"/);
+    expect(configError(() => resolveConfig({ cli: { snapshotInterval: "-1" } })).message).toContain("--snapshot-interval (command line)");
+    expect(configError(() => resolveConfig({ env: { STATEHOUSE_USE_MEMORY: "maybe" } })).setting).toBe("STATEHOUSE_USE_MEMORY");
+    expect(configError(() => resolveConfig({ env: { STATEHOUSE_LISTEN_ADDR: "localhost" } })).setting).toBe("STATEHOUSE_LISTEN_ADDR");
+    expect(configError(() => resolveConfig({ env: { STATEHOUSE_LISTEN_ADDR: "localhost:70000" } })).setting).toBe("STATEHOUSE_LISTEN_ADDR");
+    expect(configError(() => resolveConfig({ env: { STATEHOUSE_LOG_LEVEL: "loud" } })).setting).toBe("STATEHOUSE_LOG_LEVEL");
+    expect(configError(() => resolveConfig({ env: { STATEHOUSE_CORS_ORIGINS: "example.com" } })).setting).toBe("STATEHOUSE_CORS_ORIGINS");
+    expect(configError(() => resolveConfig({ env: { STATEHOUSE_FAILPOINT: "commit:sometime" } })).setting).toBe("STATEHOUSE_FAILPOINT");
+    expect(configError(() => resolveConfig({ env: { STATEHOUSE_FAILPOINT: "commit:before-sync@0" } })).setting).toBe("STATEHOUSE_FAILPOINT");
+    expect(configError(() => resolveConfig({ env: { STATEHOUSE_MAX_REQUEST_BYTES: "100000", STATEHOUSE_MAX_VALUE_BYTES: "100000" } })).setting).toBe(
+      "STATEHOUSE_MAX_REQUEST_BYTES",
+    );
+    expect(configError(() => resolveConfig({ env: { STATEHOUSE_TX_TIMEOUT_MS: "5000", STATEHOUSE_MAX_TXN_TIMEOUT_MS: "1000" } })).setting).toBe("STATEHOUSE_TX_TIMEOUT_MS");
+    const file = join(dir, "bad.json");
+    await writeFile(file, JSON.stringify({ maxValueBites: 3 }));
+    expect(configError(() => resolveConfig({ configFile: file })).message).toContain('unknown setting "maxValueBites"');
+    await writeFile(file, "{ not json");
+    expect(configError(() => resolveConfig({ configFile: file })).message).toContain("not valid JSON");
+    expect(configError(() => resolveConfig({ configFile: join(dir, "missing.json") })).message).toContain("cannot read config file");
+  });
+
+  it("sizes the request limit from the value limit unless it is set", () => {
+    expect(resolveConfig({ env: { STATEHOUSE_MAX_VALUE_BYTES: String(8 * 1024 * 1024) } }).maxRequestBytes).toBe(9 * 1024 * 1024);
+  });
+
+  it("every setting has an environment variable and a flag", () => {
+    for (const s of SETTINGS) {
+      expect(s.env).toMatch(/^STATEHOUSE_[A-Z_]+$/);
+      expect(s.flag).toMatch(/^--[a-z-]+$/);
+    }
+  });
+});
+
+describe("parseListenAddr", () => {
+  it("binds both loopback addresses for localhost", () => {
+    expect(parseListenAddr("localhost:50051")).toEqual({ hosts: ["127.0.0.1", "::1"], port: 50051 });
+    expect(parseListenAddr("[::1]:0")).toEqual({ hosts: ["::1"], port: 0 });
+    expect(parseListenAddr("0.0.0.0:8080")).toEqual({ hosts: ["0.0.0.0"], port: 8080 });
+  });
+});
+
+describe("the statehoused process", () => {
+  it("refuses to start on an invalid value, naming the setting, with exit code 2", async () => {
+    const exit = await runDaemonToExit({ STATEHOUSE_USE_MEMORY: "1", STATEHOUSE_SNAPSHOT_INTERVAL: "often" });
+    expect(exit.code).toBe(2);
+    expect(exit.output).toContain("STATEHOUSE_SNAPSHOT_INTERVAL");
+  });
+
+  it("prints --help with every flag and its environment variable", async () => {
+    const exit = await runDaemonToExit({}, ["--help"]);
+    expect(exit.code).toBe(0);
+    for (const s of SETTINGS) {
+      expect(exit.output).toContain(s.flag);
+      expect(exit.output.replace(/\s+/g, "")).toContain(s.env);
+    }
+  });
+
+  it("rejects unknown flags with exit code 2", async () => {
+    const exit = await runDaemonToExit({}, ["--no-such-flag"]);
+    expect(exit.code).toBe(2);
+    expect(exit.output).toContain("--no-such-flag");
+  });
+
+  it("applies a config file and lets flags override it", async () => {
+    const file = join(dir, "daemon.json");
+    await writeFile(file, JSON.stringify({ useMemory: true, maxKeyBytes: 8, maxNameBytes: 4 }));
+    const daemon = await DaemonProcess.start({ args: ["--config", file, "--max-name-bytes", "16"] });
+    const rpc = new GrpcJsDriver(daemon.address);
+    try {
+      const key = await failure(rpc.unary(StatehouseService.method.getState, { namespace: "default", agentId: "agent", key: "123456789" }));
+      expect(key.code).toBe(Code.ResourceExhausted);
+      expect(key.detail?.details["limit"]).toBe("max_key_bytes");
+      const ok = await rpc.unary(StatehouseService.method.getState, { namespace: "default", agentId: "sixteen-bytes-id", key: "k" });
+      expect(ok.exists).toBe(false);
+      expect(daemon.logs().find((l) => String(l["msg"]).startsWith("storage ready"))).toMatchObject({ storage: "memory" });
+    } finally {
+      rpc.close();
+      await daemon.dispose();
+    }
+  });
+});
