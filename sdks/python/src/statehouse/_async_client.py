@@ -8,19 +8,19 @@ are plain methods.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator
 from contextlib import aclosing, suppress
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
 from pyqwest import Client, HTTPTransport
 
-from ._calls import Calls, Stream, Unary, normalize_url
+from ._calls import ClientBase, Stream, Unary
 from ._errors import ConflictError, ConnectionError, StatehouseError, translate_errors
 from ._format import format_event_lines
 from ._gen.statehouse.v1.statehouse_connect import StatehouseServiceClient
-from ._transport import timeout_ms, transport_options
-from ._txn import Backoff, TxState, new_idempotency_key
+from ._transport import transport_options
+from ._txn import Backoff, TransactionBase, TxState, new_idempotency_key
 from ._types import ReplayEvent, StateResult
 from ._values import DEFAULT_MAX_VALUE_BYTES
 
@@ -29,7 +29,7 @@ __all__ = ["AsyncStatehouse", "AsyncTransaction"]
 T = TypeVar("T")
 
 
-class AsyncTransaction:
+class AsyncTransaction(TransactionBase):
     """A transaction of ``AsyncStatehouse``.
 
     ``client.begin_transaction()`` returns it not yet started: ``await`` it, or
@@ -50,34 +50,6 @@ class AsyncTransaction:
         self._timeout_ms = timeout_ms
         self._state = TxState(client._calls, txn_id, namespace, idempotency_key, client._max_value_bytes)
 
-    @property
-    def txn_id(self) -> str:
-        return self._state.txn_id or ""
-
-    @property
-    def namespace(self) -> str:
-        return self._state.namespace
-
-    @property
-    def idempotency_key(self) -> str:
-        return self._state.idempotency_key
-
-    @property
-    def committed(self) -> bool:
-        return self._state.committed
-
-    @property
-    def aborted(self) -> bool:
-        return self._state.aborted
-
-    @property
-    def commit_ts(self) -> int | None:
-        return self._state.commit_ts
-
-    @property
-    def duplicate(self) -> bool:
-        return self._state.duplicate
-
     async def begin(self) -> Self:
         """Opens the server transaction (once)."""
         if self._state.txn_id is None:
@@ -87,14 +59,6 @@ class AsyncTransaction:
 
     def __await__(self) -> Generator[Any, None, Self]:
         return self.begin().__await__()
-
-    def write(self, agent_id: str, key: str, value: Mapping[str, Any], *, namespace: str | None = None) -> None:
-        """Buffers a write of ``value`` (a JSON object); raises at once if it cannot be stored."""
-        self._state.write(agent_id, key, value, namespace)
-
-    def delete(self, agent_id: str, key: str, *, namespace: str | None = None) -> None:
-        """Buffers a delete."""
-        self._state.delete(agent_id, key, namespace)
 
     async def get(self, agent_id: str, key: str, *, namespace: str | None = None) -> StateResult:
         """Reads committed state and records its version as a precondition of the commit."""
@@ -128,11 +92,8 @@ class AsyncTransaction:
         with suppress(StatehouseError):  # the block's own exception matters more; the transaction expires anyway
             await self.abort()
 
-    def __repr__(self) -> str:
-        return f"<AsyncTransaction {self._state.describe()}>"
 
-
-class AsyncStatehouse:
+class AsyncStatehouse(ClientBase):
     """The asyncio client; see ``Statehouse`` for the semantics of each method."""
 
     def __init__(
@@ -143,19 +104,9 @@ class AsyncStatehouse:
         timeout: float | None = None,
         max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
     ) -> None:
-        self._address = normalize_url(url)
-        self._calls = Calls(namespace, timeout_ms(timeout))
-        self._max_value_bytes = max_value_bytes
+        super().__init__(url, namespace, timeout, max_value_bytes)
         self._transport = HTTPTransport(**transport_options(self._address))
         self._stub = StatehouseServiceClient(self._address, http_client=Client(self._transport), send_compression=None)
-
-    @property
-    def url(self) -> str:
-        return self._address
-
-    @property
-    def namespace(self) -> str:
-        return self._calls.namespace
 
     async def _run(self, call: Unary[T]) -> T:
         with translate_errors(self._address, transactional=call.transactional):
@@ -278,6 +229,3 @@ class AsyncStatehouse:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.close()
-
-    def __repr__(self) -> str:
-        return f"AsyncStatehouse(url={self._address!r}, namespace={self.namespace!r})"

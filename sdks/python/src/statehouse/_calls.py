@@ -16,10 +16,11 @@ from urllib.parse import urlsplit
 from google.protobuf.message import Message
 
 from ._gen.statehouse.v1 import statehouse_pb2 as pb
+from ._transport import timeout_ms
 from ._types import Operation, ReplayEvent, StateResult
 from ._values import from_struct
 
-__all__ = ["Calls", "Stream", "Unary", "check_str", "event_from_pb", "normalize_url"]
+__all__ = ["Calls", "ClientBase", "Stream", "Unary", "check_str", "event_from_pb", "normalize_url"]
 
 T = TypeVar("T")
 DEFAULT_PORT = 50051
@@ -177,3 +178,27 @@ class Calls:
         ns = self.ns(namespace)
         request = pb.WatchRequest(namespace=ns, agent_id=agent_id, start_ts=start_ts)
         return Stream("watch", request, _events(ns, agent_id))
+
+
+class ClientBase:
+    """Configuration shared by ``Statehouse`` and ``AsyncStatehouse``."""
+
+    def __init__(self, url: str, namespace: str, timeout: float | None, max_value_bytes: int) -> None:
+        if isinstance(max_value_bytes, bool) or not isinstance(max_value_bytes, int) or max_value_bytes <= 0:
+            raise TypeError(f"max_value_bytes must be a positive int, got {max_value_bytes!r}")
+        self._address = normalize_url(url)
+        self._calls = Calls(namespace, timeout_ms(timeout))
+        self._max_value_bytes = max_value_bytes
+
+    @property
+    def url(self) -> str:
+        """The daemon's URL, ``http://host:port``."""
+        return self._address
+
+    @property
+    def namespace(self) -> str:
+        """The namespace of calls that name none."""
+        return self._calls.namespace
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(url={self._address!r}, namespace={self.namespace!r})"

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import closing, suppress
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Self, TypeVar
 
 from pyqwest import SyncClient, SyncHTTPTransport
 
-from ._calls import Calls, Stream, Unary, normalize_url
+from ._calls import ClientBase, Stream, Unary
 from ._errors import ConflictError, ConnectionError, StatehouseError, translate_errors
 from ._format import format_event_lines
 from ._gen.statehouse.v1.statehouse_connect import StatehouseServiceClientSync
-from ._transport import timeout_ms, transport_options
-from ._txn import Backoff, TxState, new_idempotency_key
+from ._transport import transport_options
+from ._txn import Backoff, TransactionBase, TxState, new_idempotency_key
 from ._types import ReplayEvent, StateResult
 from ._values import DEFAULT_MAX_VALUE_BYTES
 
@@ -24,7 +24,7 @@ __all__ = ["Statehouse", "Transaction"]
 T = TypeVar("T")
 
 
-class Transaction:
+class Transaction(TransactionBase):
     """A transaction opened with ``Statehouse.begin_transaction()``.
 
     ``write`` and ``delete`` are validated at once and buffered; ``commit()``
@@ -37,44 +37,6 @@ class Transaction:
     ) -> None:
         self._client = client
         self._state = TxState(client._calls, txn_id, namespace, idempotency_key, client._max_value_bytes)
-
-    @property
-    def txn_id(self) -> str:
-        return self._state.txn_id or ""
-
-    @property
-    def namespace(self) -> str:
-        return self._state.namespace
-
-    @property
-    def idempotency_key(self) -> str:
-        return self._state.idempotency_key
-
-    @property
-    def committed(self) -> bool:
-        return self._state.committed
-
-    @property
-    def aborted(self) -> bool:
-        return self._state.aborted
-
-    @property
-    def commit_ts(self) -> int | None:
-        """The commit's ``commit_ts`` once committed, else ``None``."""
-        return self._state.commit_ts
-
-    @property
-    def duplicate(self) -> bool:
-        """True when the idempotency key had already committed, so this commit applied nothing."""
-        return self._state.duplicate
-
-    def write(self, agent_id: str, key: str, value: Mapping[str, Any], *, namespace: str | None = None) -> None:
-        """Buffers a write of ``value`` (a JSON object); raises at once if it cannot be stored."""
-        self._state.write(agent_id, key, value, namespace)
-
-    def delete(self, agent_id: str, key: str, *, namespace: str | None = None) -> None:
-        """Buffers a delete (a tombstone: the key's version still increases)."""
-        self._state.delete(agent_id, key, namespace)
 
     def get(self, agent_id: str, key: str, *, namespace: str | None = None) -> StateResult:
         """Reads committed state and records its version: the commit fails with ``ConflictError`` if it changed.
@@ -114,11 +76,8 @@ class Transaction:
         with suppress(StatehouseError):  # the block's own exception matters more; the transaction expires anyway
             self.abort()
 
-    def __repr__(self) -> str:
-        return f"<Transaction {self._state.describe()}>"
 
-
-class Statehouse:
+class Statehouse(ClientBase):
     """A client of the Statehouse daemon.
 
     ``url`` is ``host:port`` or ``http://host:port``. Creating a client never
@@ -135,21 +94,11 @@ class Statehouse:
         timeout: float | None = None,
         max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
     ) -> None:
-        self._address = normalize_url(url)
-        self._calls = Calls(namespace, timeout_ms(timeout))
-        self._max_value_bytes = max_value_bytes
+        super().__init__(url, namespace, timeout, max_value_bytes)
         self._transport = SyncHTTPTransport(**transport_options(self._address))
         self._stub = StatehouseServiceClientSync(
             self._address, http_client=SyncClient(self._transport), send_compression=None
         )
-
-    @property
-    def url(self) -> str:
-        return self._address
-
-    @property
-    def namespace(self) -> str:
-        return self._calls.namespace
 
     def _run(self, call: Unary[T]) -> T:
         with translate_errors(self._address, transactional=call.transactional):
@@ -287,6 +236,3 @@ class Statehouse:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
-
-    def __repr__(self) -> str:
-        return f"Statehouse(url={self._address!r}, namespace={self.namespace!r})"

@@ -21,7 +21,7 @@ from ._gen.statehouse.v1 import statehouse_pb2 as pb
 from ._types import StateResult
 from ._values import check_value, to_struct, value_size
 
-__all__ = ["Backoff", "TxState", "new_idempotency_key"]
+__all__ = ["Backoff", "TransactionBase", "TxState", "new_idempotency_key"]
 
 
 def new_idempotency_key() -> str:
@@ -169,3 +169,54 @@ class TxState:
         self.aborted = True
         self.operations.clear()
         return self.calls.abort(self.txn_id) if self.txn_id is not None else None
+
+
+class TransactionBase:
+    """What ``Transaction`` and ``AsyncTransaction`` share: identity, status, and the buffering methods."""
+
+    _state: TxState
+
+    @property
+    def txn_id(self) -> str:
+        """The server transaction's id ("" until it is opened)."""
+        return self._state.txn_id or ""
+
+    @property
+    def namespace(self) -> str:
+        """The namespace of operations that name none."""
+        return self._state.namespace
+
+    @property
+    def idempotency_key(self) -> str:
+        """Sent with the commit: a commit carrying a key that already committed applies nothing."""
+        return self._state.idempotency_key
+
+    @property
+    def committed(self) -> bool:
+        return self._state.committed
+
+    @property
+    def aborted(self) -> bool:
+        """True after ``abort()``, an exception in the ``with`` block, or a rejected commit."""
+        return self._state.aborted
+
+    @property
+    def commit_ts(self) -> int | None:
+        """The commit's ``commit_ts`` once committed, else ``None``."""
+        return self._state.commit_ts
+
+    @property
+    def duplicate(self) -> bool:
+        """True when the idempotency key had already committed, so this commit applied nothing."""
+        return self._state.duplicate
+
+    def write(self, agent_id: str, key: str, value: Mapping[str, Any], *, namespace: str | None = None) -> None:
+        """Buffers a write of ``value`` (a JSON object); raises at once if it cannot be stored."""
+        self._state.write(agent_id, key, value, namespace)
+
+    def delete(self, agent_id: str, key: str, *, namespace: str | None = None) -> None:
+        """Buffers a delete (a tombstone: the key's version still increases)."""
+        self._state.delete(agent_id, key, namespace)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._state.describe()}>"
