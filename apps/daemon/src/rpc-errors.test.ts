@@ -51,9 +51,13 @@ it("logs a plain Error with its cause and returns INTERNAL + INTERNAL_ERROR with
 });
 
 it("gives protocol errors a detail and names max_request_bytes for oversized messages", () => {
-  const parse = new ConnectError("parse binary: premature EOF", Code.InvalidArgument);
+  const parse = new ConnectError("parse binary: premature EOF", Code.Internal);
   decorateProtocolError(parse);
+  expect(parse.code).toBe(Code.InvalidArgument);
   expect(parse.findDetails(StatehouseErrorSchema)[0]?.code).toBe(ErrorCode.INVALID_REQUEST);
+  const deadline = new ConnectError("the operation timed out", Code.DeadlineExceeded);
+  decorateProtocolError(deadline);
+  expect(deadline.findDetails(StatehouseErrorSchema)[0]?.code).toBe(ErrorCode.UNKNOWN);
   const size = new ConnectError("message size 5000000 is larger than configured readMaxBytes 4194304", Code.ResourceExhausted);
   decorateProtocolError(size);
   decorateProtocolError(size);

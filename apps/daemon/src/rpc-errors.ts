@@ -72,16 +72,23 @@ function hasStatehouseDetail(error: ConnectError): boolean {
 }
 
 const READ_MAX_BYTES = /larger than configured readMaxBytes (\d+)/;
+const UNDECODABLE_REQUEST = /^(parse binary:|received compressed envelope, but do not know how to decompress)/;
 
 /**
  * Gives an error raised by the protocol layer (parse errors, readMaxBytes,
- * deadlines) its StatehouseError detail, in place. Errors that already carry
- * one are left alone.
+ * deadlines) its StatehouseError detail, in place; undecodable requests
+ * become INVALID_ARGUMENT instead of connect's INTERNAL. Errors that already
+ * carry a detail are left alone.
  */
 export function decorateProtocolError(error: ConnectError): void {
   if (hasStatehouseDetail(error)) return;
   const details: Record<string, string> = {};
   let message = error.rawMessage;
+  // connect reports undecodable requests as INTERNAL; they are the client's fault.
+  if (error.code === Code.Internal && UNDECODABLE_REQUEST.test(message)) {
+    Object.defineProperty(error, "code", { value: Code.InvalidArgument });
+    details["field"] = "request";
+  }
   const tooLarge = READ_MAX_BYTES.exec(message);
   if (tooLarge !== null) {
     details["limit"] = "max_request_bytes";
