@@ -270,3 +270,20 @@ def test_commit_retried_by_hand_after_a_lost_answer_reports_the_duplicate(own_da
         assert client.get_state("a", "k") == StateResult({"v": 1}, 1, commit_ts, True, key="k")
         with pytest.raises(TransactionError):
             tx.commit()
+
+
+def test_daemon_shutting_down_ends_streams_with_connection_error(own_daemon: Daemon) -> None:
+    own_daemon.start()
+    with Statehouse(url=own_daemon.url) as client:
+        with client.begin_transaction() as tx:
+            tx.write("a", "k", {"v": 1})
+        watch = client.watch("a", start_ts=1)
+        assert next(watch).commit_ts == tx.commit_ts
+        stopper = threading.Thread(target=own_daemon.stop)  # SIGTERM: drain, end follow streams, exit
+        stopper.start()
+        try:
+            with pytest.raises(ConnectionError) as info:
+                next(watch)
+        finally:
+            stopper.join()
+        assert info.value.code == "UNAVAILABLE"
