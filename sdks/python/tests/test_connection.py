@@ -91,10 +91,12 @@ def refused_url() -> Iterator[str]:
 
 
 class _BadServer:
-    """A TCP server that is not a working daemon: it resets each connection, or reads the request and hangs up."""
+    """A TCP server that is not a working daemon: it resets each connection, reads the request and hangs
+    up, or reads it and never answers."""
 
     def __init__(self, mode: str) -> None:
         self.mode = mode
+        self.held: list[socket.socket] = []
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen()
@@ -108,6 +110,9 @@ class _BadServer:
                 conn, _ = self.sock.accept()
             except OSError:
                 return
+            if self.mode == "silent":
+                self.held.append(conn)
+                continue
             if self.mode == "hang-up":
                 conn.settimeout(2)
                 with contextlib.suppress(OSError):
@@ -117,6 +122,8 @@ class _BadServer:
 
     def close(self) -> None:
         self.sock.close()
+        for conn in self.held:
+            conn.close()
 
 
 @pytest.fixture(params=["reset", "hang-up"])
@@ -146,6 +153,16 @@ async def test_every_async_method_raises_connection_error_when_refused(refused_u
 def test_reset_or_hung_up_connections_raise_connection_error(bad_server: _BadServer, name: str) -> None:
     with Statehouse(url=bad_server.url) as client, pytest.raises(ConnectionError):
         SYNC_CALLS[name](client)
+
+
+def test_a_daemon_that_never_answers_raises_connection_error_after_the_timeout() -> None:
+    server = _BadServer("silent")
+    try:
+        with Statehouse(url=server.url, timeout=0.2) as client, pytest.raises(ConnectionError) as info:
+            client.get_state("a", "k")
+        assert info.value.code == "UNAVAILABLE"
+    finally:
+        server.close()
 
 
 def test_daemon_killed_then_restarted(own_daemon: Daemon) -> None:
