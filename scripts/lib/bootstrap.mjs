@@ -4,7 +4,7 @@
 // re-executes the calling script under that Node.
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { root, venvBin, venvDir } from "./python.mjs";
 
@@ -21,14 +21,17 @@ function hashFiles(files) {
   return hash.digest("hex");
 }
 
-/** Runs `npm ci` when node_modules is missing or package-lock.json changed since the last install. */
+/**
+ * Installs the npm dependencies when node_modules is missing (`npm ci`) or older than
+ * package-lock.json (`npm install`, which never wipes a tree that may be in use).
+ */
 export function ensureNodeModules() {
-  const stamp = join(root, "node_modules", ".statehouse-install-stamp");
-  const want = hashFiles(["package-lock.json"]);
-  if (existsSync(nodeBin) && existsSync(stamp) && readFileSync(stamp, "utf8") === want) return;
-  log("installing npm dependencies (npm ci)…");
-  execFileSync("npm", ["ci", "--no-audit", "--no-fund"], { cwd: root, stdio: "inherit" });
-  writeFileSync(stamp, want);
+  const hidden = join(root, "node_modules", ".package-lock.json");
+  const lock = join(root, "package-lock.json");
+  if (existsSync(nodeBin) && existsSync(hidden) && statSync(hidden).mtimeMs >= statSync(lock).mtimeMs) return;
+  const fresh = !existsSync(join(root, "node_modules"));
+  log(`installing npm dependencies (npm ${fresh ? "ci" : "install"})…`);
+  execFileSync("npm", [fresh ? "ci" : "install", "--no-audit", "--no-fund"], { cwd: root, stdio: "inherit" });
 }
 
 /** Re-executes this script under the project's own Node 24 unless already on it. */
