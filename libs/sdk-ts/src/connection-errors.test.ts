@@ -71,7 +71,7 @@ describe.each(TRANSPORTS)("$name", (transport) => {
     { failpoint: "commit:after-sync-before-reply", durable: true },
   ])("a daemon killed mid-commit at $failpoint: ConnectionError; all or nothing applied", async ({ failpoint, durable }) => {
     const agent = uniqueAgent("mid-commit");
-    await daemon.stop();
+    await daemon.kill("SIGKILL");
     await daemon.restart({ STATEHOUSE_FAILPOINT: failpoint });
     const tx = await client.beginTransaction();
     tx.write(agent, "a", { v: 1 });
@@ -89,7 +89,7 @@ describe.each(TRANSPORTS)("$name", (transport) => {
 
   it("withTransaction retries across a crash with one idempotency key: the commit applies exactly once", async () => {
     const agent = uniqueAgent("idempotent");
-    await daemon.stop();
+    await daemon.kill("SIGKILL");
     await daemon.restart({ STATEHOUSE_FAILPOINT: "commit:after-sync-before-reply" });
     // Bring the daemon back (without the failpoint) as soon as it dies.
     const restarted = daemon.exited.then(() => daemon.restart({}));

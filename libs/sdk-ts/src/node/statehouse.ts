@@ -1,5 +1,6 @@
 // The Node entry point's client: connect-node transports (Connect over HTTP/2
 // by default; Connect over HTTP/1.1, gRPC or gRPC-Web on request).
+import { Agent } from "node:http";
 import type { Transport } from "@connectrpc/connect";
 import {
   createConnectTransport,
@@ -27,11 +28,18 @@ function checkOptions(options: StatehouseOptions): { protocol: Protocol; http2: 
   return { protocol, http2: httpVersion === "2" };
 }
 
-function createTransport(baseUrl: string, protocol: Protocol, sessionManager: Http2SessionManager | undefined): Transport {
-  const http = sessionManager === undefined ? { httpVersion: "1.1" as const } : { httpVersion: "2" as const, sessionManager };
+/** What a client's transport holds open: HTTP/2 sessions or an HTTP/1.1 keep-alive agent. */
+type Connections = { sessionManager: Http2SessionManager; agent?: undefined } | { sessionManager?: undefined; agent: Agent };
+
+function createTransport(baseUrl: string, protocol: Protocol, connections: Connections): Transport {
+  const http =
+    connections.agent === undefined
+      ? { httpVersion: "2" as const, sessionManager: connections.sessionManager }
+      : { httpVersion: "1.1" as const, nodeOptions: { agent: connections.agent } };
   switch (protocol) {
     case "grpc":
-      return createGrpcTransport({ baseUrl, ...http });
+      if (connections.sessionManager === undefined) throw new TypeError('protocol "grpc" requires HTTP/2');
+      return createGrpcTransport({ baseUrl, sessionManager: connections.sessionManager });
     case "grpc-web":
       return createGrpcWebTransport({ baseUrl, ...http });
     case "connect":
@@ -58,22 +66,28 @@ export class Statehouse extends StatehouseClient {
   readonly protocol: "connect" | "grpc" | "grpc-web";
 
   /**
-   * Creates a client. No connection is made until the first call; HTTP/2
-   * connections are shared by all calls of this client and re-established
-   * by the next call after the daemon restarts.
+   * Creates a client. No connection is made until the first call. The
+   * client's connections (one HTTP/2 session, or an HTTP/1.1 keep-alive
+   * pool) are shared by its calls, re-established by the next call after the
+   * daemon restarts, and closed by {@link StatehouseClient.close}.
    *
    * @throws TypeError for invalid options
    */
   constructor(options: StatehouseOptions = {}) {
     const { protocol, http2 } = checkOptions(options);
-    let sessions: Http2SessionManager | undefined;
+    let connections: Connections | undefined;
     super(
       options,
       (url) => {
-        sessions = http2 ? new Http2SessionManager(url) : undefined;
-        return createTransport(url, protocol, sessions);
+        connections = http2
+          ? { sessionManager: new Http2SessionManager(url) }
+          : { agent: new Agent({ keepAlive: true }) };
+        return createTransport(url, protocol, connections);
       },
-      () => sessions?.abort(),
+      () => {
+        connections?.sessionManager?.abort();
+        connections?.agent?.destroy();
+      },
     );
     this.protocol = protocol;
   }
