@@ -2,7 +2,7 @@ import { readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { Failpoints } from "./failpoints.ts";
-import { eventKey, stateKey, TABLE_STATE } from "./key-encoding.ts";
+import { eventKey, stateKey, TABLE_AGENT_EVENT, TABLE_STATE } from "./key-encoding.ts";
 import { openEngine } from "./open-engine.ts";
 import { META_REBUILD } from "./recovery.ts";
 import { decodeStateHeader } from "./record-codec.ts";
@@ -204,15 +204,20 @@ describe("snapshots and recovery (RocksDB)", () => {
 
   it("rebuilds on request and after an interrupted rebuild, reaching the same state", async () => {
     const dir = await tempDir();
-    const engine = await open(dir, { snapshotInterval: 20 });
-    await workload(engine, 45);
+    const engine = await openWithSnapshots(dir, 20, 2, 5);
     const before = await observe(engine);
     await engine.close();
     const rebuilt = await open(dir, { recoveryMode: "rebuild" });
     expect(rebuilt.recovery).toMatchObject({ snapshotTs: null, eventsReplayed: 45, commitTs: 45n });
     expect(await observe(rebuilt)).toEqual(before);
     await rebuilt.close();
-    await withRawStore(dir, (kv) => kv.writeSync([{ type: "put", key: META_REBUILD, value: Buffer.alloc(0) }], true));
+    // A full rebuild killed after it had cleared the agent-event index (while a valid snapshot exists).
+    await withRawStore(dir, async (kv) => {
+      const iterator = kv.iterator({ gte: Buffer.of(TABLE_AGENT_EVENT), lt: Buffer.of(TABLE_AGENT_EVENT + 1) });
+      const rows = await iterator.next(10_000);
+      iterator.close();
+      kv.writeSync([{ type: "put", key: META_REBUILD, value: Buffer.from("full") }, ...rows.map(([key]) => ({ type: "del" as const, key }))], true);
+    });
     const again = await open(dir);
     expect(again.recovery.notes.join("\n")).toMatch(/interrupted/);
     expect(await observe(again)).toEqual(before);

@@ -39,6 +39,8 @@ export const META_REBUILD = metaKey("rebuild-in-progress");
 const FORMAT = Buffer.from("statehouse-engine/1", "utf8");
 const CHUNK = 512;
 const EMPTY = Buffer.alloc(0);
+const REBUILD_FULL = Buffer.from("full", "utf8");
+const REBUILD_FROM_SNAPSHOT = Buffer.from("snapshot", "utf8");
 
 export type RecoveryMode = "auto" | "rebuild";
 
@@ -79,7 +81,10 @@ export async function recover(kv: OrderedKv, snapshots: SnapshotStore, failpoint
   if (reasons.length === 0) return { lastCommitTs: lastTs, snapshot, eventsReplayed, rebuilt: false, notes };
 
   notes.push(`rebuilding indexes: ${reasons.join("; ")}`);
-  const base = mode === "rebuild" ? null : snapshot;
+  // An interrupted full rebuild already deleted the version, agent and idempotency indexes:
+  // only another full rebuild restores them.
+  const resumeFull = rebuildMarker !== undefined && rebuildMarker.equals(REBUILD_FULL);
+  const base = mode === "rebuild" || resumeFull ? null : snapshot;
   const rebuilt = await rebuild(kv, snapshots, base, failpoints);
   if (base === null && snapshot !== null) notes.push("snapshot not used: indexes rebuilt from the full event log");
   lastTs = rebuilt.lastTs;
@@ -182,7 +187,7 @@ async function verifyTail(kv: OrderedKv, afterTs: number, upToTs: number, failpo
 
 /** Rebuilds the indexes from a snapshot (state only) + later events, or from the whole log. */
 async function rebuild(kv: OrderedKv, snapshots: SnapshotStore, base: SnapshotInfo | null, failpoints: Failpoints): Promise<{ lastTs: number; events: number }> {
-  kv.writeSync([{ type: "put", key: META_REBUILD, value: EMPTY }], true);
+  kv.writeSync([{ type: "put", key: META_REBUILD, value: base === null ? REBUILD_FULL : REBUILD_FROM_SNAPSHOT }], true);
   await clearTable(kv, TABLE_STATE);
   if (base === null) {
     for (const table of [TABLE_VERSION, TABLE_AGENT_EVENT, TABLE_IDEMPOTENCY]) await clearTable(kv, table);
