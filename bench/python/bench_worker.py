@@ -1,6 +1,9 @@
 """Python side of the Statehouse bench: one measurement per process.
 
 Usage: bench_worker.py '<json spec>'  -> prints one JSON line with the result.
+Closed-loop modes also print "WINDOW START <cpu ms>" / "WINDOW END <cpu ms>" on
+stderr when the measurement window opens and closes (this process's CPU time),
+so the parent can charge server CPU time to exactly that window.
 
 spec = {"mode": ..., "url": "http://127.0.0.1:PORT", "concurrency": N,
         "warmup_s": float, "duration_s": float, "namespace": str, "agent_prefix": str,
@@ -87,6 +90,14 @@ def closed_loop(concurrency: int, warmup_s: float, duration_s: float, make_op: C
             latencies.extend(local_lat)
             completed[0] += local_done
 
+    def mark_window() -> None:
+        # The parent samples the server's CPU time on these lines; ours is in them.
+        time.sleep(max(0.0, measure_from - time.perf_counter()))
+        print(f"WINDOW START {time.process_time() * 1000:.3f}", file=sys.stderr, flush=True)
+        time.sleep(max(0.0, end - time.perf_counter()))
+        print(f"WINDOW END {time.process_time() * 1000:.3f}", file=sys.stderr, flush=True)
+
+    threading.Thread(target=mark_window, daemon=True).start()
     if concurrency == 1:
         worker(0)
     else:

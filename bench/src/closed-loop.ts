@@ -9,6 +9,13 @@ export interface ClosedLoopOptions {
   durationMs: number;
   /** One operation; `worker` is 0..concurrency-1, `seq` counts that worker's operations. */
   op: (worker: number, seq: number) => Promise<void>;
+  /** Called when the measurement window opens and closes; what `stop` returns joins the result. */
+  window?: WindowProbe;
+}
+
+export interface WindowProbe {
+  start(): void;
+  stop(ops: number): Record<string, number>;
 }
 
 export type ClosedLoopResult = {
@@ -17,6 +24,7 @@ export type ClosedLoopResult = {
   opsPerSec: number;
   p50Ms: number;
   p99Ms: number;
+  [probeMetric: string]: number;
 };
 
 export async function runClosedLoop(options: ClosedLoopOptions): Promise<ClosedLoopResult> {
@@ -47,6 +55,17 @@ export async function runClosedLoop(options: ClosedLoopOptions): Promise<ClosedL
       }
     }
   };
+  let probed: Record<string, number> | null = null;
+  const probe = options.window;
+  const timers =
+    probe === undefined
+      ? []
+      : [
+          setTimeout(() => probe.start(), Math.max(0, measureFrom - performance.now())),
+          setTimeout(() => {
+            probed = probe.stop(completed);
+          }, Math.max(0, end - performance.now())),
+        ];
   await Promise.all(
     Array.from({ length: concurrency }, (_, id) =>
       worker(id).catch((error: unknown) => {
@@ -54,7 +73,9 @@ export async function runClosedLoop(options: ClosedLoopOptions): Promise<ClosedL
       }),
     ),
   );
+  for (const timer of timers) clearTimeout(timer);
   if (failure !== null) throw failure;
+  probed ??= probe?.stop(completed) ?? {};
   const sorted = latencies.subarray(0, counted).sort();
   const seconds = durationMs / 1000;
   return {
@@ -63,5 +84,6 @@ export async function runClosedLoop(options: ClosedLoopOptions): Promise<ClosedL
     opsPerSec: completed / seconds,
     p50Ms: percentileOfSorted(sorted, 50),
     p99Ms: percentileOfSorted(sorted, 99),
+    ...probed,
   };
 }

@@ -55,3 +55,11 @@ export const latencyMetrics: readonly MetricSpec[] = [
   { key: "p50Ms", figure: "P2", label: "commit latency p50", unit: "ms", better: "lower" },
   { key: "p99Ms", figure: "P2", label: "commit latency p99", unit: "ms", better: "lower" },
 ];
+
+/** Server and client CPU per operation (from the closed loop's CPU probe). */
+export function cpuMetrics(figure: Figure, what: string): MetricSpec[] {
+  return [
+    { key: "serverCpuUsPerOp", figure, label: `server CPU per ${what}`, unit: "µs", better: "lower" },
+    { key: "clientCpuUsPerOp", figure, label: `client CPU per ${what}`, unit: "µs", better: "lower" },
+  ];
+}

@@ -8,7 +8,7 @@ import { makePlan, type PlanOptions } from "./bench-plan.js";
 import { buildReport, reportToMarkdown, type BenchReport } from "./bench-report.js";
 import { PostgresBenchClient } from "./clients/postgres-bench-client.js";
 import { describeMachine } from "./machine-info.js";
-import type { MeasureGroup } from "./measure.js";
+import type { Figure, MeasureGroup } from "./measure.js";
 import { p1ChartSvg } from "./p1-chart.js";
 import { ensureEtcdInstalled, startEtcd, type EtcdServer } from "./peers/etcd-server.js";
 import { ensurePostgresInstalled, startPostgres, type PostgresServer } from "./peers/postgres-server.js";
@@ -52,6 +52,7 @@ export async function runBench(options: RunBenchOptions): Promise<RunBenchResult
   const startedAt = new Date();
   const scratchParent = options.scratchDir ?? "/var/tmp";
   mkdirSync(scratchParent, { recursive: true });
+  const wants = (...figures: Figure[]): boolean => figures.some((f) => plan.figures.has(f));
   const workDir = mkdtempSync(join(scratchParent, "statehouse-bench-"));
   log(`mode ${plan.mode}, ${plan.rounds} round(s), scratch dir ${workDir}`);
 
@@ -66,7 +67,7 @@ export async function runBench(options: RunBenchOptions): Promise<RunBenchResult
   let daemon: RunningDaemon | null = null;
   let results: Awaited<ReturnType<typeof runRounds>> = [];
   try {
-    if (plan.peers) {
+    if (plan.peers && wants("P1", "P2", "P3", "P5", "context")) {
       ensureEtcdInstalled(log);
       ensurePostgresInstalled(log);
       etcd = await startEtcd(workDir);
@@ -78,7 +79,7 @@ export async function runBench(options: RunBenchOptions): Promise<RunBenchResult
       await admin.createSchema();
       await admin.close();
       log(`PostgreSQL ${postgres.version} on 127.0.0.1:${postgres.port}`);
-    } else {
+    } else if (!plan.peers) {
       skipped.push("etcd and PostgreSQL (smoke mode runs against Statehouse only)");
     }
     daemon = await startDaemon({ dataDir: join(workDir, "statehouse-data"), workDir });
@@ -88,13 +89,12 @@ export async function runBench(options: RunBenchOptions): Promise<RunBenchResult
     else skipped.push(`Python rows: ${pythonSkip}`);
 
     const env: BenchEnv = { plan, workDir, daemon, etcd, postgres, pythonSkip, log, notes };
-    const has = (...figures: string[]): boolean => figures.some((f) => plan.figures.has(f as never));
     const groups: MeasureGroup[] = [];
-    if (has("context")) groups.push(...noopGroups(env));
-    if (has("P1", "P2")) groups.push(...commitGroups(env));
-    if (has("P3")) groups.push(replayGroup(env));
-    if (has("P5")) groups.push(readGroup(env));
-    if (has("P4", "P6")) groups.push(restartGroup(env));
+    if (wants("context")) groups.push(...noopGroups(env));
+    if (wants("P1", "P2")) groups.push(...commitGroups(env));
+    if (wants("P3")) groups.push(replayGroup(env));
+    if (wants("P5")) groups.push(readGroup(env));
+    if (wants("P4", "P6")) groups.push(restartGroup(env));
     results = await runRounds(groups, plan.rounds, log);
   } finally {
     await daemon?.stop().catch(() => undefined);

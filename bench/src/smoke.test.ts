@@ -38,6 +38,10 @@ describe("bench --smoke", () => {
       }
     }
     for (const subject of p1Subjects) {
+      // The CPU probe charged the daemon's CPU time to the window (the Python worker announces its window on stderr).
+      for (const metric of ["serverCpuUsPerOp", "clientCpuUsPerOp"]) {
+        expect(row(report, `p1.c1.${subject}`, metric)?.median, `${subject} ${metric}`).toBeGreaterThan(0);
+      }
       for (const metric of ["p50Ms", "p99Ms"]) {
         const r = row(report, `p1.c1.${subject}`, metric);
         expect(r?.figure).toBe("P2");

@@ -2,14 +2,13 @@
 // every transaction writes one 200-byte JSON value; each client cycles over
 // 100 keys of its own agent, so state rows are updated, not only inserted.
 import { Statehouse } from "@statehouse/sdk";
-import { clientsLabel, NAMESPACE, type BenchEnv } from "../bench-env.js";
-import { benchValue, benchValueJson, VALUE_BYTES } from "../bench-value.js";
+import { clientsLabel, loopFor, NAMESPACE, pythonLoopSpec, serverProcess, type BenchEnv } from "../bench-env.js";
+import { benchValue, benchValueJson } from "../bench-value.js";
 import { connectClient } from "../clients/connect-clients.js";
 import { EtcdClient } from "../clients/etcd-client.js";
 import { PostgresBenchClient } from "../clients/postgres-bench-client.js";
 import { StatehouseGrpcClient } from "../clients/statehouse-grpc-client.js";
-import { runClosedLoop, type ClosedLoopResult } from "../closed-loop.js";
-import { latencyMetrics, opsPerSecMetric, type Measure, type MeasureGroup } from "../measure.js";
+import { cpuMetrics, latencyMetrics, opsPerSecMetric, type Measure, type MeasureGroup } from "../measure.js";
 import { runPythonWorker, type PythonMode } from "../python-worker.js";
 import { noopId } from "./noop-workloads.js";
 
@@ -26,9 +25,8 @@ export function commitGroups(env: BenchEnv): MeasureGroup[] {
 function commitMeasures(env: BenchEnv, concurrency: number): Measure[] {
   const { plan, daemon } = env;
   const cell = clientsLabel(concurrency);
-  const metrics = concurrency === 1 ? [opsPerSecMetric("P1", "durable commits/s"), ...latencyMetrics] : [opsPerSecMetric("P1", "durable commits/s")];
-  const loop = (op: (worker: number, seq: number) => Promise<void>): Promise<ClosedLoopResult> =>
-    runClosedLoop({ concurrency, warmupMs: plan.warmupMs, durationMs: plan.commitMs, op });
+  const metrics = [opsPerSecMetric("P1", "durable commits/s"), ...(concurrency === 1 ? latencyMetrics : []), ...cpuMetrics("P1", "commit")];
+  const loop = loopFor(env, concurrency, plan.commitMs);
   const key = (seq: number): string => `k${seq % KEYS_PER_CLIENT}`;
   const measure = (id: string, rest: Omit<Measure, "id" | "cell" | "metrics">): Measure => ({
     id: `p1.c${concurrency}.${id}`,
@@ -38,17 +36,7 @@ function commitMeasures(env: BenchEnv, concurrency: number): Measure[] {
   });
 
   const python = (mode: PythonMode, agentPrefix: string) => async (): Promise<Record<string, number>> =>
-    runPythonWorker({
-      mode,
-      url: daemon.url,
-      concurrency,
-      warmup_s: plan.warmupMs / 1000,
-      duration_s: plan.commitMs / 1000,
-      namespace: NAMESPACE,
-      agent_prefix: agentPrefix,
-      agent_id: "",
-      value_bytes: VALUE_BYTES,
-    });
+    runPythonWorker(pythonLoopSpec(env, mode, concurrency, plan.commitMs, agentPrefix), serverProcess(env, "statehouse"));
 
   const measures: Measure[] = [
     measure("sh-ts-sdk", {
@@ -58,7 +46,7 @@ function commitMeasures(env: BenchEnv, concurrency: number): Measure[] {
       run: async () => {
         const client = new Statehouse({ url: daemon.url, namespace: NAMESPACE });
         try {
-          return await loop(async (w, seq) => {
+          return await loop("statehouse", async (w, seq) => {
             const tx = await client.beginTransaction();
             tx.write(`p1-ts-sdk-${w}`, key(seq), benchValue(seq));
             await tx.commit();
@@ -75,7 +63,7 @@ function commitMeasures(env: BenchEnv, concurrency: number): Measure[] {
       run: async () => {
         const client = connectClient(daemon.url, "connect-h2");
         try {
-          return await loop(async (w, seq) => {
+          return await loop("statehouse", async (w, seq) => {
             await client.rpc.transact({
               operations: [{ namespace: NAMESPACE, agentId: `p1-ts-transact-${w}`, key: key(seq), value: benchValue(seq) }],
             });
@@ -92,7 +80,7 @@ function commitMeasures(env: BenchEnv, concurrency: number): Measure[] {
       run: async () => {
         const client = new StatehouseGrpcClient(daemon.address);
         try {
-          return await loop(async (w, seq) => {
+          return await loop("statehouse", async (w, seq) => {
             await client.transact([{ namespace: NAMESPACE, agentId: `p1-grpc-js-${w}`, key: key(seq), value: benchValue(seq) }]);
           });
         } finally {
@@ -130,7 +118,7 @@ function commitMeasures(env: BenchEnv, concurrency: number): Measure[] {
         run: async () => {
           const client = new EtcdClient(etcd.address);
           try {
-            return await loop((w, seq) => client.put(`/p1/${w}/${key(seq)}`, benchValueJson(seq)));
+            return await loop("etcd", (w, seq) => client.put(`/p1/${w}/${key(seq)}`, benchValueJson(seq)));
           } finally {
             client.close();
           }
@@ -142,7 +130,7 @@ function commitMeasures(env: BenchEnv, concurrency: number): Measure[] {
     const withConnections = async (fn: (client: PostgresBenchClient, w: number, seq: number) => Promise<void>): Promise<Record<string, number>> => {
       const clients = await Promise.all(Array.from({ length: concurrency }, () => PostgresBenchClient.connect(postgres)));
       try {
-        return await loop((w, seq) => fn(clients[w] as PostgresBenchClient, w, seq));
+        return await loop("postgres", (w, seq) => fn(clients[w] as PostgresBenchClient, w, seq));
       } finally {
         await Promise.all(clients.map((client) => client.close()));
       }

@@ -2,15 +2,14 @@
 // protocol and client, the same for etcd (Maintenance.Status) and PostgreSQL
 // (SELECT 1), a bare node:http2 request, and the disk's fdatasync rate.
 import { Statehouse } from "@statehouse/sdk";
-import { clientsLabel, NAMESPACE, type BenchEnv } from "../bench-env.js";
+import { clientsLabel, loopFor, NAMESPACE, pythonLoopSpec, serverProcess, type BenchEnv } from "../bench-env.js";
 import { VALUE_BYTES } from "../bench-value.js";
 import { connectClient, PROTOCOL_LABELS, type ConnectProtocol } from "../clients/connect-clients.js";
 import { EtcdClient } from "../clients/etcd-client.js";
 import { StatehouseGrpcClient } from "../clients/statehouse-grpc-client.js";
-import { runClosedLoop, type ClosedLoopResult } from "../closed-loop.js";
 import { fdatasyncRate } from "../context/fdatasync-rate.js";
 import { http2Request, http2Session, startHttp2EchoServer, type Http2EchoServer } from "../context/http2-echo.js";
-import { opsPerSecMetric, type Measure, type MeasureGroup } from "../measure.js";
+import { cpuMetrics, opsPerSecMetric, type Measure, type MeasureGroup } from "../measure.js";
 import { runPythonWorker, type PythonMode } from "../python-worker.js";
 import pg from "pg";
 
@@ -20,7 +19,7 @@ export function noopId(concurrency: number, kind: NoopKind): string {
   return `ctx.noop.c${concurrency}.${kind}`;
 }
 
-const noopMetric = [opsPerSecMetric("context", "no-op calls/s")];
+const noopMetric = [opsPerSecMetric("context", "no-op calls/s"), ...cpuMetrics("context", "no-op call")];
 
 export function noopGroups(env: BenchEnv): MeasureGroup[] {
   let echo: Http2EchoServer | null = null;
@@ -62,8 +61,7 @@ export function noopGroups(env: BenchEnv): MeasureGroup[] {
 function noopMeasures(env: BenchEnv, concurrency: number, echoPort: () => number): Measure[] {
   const { plan, daemon } = env;
   const cell = clientsLabel(concurrency);
-  const loop = (op: (worker: number, seq: number) => Promise<void>): Promise<ClosedLoopResult> =>
-    runClosedLoop({ concurrency, warmupMs: plan.warmupMs, durationMs: plan.shortMs, op });
+  const loop = loopFor(env, concurrency, plan.shortMs);
   const measure = (kind: NoopKind, rest: Omit<Measure, "id" | "cell" | "metrics">): Measure => ({
     id: noopId(concurrency, kind),
     cell,
@@ -71,17 +69,7 @@ function noopMeasures(env: BenchEnv, concurrency: number, echoPort: () => number
     ...rest,
   });
   const python = (mode: PythonMode) => (): Promise<Record<string, number>> =>
-    runPythonWorker({
-      mode,
-      url: daemon.url,
-      concurrency,
-      warmup_s: plan.warmupMs / 1000,
-      duration_s: plan.shortMs / 1000,
-      namespace: NAMESPACE,
-      agent_prefix: "",
-      agent_id: "",
-      value_bytes: VALUE_BYTES,
-    });
+    runPythonWorker(pythonLoopSpec(env, mode, concurrency, plan.shortMs, ""), serverProcess(env, "statehouse"));
 
   const protocols: ConnectProtocol[] = ["connect-h2", "connect-h1", "grpc", "grpc-web"];
   const measures: Measure[] = protocols.map((protocol) =>
@@ -91,7 +79,7 @@ function noopMeasures(env: BenchEnv, concurrency: number, echoPort: () => number
       run: async () => {
         const client = connectClient(daemon.url, protocol);
         try {
-          return await loop(async () => {
+          return await loop("statehouse", async () => {
             await client.rpc.health({});
           });
         } finally {
@@ -107,7 +95,7 @@ function noopMeasures(env: BenchEnv, concurrency: number, echoPort: () => number
       run: async () => {
         const client = new Statehouse({ url: daemon.url, namespace: NAMESPACE });
         try {
-          return await loop(async () => {
+          return await loop("statehouse", async () => {
             await client.health();
           });
         } finally {
@@ -121,7 +109,7 @@ function noopMeasures(env: BenchEnv, concurrency: number, echoPort: () => number
       run: async () => {
         const client = new StatehouseGrpcClient(daemon.address);
         try {
-          return await loop(async () => {
+          return await loop("statehouse", async () => {
             await client.health();
           });
         } finally {
@@ -144,7 +132,7 @@ function noopMeasures(env: BenchEnv, concurrency: number, echoPort: () => number
         const session = await http2Session(echoPort());
         const body = Buffer.alloc(16);
         try {
-          return await loop(() => http2Request(session, body));
+          return await loop("baseline", () => http2Request(session, body));
         } finally {
           session.close();
         }
@@ -160,7 +148,7 @@ function noopMeasures(env: BenchEnv, concurrency: number, echoPort: () => number
         run: async () => {
           const client = new EtcdClient(etcd.address);
           try {
-            return await loop(() => client.status());
+            return await loop("etcd", () => client.status());
           } finally {
             client.close();
           }
@@ -182,7 +170,7 @@ function noopMeasures(env: BenchEnv, concurrency: number, echoPort: () => number
             }),
           );
           try {
-            return await loop(async (w) => {
+            return await loop("postgres", async (w) => {
               await (clients[w] as pg.Client).query("SELECT 1");
             });
           } finally {

@@ -2,12 +2,11 @@
 // clients. etcd reads are linearizable (its default), PostgreSQL reads by
 // primary key, one connection per client.
 import { Statehouse } from "@statehouse/sdk";
-import { clientsLabel, NAMESPACE, type BenchEnv } from "../bench-env.js";
+import { clientsLabel, loopFor, NAMESPACE, type BenchEnv } from "../bench-env.js";
 import { EtcdClient } from "../clients/etcd-client.js";
 import { PostgresBenchClient } from "../clients/postgres-bench-client.js";
 import { StatehouseGrpcClient } from "../clients/statehouse-grpc-client.js";
-import { runClosedLoop, type ClosedLoopResult } from "../closed-loop.js";
-import { opsPerSecMetric, type Measure, type MeasureGroup } from "../measure.js";
+import { cpuMetrics, opsPerSecMetric, type Measure, type MeasureGroup } from "../measure.js";
 import { ensureReplayData, etcdReplayPrefix, REPLAY_AGENT, stepKey } from "./replay-data.js";
 
 export function readGroup(env: BenchEnv): MeasureGroup {
@@ -15,9 +14,8 @@ export function readGroup(env: BenchEnv): MeasureGroup {
   const cell = clientsLabel(concurrency);
   const keys = env.plan.replayEvents;
   const randomKey = (): string => stepKey(Math.floor(Math.random() * keys));
-  const loop = (op: (worker: number) => Promise<void>): Promise<ClosedLoopResult> =>
-    runClosedLoop({ concurrency, warmupMs: env.plan.warmupMs, durationMs: env.plan.shortMs, op });
-  const metrics = [opsPerSecMetric("P5", "point reads/s")];
+  const loop = loopFor(env, concurrency, env.plan.shortMs);
+  const metrics = [opsPerSecMetric("P5", "point reads/s"), ...cpuMetrics("P5", "read")];
   const measure = (id: string, rest: Omit<Measure, "id" | "cell" | "metrics">): Measure => ({ id: `p5.${id}`, cell, metrics, ...rest });
   const expectFound = (exists: boolean, key: string): void => {
     if (!exists) throw new Error(`point read of ${key} found nothing`);
@@ -31,7 +29,7 @@ export function readGroup(env: BenchEnv): MeasureGroup {
       run: async () => {
         const client = new Statehouse({ url: env.daemon.url, namespace: NAMESPACE });
         try {
-          return await loop(async () => {
+          return await loop("statehouse", async () => {
             const key = randomKey();
             expectFound((await client.getState(REPLAY_AGENT, key)).exists, key);
           });
@@ -47,7 +45,7 @@ export function readGroup(env: BenchEnv): MeasureGroup {
       run: async () => {
         const client = new StatehouseGrpcClient(env.daemon.address);
         try {
-          return await loop(async () => {
+          return await loop("statehouse", async () => {
             const key = randomKey();
             expectFound((await client.getState(NAMESPACE, REPLAY_AGENT, key)).exists, key);
           });
@@ -68,7 +66,7 @@ export function readGroup(env: BenchEnv): MeasureGroup {
         run: async () => {
           const client = new EtcdClient(etcd.address);
           try {
-            return await loop(async () => {
+            return await loop("etcd", async () => {
               const key = randomKey();
               expectFound((await client.range(etcdReplayPrefix + key)).kvs.length === 1, key);
             });
@@ -89,7 +87,7 @@ export function readGroup(env: BenchEnv): MeasureGroup {
         run: async () => {
           const clients = await Promise.all(Array.from({ length: concurrency }, () => PostgresBenchClient.connect(postgres)));
           try {
-            return await loop(async (w) => {
+            return await loop("postgres", async (w) => {
               const key = randomKey();
               expectFound((await (clients[w] as PostgresBenchClient).getState(NAMESPACE, REPLAY_AGENT, key)) !== undefined, key);
             });
