@@ -16,6 +16,7 @@ import {
 } from "./key-encoding.ts";
 import { decodeStateHeader, encodeEvent, encodeState, type EncodableOperation } from "./record-codec.ts";
 import type { KvOp, OrderedKv } from "./storage/ordered-kv.ts";
+import { storageError } from "./storage/storage-error.ts";
 import type { StagedOperation } from "./transaction-manager.ts";
 import type { RecordRef } from "./types.ts";
 
@@ -103,18 +104,51 @@ export class CommitSequencer {
   }
 
   private flush(): void {
+    if (this.kv.broken) {
+      // A failed write (e.g. a full disk) leaves RocksDB refusing writes until it is
+      // reopened: repair first (it refuses while space is still short), then write.
+      this.kv.repair().then(
+        () => this.flushNow(),
+        (cause: unknown) => {
+          const error = storageError(cause);
+          const batch = this.queue;
+          this.queue = [];
+          for (const pending of batch) pending.reject(error);
+          this.scheduled = false;
+          this.notifyIdle();
+        },
+      );
+      return;
+    }
+    this.flushNow();
+  }
+
+  private flushNow(): void {
     this.scheduled = false;
     const batch = this.queue;
     this.queue = [];
     if (batch.length > 0) this.writeBatch(batch);
-    if (this.queue.length === 0) {
-      const waiters = this.idleWaiters;
-      this.idleWaiters = [];
-      for (const resolve of waiters) resolve();
-    }
+    this.notifyIdle();
+  }
+
+  private notifyIdle(): void {
+    if (this.queue.length > 0 || this.scheduled) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
   }
 
   private writeBatch(batch: Pending[]): void {
+    try {
+      this.writeBatchUnsafe(batch);
+    } catch (cause) {
+      // Only reading the current versions can get here (the write itself is caught below).
+      const error = storageError(cause);
+      for (const pending of batch) pending.reject(error);
+    }
+  }
+
+  private writeBatchUnsafe(batch: Pending[]): void {
     const started = performance.now();
     const { keyStates, idempotent } = this.readCurrent(batch);
     const ops: KvOp[] = [];
@@ -174,7 +208,11 @@ export class CommitSequencer {
       const firstTs = this.committed + 1;
       this.committed = ts;
       this.failpoints.hit("commit:after-sync-before-reply");
-      this.onApplied({ transactions: applied, operations, firstTs, lastTs: ts, durationMs: performance.now() - started });
+      try {
+        this.onApplied({ transactions: applied, operations, firstTs, lastTs: ts, durationMs: performance.now() - started });
+      } catch {
+        // Observers must not throw; the batch is durable whatever they do.
+      }
     }
     batch.forEach((pending, i) => {
       const verdict = verdicts[i] as Verdict;
@@ -228,13 +266,4 @@ function checkPreconditions(preconditions: readonly NormalizedPrecondition[], ke
     }
   }
   return null;
-}
-
-/** Maps a storage failure: a full disk is STORAGE_FULL, anything else STORAGE_ERROR. */
-export function storageError(cause: unknown): EngineError {
-  const message = cause instanceof Error ? cause.message : String(cause);
-  if (/no space left|ENOSPC|NoSpace/i.test(message)) {
-    return new EngineError("STORAGE_FULL", `storage is full: ${message}`, { cause });
-  }
-  return new EngineError("STORAGE_ERROR", `storage failure: ${message}`, { cause });
 }

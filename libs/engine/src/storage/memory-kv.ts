@@ -13,6 +13,7 @@ interface Chunk {
  */
 export class MemoryKv implements OrderedKv {
   readonly kind = "memory";
+  readonly broken = false;
   private chunks: Chunk[] = [];
   private closed = false;
 
@@ -36,6 +37,10 @@ export class MemoryKv implements OrderedKv {
     this.assertOpen();
     if (range.snapshot === true) return this.snapshotIterator(range);
     return this.liveIterator(range);
+  }
+
+  repair(): Promise<void> {
+    return Promise.resolve();
   }
 
   close(): Promise<void> {

@@ -48,5 +48,9 @@ export interface OrderedKv {
   /** Applies every operation atomically; with sync=true it returns only once durable. Throws on failure. */
   writeSync(ops: readonly KvOp[], sync: boolean): void;
   iterator(range: KvRange): KvIterator;
+  /** True after a failed write left the store refusing writes (RocksDB's sticky background error). */
+  readonly broken: boolean;
+  /** Makes a broken store writable again (reopen); rejects (STORAGE_FULL) while space is still short. */
+  repair(): Promise<void>;
   close(): Promise<void>;
 }

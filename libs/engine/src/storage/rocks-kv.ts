@@ -1,53 +1,60 @@
-import { RocksLevel, type RocksIterator } from "@nxtedition/rocksdb";
+import { statfs } from "node:fs/promises";
+import { dirname } from "node:path";
+import { RocksLevel, type RocksIterator, type RocksOpenOptions } from "@nxtedition/rocksdb";
 import { EngineError } from "../engine-error.ts";
 import type { KvEntry, KvIterator, KvOp, KvRange, OrderedKv } from "./ordered-kv.ts";
+import { describeError, storageError } from "./storage-error.ts";
 
 const NO_OPTIONS = {};
+
+const OPEN_OPTIONS: RocksOpenOptions = {
+  createIfMissing: true,
+  // WAL compression would run on the JS thread inside every synchronous commit write.
+  walCompression: false,
+  // Level compaction with 8 MiB memtables (budget / 4): keeps the WAL that RocksDB
+  // replays on open small (fast reopen after a crash) and leaves L0/L1 uncompressed,
+  // so flushes do not compete with commits for the CPU.
+  compaction: "level",
+  memtableMemoryBudget: 32 * 1024 * 1024,
+};
+
+/** Free space needed before a store broken by a full disk is reopened. */
+const MIN_FREE_BYTES_TO_REPAIR = 1024 * 1024;
 
 /** OrderedKv over one RocksDB database (default column family; tables are key prefixes). */
 export class RocksKv implements OrderedKv {
   readonly kind = "rocksdb";
+  private db: RocksLevel;
+  private readonly location: string;
   private readonly iterators = new Set<RocksIterator>();
+  private failed = false;
+  private reopening: Promise<void> | null = null;
 
-  private readonly db: RocksLevel;
-
-  private constructor(db: RocksLevel) {
+  private constructor(db: RocksLevel, location: string) {
     this.db = db;
+    this.location = location;
   }
 
   /** Opens (creating if missing). RocksDB replays its WAL here. A held lock is LOCKED. */
   static async open(location: string): Promise<RocksKv> {
-    const db = new RocksLevel(location);
-    try {
-      await db.open({
-        createIfMissing: true,
-        // WAL compression would run on the JS thread inside every synchronous commit write.
-        walCompression: false,
-        // Level compaction with 8 MiB memtables (budget / 4): keeps the WAL that RocksDB
-        // replays on open small (fast reopen after a crash) and leaves L0/L1 uncompressed,
-        // so flushes do not compete with commits for the CPU.
-        compaction: "level",
-        memtableMemoryBudget: 32 * 1024 * 1024,
-      });
-    } catch (error) {
-      const message = describe(error);
-      if (/lock/i.test(message)) {
-        throw new EngineError("LOCKED", `data directory is in use by another engine (RocksDB lock): ${location}`, {
-          cause: error,
-          details: { location },
-        });
-      }
-      throw new EngineError("STORAGE_ERROR", `cannot open RocksDB at ${location}: ${message}`, { cause: error, details: { location } });
-    }
-    return new RocksKv(db);
+    return new RocksKv(await openDb(location), location);
+  }
+
+  get broken(): boolean {
+    return this.failed;
   }
 
   getManySync(keys: readonly Buffer[]): (Buffer | undefined)[] {
     return this.db._getManySync(keys);
   }
 
-  getMany(keys: readonly Buffer[]): Promise<(Buffer | undefined)[]> {
-    return this.db._getManyAsync(keys, NO_OPTIONS);
+  async getMany(keys: readonly Buffer[]): Promise<(Buffer | undefined)[]> {
+    if (this.reopening !== null) await this.reopening;
+    try {
+      return await this.db._getManyAsync(keys, NO_OPTIONS);
+    } catch (error) {
+      throw storageError(error);
+    }
   }
 
   writeSync(ops: readonly KvOp[], sync: boolean): void {
@@ -58,12 +65,17 @@ export class RocksKv implements OrderedKv {
         else batch._del(op.key, NO_OPTIONS);
       }
       batch._writeSync({ sync });
+    } catch (error) {
+      // RocksDB keeps refusing writes after a failed one (sticky background error).
+      this.failed = true;
+      throw error;
     } finally {
       batch._closeSync();
     }
   }
 
   iterator(range: KvRange): KvIterator {
+    if (this.reopening !== null) throw new EngineError("STORAGE_ERROR", "storage is being reopened after a write failure; retry");
     // A RocksDB iterator reads from an implicit snapshot taken here, at creation.
     const it = this.db.iterator({
       ...(range.gte === undefined ? {} : { gte: range.gte }),
@@ -78,7 +90,12 @@ export class RocksKv implements OrderedKv {
     return {
       next: async (max: number): Promise<KvEntry[]> => {
         if (done) return [];
-        const rows = await it.nextv(max);
+        let rows: KvEntry[];
+        try {
+          rows = await it.nextv(max);
+        } catch (error) {
+          throw storageError(error);
+        }
         if (rows.length === 0) {
           done = true;
           this.release(it);
@@ -92,10 +109,44 @@ export class RocksKv implements OrderedKv {
     };
   }
 
+  /**
+   * Reopens RocksDB after a failed write. Reads keep being served by the old instance until
+   * enough space is free; the reopen itself takes milliseconds (iterators open at that moment
+   * end with STORAGE_ERROR).
+   */
+  repair(): Promise<void> {
+    this.reopening ??= this.reopen().finally(() => {
+      this.reopening = null;
+    });
+    return this.reopening;
+  }
+
   async close(): Promise<void> {
-    await Promise.all([...this.iterators].map((it) => it.close()));
+    if (this.reopening !== null) await this.reopening.catch(() => undefined);
+    await this.closeDb();
+  }
+
+  private async reopen(): Promise<void> {
+    const space = await statfs(dirname(this.location));
+    const free = space.bavail * space.bsize;
+    if (free < MIN_FREE_BYTES_TO_REPAIR) {
+      throw new EngineError("STORAGE_FULL", `storage is full (${free} bytes free); commits resume once space is freed`, {
+        details: { freeBytes: String(free) },
+      });
+    }
+    await this.closeDb();
+    this.db = await openDb(this.location);
+    this.failed = false;
+  }
+
+  private async closeDb(): Promise<void> {
+    await Promise.all([...this.iterators].map((it) => it.close().catch(() => undefined)));
     this.iterators.clear();
-    await this.db.close();
+    // After a write failure RocksDB's close reports that error, but the native handle is
+    // released regardless (the lock too), which is what a reopen needs.
+    await this.db.close().catch((error: unknown) => {
+      if (!this.failed) throw storageError(error);
+    });
   }
 
   private release(it: RocksIterator): void {
@@ -103,8 +154,22 @@ export class RocksKv implements OrderedKv {
   }
 }
 
-function describe(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const cause = error.cause instanceof Error ? `: ${error.cause.message}` : "";
-  return `${error.message}${cause}`;
+async function openDb(location: string): Promise<RocksLevel> {
+  const db = new RocksLevel(location);
+  try {
+    await db.open(OPEN_OPTIONS);
+  } catch (error) {
+    const message = describeError(error);
+    if (/lock/i.test(message)) {
+      throw new EngineError("LOCKED", `data directory is in use by another engine (RocksDB lock): ${location}`, {
+        cause: error,
+        details: { location },
+      });
+    }
+    throw new EngineError(/no space left/i.test(message) ? "STORAGE_FULL" : "STORAGE_ERROR", `cannot open RocksDB at ${location}: ${message}`, {
+      cause: error,
+      details: { location },
+    });
+  }
+  return db;
 }
