@@ -17,6 +17,8 @@ export interface BenchPlan {
   figures: ReadonlySet<Figure>;
   /** Start etcd and PostgreSQL (false in smoke mode). */
   peers: boolean;
+  /** After the rounds, profile the daemon under P1 (and P3) load with --cpu-prof. */
+  profile: boolean;
 }
 
 export interface PlanOptions {
@@ -25,6 +27,8 @@ export interface PlanOptions {
   huge?: boolean;
   only?: readonly Figure[];
   rounds?: number;
+  /** Default: on in full mode, off otherwise. */
+  profile?: boolean;
 }
 
 export function makePlan(options: PlanOptions): BenchPlan {
@@ -42,6 +46,7 @@ export function makePlan(options: PlanOptions): BenchPlan {
       datasets: [2_000],
       figures,
       peers: false,
+      profile: options.profile ?? false,
     };
   }
   const figures = new Set<Figure>(options.only ?? all);
@@ -58,6 +63,7 @@ export function makePlan(options: PlanOptions): BenchPlan {
       datasets: [100_000, 1_000_000, ...huge],
       figures,
       peers: true,
+      profile: options.profile ?? false,
     };
   }
   return {
@@ -71,6 +77,7 @@ export function makePlan(options: PlanOptions): BenchPlan {
     datasets: [100_000, 1_000_000, ...huge],
     figures,
     peers: true,
+    profile: options.profile ?? true,
   };
 }
 

@@ -4,6 +4,7 @@
 // rendered as JSON and Markdown.
 import type { BenchPlan } from "./bench-plan.js";
 import type { MachineInfo } from "./machine-info.js";
+import type { ProfileSummary } from "./profile/cpu-profile-summary.js";
 import { FIGURES, type Figure, type System } from "./measure.js";
 import { formatNumber, type MeasureSamples } from "./run-rounds.js";
 import { median, roundSig } from "./stats.js";
@@ -52,6 +53,8 @@ export interface BenchReport {
   errors: { measureId: string; subject: string; cell: string; message: string }[];
   skipped: string[];
   notes: string[];
+  /** Daemon CPU profiles under load (full mode or --profile). */
+  profiles: ProfileSummary[];
 }
 
 export interface ReportInput {
@@ -64,6 +67,7 @@ export interface ReportInput {
   results: readonly MeasureSamples[];
   skipped: string[];
   notes: string[];
+  profiles?: ProfileSummary[];
 }
 
 export function buildReport(input: ReportInput): BenchReport {
@@ -135,6 +139,7 @@ export function buildReport(input: ReportInput): BenchReport {
     errors,
     skipped: input.skipped,
     notes: [...input.notes, ...derivedNotes(rows)],
+    profiles: input.profiles ?? [],
   };
 }
 
@@ -194,6 +199,16 @@ export function reportToMarkdown(report: BenchReport, chartFile?: string): strin
       );
     }
     lines.push("");
+  }
+  if (report.profiles.length > 0) {
+    lines.push("## Where the daemon's time goes (CPU profile, `node --cpu-prof`)", "");
+    for (const p of report.profiles) {
+      lines.push(`**${p.scenario}** — sampled ${p.sampledMs} ms, daemon busy ${p.busyPct}% of it. Busy time by part:`, "");
+      lines.push(p.categories.filter((c) => c.pct >= 0.5).map((c) => `${escapeCell(c.name)} ${c.pct}%`).join(" · "), "");
+      lines.push("| top self time | where | % of busy |", "|---|---|--:|");
+      for (const f of p.topFunctions) lines.push(`| ${escapeCell(f.name)} | ${escapeCell(f.where)} | ${f.pct} |`);
+      lines.push("");
+    }
   }
   if (report.notes.length > 0) lines.push("## Notes", "", ...report.notes.map((n) => `- ${n}`), "");
   if (report.skipped.length > 0) lines.push("## Skipped", "", ...report.skipped.map((s) => `- ${s}`), "");

@@ -23,10 +23,12 @@ const program = new Command()
   .addOption(new Option("--rounds <n>", "alternating rounds").argParser((v) => Number.parseInt(v, 10)))
   .option("--out <dir>", "where the JSON, Markdown and SVG go", join(REPO_ROOT, "bench", "results"))
   .option("--scratch <dir>", "parent dir for data dirs (a real disk, not tmpfs)", "/var/tmp")
-  .option("--keep", "keep the scratch dir (data and peer logs)");
+  .option("--keep", "keep the scratch dir (data and peer logs)")
+  .option("--profile", "profile the daemon under P1/P3 load (default in full mode)")
+  .option("--no-profile", "skip the daemon profile");
 
 program.parse();
-const opts = program.opts<{ quick?: boolean; smoke?: boolean; huge?: boolean; only?: Figure[]; rounds?: number; out: string; scratch: string; keep?: boolean }>();
+const opts = program.opts<{ quick?: boolean; smoke?: boolean; huge?: boolean; only?: Figure[]; rounds?: number; out: string; scratch: string; keep?: boolean; profile?: boolean }>();
 const args = process.argv.slice(2);
 const { markdown, files } = await runBench({
   ...(opts.quick === undefined ? {} : { quick: opts.quick }),
@@ -35,6 +37,7 @@ const { markdown, files } = await runBench({
   ...(opts.only === undefined ? {} : { only: opts.only }),
   ...(opts.rounds === undefined ? {} : { rounds: opts.rounds }),
   ...(opts.keep === undefined ? {} : { keep: opts.keep }),
+  ...(opts.profile === undefined ? {} : { profile: opts.profile }),
   outDir: opts.out,
   scratchDir: opts.scratch,
   command: `npm run bench${args.length > 0 ? ` -- ${args.join(" ")}` : ""}`,

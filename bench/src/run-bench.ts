@@ -14,6 +14,8 @@ import { ensureEtcdInstalled, startEtcd, type EtcdServer } from "./peers/etcd-se
 import { ensurePostgresInstalled, startPostgres, type PostgresServer } from "./peers/postgres-server.js";
 import { REPO_ROOT, startDaemon, type RunningDaemon } from "./peers/statehouse-daemon.js";
 import { pythonUnavailable, VENV_PYTHON } from "./python-worker.js";
+import { profileDaemon } from "./profile/daemon-profile.js";
+import type { ProfileSummary } from "./profile/cpu-profile-summary.js";
 import { runRounds } from "./run-rounds.js";
 import { commitGroups } from "./workloads/commit-workloads.js";
 import { noopGroups } from "./workloads/noop-workloads.js";
@@ -66,6 +68,7 @@ export async function runBench(options: RunBenchOptions): Promise<RunBenchResult
   let postgres: PostgresServer | null = null;
   let daemon: RunningDaemon | null = null;
   let results: Awaited<ReturnType<typeof runRounds>> = [];
+  let profiles: ProfileSummary[] = [];
   try {
     if (plan.peers && wants("P1", "P2", "P3", "P5", "context")) {
       ensureEtcdInstalled(log);
@@ -96,6 +99,7 @@ export async function runBench(options: RunBenchOptions): Promise<RunBenchResult
     if (wants("P5")) groups.push(readGroup(env));
     if (wants("P4", "P6")) groups.push(restartGroup(env));
     results = await runRounds(groups, plan.rounds, log);
+    if (plan.profile) profiles = await profileDaemon(env, wants("P3", "P5"));
   } finally {
     await daemon?.stop().catch(() => undefined);
     await etcd?.stop().catch(() => undefined);
@@ -114,6 +118,7 @@ export async function runBench(options: RunBenchOptions): Promise<RunBenchResult
     results,
     skipped,
     notes,
+    profiles,
   });
   const files: string[] = [];
   const chartName = `${plan.mode}-p1.svg`;
