@@ -14,3 +14,7 @@ export type { LedgerReport, TxnRecord, TxnStatus } from "./check/commit-ledger.j
 export { checkLinearizable } from "./check/linearizability.js";
 export type { CommitOp, HistoryOp, KeyVersion, LinearizabilityReport, ReadOp } from "./check/linearizability.js";
 export type * from "./drivers/protocol.js";
+export { formatTotals, runKillCampaign } from "./campaign/kill-campaign.js";
+export type { CampaignTotals, Distribution, KillCampaignOptions } from "./campaign/kill-campaign.js";
+export { mountTmpfs } from "./harness/tmpfs.js";
+export type { Tmpfs } from "./harness/tmpfs.js";

@@ -21,6 +21,7 @@ from typing import Any
 
 from statehouse import Statehouse, StatehouseError
 
+
 def emit(message: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(message, separators=(",", ":")) + "\n")
     sys.stdout.flush()
@@ -142,7 +143,7 @@ class Driver:
             if handler is None or cmd["op"] in ("handle", "stage_ops"):
                 raise ValueError(f"unknown op {cmd.get('op')!r}")
             result = handler(cmd)
-        except Exception as error:  # noqa: BLE001 - every SDK failure is reported to the harness
+        except Exception as error:  # every SDK failure is reported to the harness
             t1 = time.monotonic_ns()
             emit({"id": cmd["id"], "ok": False, "error": error_info(error, self.stage), "t0": str(t0), "t1": str(t1)})
             return

@@ -4,15 +4,8 @@
 // the page's life; the suite drives it through `globalThis.statehouseE2E`.
 // Every function resolves to a plain JSON outcome (never rejects), so the
 // suite sees the SDK's error classes.
-import {
-  ConflictError,
-  ConnectionError,
-  NotFoundError,
-  Statehouse,
-  StatehouseError,
-  TransactionError,
-  type Transaction,
-} from "@statehouse/sdk";
+import { Statehouse, type Transaction } from "@statehouse/sdk";
+import { sdkErrorClasses, sdkErrorCode } from "../drivers/sdk-error-classes.js";
 
 type Outcome = { ok: true; result: unknown } | { ok: false; error: { class: string; code: string | null; message: string } };
 
@@ -26,15 +19,6 @@ let client: Statehouse | undefined;
 const staged = new Map<number, Transaction>();
 let nextHandle = 1;
 
-function errorClass(error: unknown): string {
-  if (error instanceof ConflictError) return "ConflictError";
-  if (error instanceof TransactionError) return "TransactionError";
-  if (error instanceof NotFoundError) return "NotFoundError";
-  if (error instanceof ConnectionError) return "ConnectionError";
-  if (error instanceof StatehouseError) return "StatehouseError";
-  return error instanceof Error ? error.name : typeof error;
-}
-
 async function outcome(run: () => Promise<unknown>): Promise<Outcome> {
   try {
     return { ok: true, result: await run() };
@@ -42,8 +26,8 @@ async function outcome(run: () => Promise<unknown>): Promise<Outcome> {
     return {
       ok: false,
       error: {
-        class: errorClass(error),
-        code: error instanceof StatehouseError ? error.code : null,
+        class: sdkErrorClasses(error)[0] ?? "Error",
+        code: sdkErrorCode(error),
         message: error instanceof Error ? error.message : String(error),
       },
     };

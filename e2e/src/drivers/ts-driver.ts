@@ -10,16 +10,7 @@
 //   node --conditions=@statehouse/source ts-driver.mjs --url http://127.0.0.1:PORT [--namespace default]
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
-import {
-  ConflictError,
-  ConnectionError,
-  NotFoundError,
-  Statehouse,
-  StatehouseError,
-  TransactionError,
-  type StateResult,
-  type Transaction,
-} from "@statehouse/sdk";
+import { Statehouse, StatehouseError, type StateResult, type Transaction } from "@statehouse/sdk";
 import type {
   DriverCommand,
   DriverErrorInfo,
@@ -31,6 +22,7 @@ import type {
   StateView,
   TxnResult,
 } from "./protocol.js";
+import { sdkErrorClasses, sdkErrorCode } from "./sdk-error-classes.js";
 
 const { values } = parseArgs({
   options: { url: { type: "string" }, namespace: { type: "string", default: "default" } },
@@ -39,25 +31,14 @@ if (values.url === undefined) throw new TypeError("--url is required");
 
 const client = new Statehouse({ url: values.url, namespace: values.namespace });
 
-// Most derived first, so the first match is the error's own class.
-const sdkErrors: Array<[string, abstract new (...args: never[]) => Error]> = [
-  ["ConflictError", ConflictError],
-  ["TransactionError", TransactionError],
-  ["NotFoundError", NotFoundError],
-  ["ConnectionError", ConnectionError],
-  ["StatehouseError", StatehouseError],
-];
-
 function errorInfo(error: unknown, stage: string | null): DriverErrorInfo {
-  const classes = sdkErrors.filter(([, type]) => error instanceof type).map(([name]) => name);
-  const base = error instanceof Error ? error : new Error(String(error));
-  if (classes.length === 0) classes.push(base.name);
+  const classes = sdkErrorClasses(error);
   return {
-    class: classes[0] ?? base.name,
+    class: classes[0] ?? "Error",
     classes,
     statehouse: error instanceof StatehouseError,
-    code: error instanceof StatehouseError ? error.code : null,
-    message: base.message.slice(0, 2000),
+    code: sdkErrorCode(error),
+    message: (error instanceof Error ? error.message : String(error)).slice(0, 2000),
     stage,
   };
 }
