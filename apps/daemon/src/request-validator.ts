@@ -71,6 +71,11 @@ export class RequestValidator {
     return this.text(field, value, { maxBytes: 256, limit: "max_txn_id_bytes" });
   }
 
+  /** The (namespace, agent) a request addresses. */
+  agent(req: { namespace: string; agentId: string }): { namespace: string; agentId: string } {
+    return { namespace: this.namespace(req.namespace), agentId: this.agentId(req.agentId) };
+  }
+
   ref(req: { namespace: string; agentId: string; key: string }, fieldPrefix = ""): RecordRef {
     return {
       namespace: this.namespace(req.namespace, `${fieldPrefix}namespace`),

@@ -177,29 +177,21 @@ export function createStatehouseService(deps: StatehouseServiceDeps): ServiceImp
     }),
 
     listKeys: unary("ListKeys", async (req) => {
-      const namespace = validator.namespace(req.namespace);
-      const agentId = validator.agentId(req.agentId);
+      const { namespace, agentId } = validator.agent(req);
       metrics.read("list_keys");
       return { keys: await engine.listKeys(namespace, agentId) };
     }),
 
     scanPrefix: unary("ScanPrefix", async (req) => {
-      const namespace = validator.namespace(req.namespace);
-      const agentId = validator.agentId(req.agentId);
+      const { namespace, agentId } = validator.agent(req);
       const prefix = validator.prefix(req.prefix);
       metrics.read("scan_prefix");
       return { entries: (await engine.scanPrefix(namespace, agentId, prefix)).map(entryMessage) };
     }),
 
     async *replay(req, ctx) {
-      let namespace: string;
-      let agentId: string;
-      try {
-        namespace = validator.namespace(req.namespace);
-        agentId = validator.agentId(req.agentId);
-      } catch (error) {
-        throw toRpcError(error, log, "Replay");
-      }
+      // Validation errors are ConnectErrors with their detail already.
+      const { namespace, agentId } = validator.agent(req);
       yield* streamEvents(
         "Replay",
         ctx,
@@ -224,14 +216,8 @@ export function createStatehouseService(deps: StatehouseServiceDeps): ServiceImp
     }),
 
     async *watch(req, ctx) {
-      let namespace: string;
-      let agentId: string;
-      try {
-        namespace = validator.namespace(req.namespace);
-        agentId = validator.agentId(req.agentId);
-      } catch (error) {
-        throw toRpcError(error, log, "Watch");
-      }
+      // Validation errors are ConnectErrors with their detail already.
+      const { namespace, agentId } = validator.agent(req);
       yield* streamEvents(
         "Watch",
         ctx,
@@ -242,8 +228,7 @@ export function createStatehouseService(deps: StatehouseServiceDeps): ServiceImp
     },
 
     getStateAsOf: unary("GetStateAsOf", async (req) => {
-      const namespace = validator.namespace(req.namespace);
-      const agentId = validator.agentId(req.agentId);
+      const { namespace, agentId } = validator.agent(req);
       metrics.read("get_state_as_of");
       if (req.key === undefined) {
         const entries = await engine.getAgentAsOf(namespace, agentId, req.commitTs);

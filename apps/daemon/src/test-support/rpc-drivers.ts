@@ -30,6 +30,15 @@ export interface RpcDriver {
   close(): void;
 }
 
+function grpcJsMethod<I extends DescMessage, O extends DescMessage>(method: DescMethodUnary<I, O> | DescMethodServerStreaming<I, O>, options: CallOptions) {
+  return [
+    `/${method.parent.typeName}/${method.name}`,
+    (value: MessageInitShape<I>) => Buffer.from(toBinary(method.input, create(method.input, value))),
+    (bytes: Buffer) => fromBinary(method.output, bytes),
+    options.timeoutMs === undefined ? {} : { deadline: Date.now() + options.timeoutMs },
+  ] as const;
+}
+
 export class GrpcJsDriver implements RpcDriver {
   readonly name = "grpc-js";
   readonly #client: grpc.Client;
@@ -40,28 +49,17 @@ export class GrpcJsDriver implements RpcDriver {
 
   unary<I extends DescMessage, O extends DescMessage>(method: DescMethodUnary<I, O>, input: MessageInitShape<I>, options: CallOptions = {}): Promise<MessageShape<O>> {
     return new Promise((resolve, reject) => {
-      const call = this.#client.makeUnaryRequest(
-        `/${method.parent.typeName}/${method.name}`,
-        (value: MessageInitShape<I>) => Buffer.from(toBinary(method.input, create(method.input, value))),
-        (bytes: Buffer) => fromBinary(method.output, bytes),
-        input,
-        new grpc.Metadata(),
-        options.timeoutMs === undefined ? {} : { deadline: Date.now() + options.timeoutMs },
-        (error, response) => (error === null ? resolve(response as MessageShape<O>) : reject(error)),
+      const [path, serialize, deserialize, callOptions] = grpcJsMethod(method, options);
+      const call = this.#client.makeUnaryRequest(path, serialize, deserialize, input, new grpc.Metadata(), callOptions, (error, response) =>
+        error === null ? resolve(response as MessageShape<O>) : reject(error),
       );
       options.signal?.addEventListener("abort", () => call.cancel(), { once: true });
     });
   }
 
   async *stream<I extends DescMessage, O extends DescMessage>(method: DescMethodServerStreaming<I, O>, input: MessageInitShape<I>, options: CallOptions = {}): AsyncIterable<MessageShape<O>> {
-    const call = this.#client.makeServerStreamRequest(
-      `/${method.parent.typeName}/${method.name}`,
-      (value: MessageInitShape<I>) => Buffer.from(toBinary(method.input, create(method.input, value))),
-      (bytes: Buffer) => fromBinary(method.output, bytes),
-      input,
-      new grpc.Metadata(),
-      options.timeoutMs === undefined ? {} : { deadline: Date.now() + options.timeoutMs },
-    );
+    const [path, serialize, deserialize, callOptions] = grpcJsMethod(method, options);
+    const call = this.#client.makeServerStreamRequest(path, serialize, deserialize, input, new grpc.Metadata(), callOptions);
     const onAbort = (): void => call.cancel();
     options.signal?.addEventListener("abort", onAbort, { once: true });
     try {
