@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
 import { makePlan } from "./bench-plan.js";
-import { buildReport, reportToMarkdown } from "./bench-report.js";
+import { buildReport, checkAims, reportToMarkdown, type ReportRow } from "./bench-report.js";
 import type { Measure } from "./measure.js";
 import { opsPerSecMetric } from "./measure.js";
 import { p1ChartSvg } from "./p1-chart.js";
@@ -79,4 +79,42 @@ test("rotate shifts the order by the round number", () => {
   expect(rotate([1, 2, 3], 1)).toEqual([2, 3, 1]);
   expect(rotate([1, 2, 3], 4)).toEqual([2, 3, 1]);
   expect(rotate([], 2)).toEqual([]);
+});
+
+test("checkAims compares the top-concurrency P1 rows, P3, P4 at 1M and P6 growth", () => {
+  const base: ReportRow = {
+    measureId: "",
+    figure: "P1",
+    cell: "64 clients",
+    subject: "",
+    system: "statehouse",
+    metric: "opsPerSec",
+    label: "",
+    unit: "/s",
+    better: "higher",
+    runs: 1,
+    median: 0,
+    min: 0,
+    max: 0,
+    samples: [],
+    ratios: {},
+  };
+  const aims = checkAims([
+    { ...base, measureId: "p1.c1.sh-ts-sdk", cell: "1 client", median: 10, ratios: { vsEtcd: 5, vsPostgres: 5 } },
+    { ...base, measureId: "p1.c64.sh-ts-sdk", subject: "sdk", median: 900, ratios: { vsEtcd: 0.9, vsPostgres: 1.2 } },
+    { ...base, measureId: "p1.c64.sh-grpc-js", subject: "grpc-js", median: 1100, ratios: { vsEtcd: 1.1, vsPostgres: 1.5 } },
+    { ...base, measureId: "p3.sh-ts-sdk", figure: "P3", cell: "100k events", metric: "eventsPerSec", median: 250_000 },
+    { ...base, measureId: "p4.1M", figure: "P4", cell: "1M events", metric: "restartMs", median: 1500 },
+    { ...base, measureId: "p4.100k", figure: "P6", cell: "100k events", metric: "vmHwmMiB", median: 100 },
+    { ...base, measureId: "p4.1M", figure: "P6", cell: "1M events", metric: "vmHwmMiB", median: 120 },
+  ]);
+  expect(aims.map((a) => [a.aim, a.met])).toEqual([
+    ["P1 at 64 clients: TS SDK ≥ etcd", false],
+    ["P1 at 64 clients: best Statehouse client (grpc-js) ≥ etcd", true],
+    ["P1 at 64 clients: TS SDK ≥ PostgreSQL", true],
+    ["P1 at 64 clients: best Statehouse client (grpc-js) ≥ PostgreSQL", true],
+    ["P3: replay ≥ 200k events/s to the TS SDK", true],
+    ["P4: restart-to-serving ≤ 1 s at 1M events", false],
+    ["P6: peak RSS flat in the number of records (≤ 1.25× across data sets)", true],
+  ]);
 });

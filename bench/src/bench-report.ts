@@ -55,6 +55,14 @@ export interface BenchReport {
   notes: string[];
   /** Daemon CPU profiles under load (full mode or --profile). */
   profiles: ProfileSummary[];
+  /** The issue's aims, checked against the medians. */
+  aims: Aim[];
+}
+
+export interface Aim {
+  aim: string;
+  measured: string;
+  met: boolean;
 }
 
 export interface ReportInput {
@@ -140,10 +148,52 @@ export function buildReport(input: ReportInput): BenchReport {
     skipped: input.skipped,
     notes: [...input.notes, ...derivedNotes(rows)],
     profiles: input.profiles ?? [],
+    aims: checkAims(rows),
   };
 }
 
-/** Flatness of P6 and the aim checks, stated in words. */
+/**
+ * The aims of issue 8: P1 at the highest concurrency >= etcd and >= PostgreSQL
+ * (for the TS SDK and for the best Statehouse client), P3 >= 200k events/s to
+ * the TS SDK, P4 <= 1 s at 1M events, P6 flat in the number of records.
+ */
+export function checkAims(rows: readonly ReportRow[]): Aim[] {
+  const aims: Aim[] = [];
+  const p1 = rows.filter((r) => r.figure === "P1" && r.metric === "opsPerSec");
+  const topCell = p1.reduce<string | undefined>((cell, r) => (cell === undefined || parseInt(r.cell) > parseInt(cell) ? r.cell : cell), undefined);
+  const top = p1.filter((r) => r.cell === topCell);
+  const sdk = top.find((r) => r.measureId.endsWith(".sh-ts-sdk"));
+  const best = top.filter((r) => r.system === "statehouse").sort((a, b) => b.median - a.median)[0];
+  for (const [peer, key] of [["etcd", "vsEtcd"], ["PostgreSQL", "vsPostgres"]] as const) {
+    for (const [who, row] of [["TS SDK", sdk], [`best Statehouse client (${best?.subject ?? ""})`, best]] as const) {
+      const value = row?.ratios[key];
+      if (row === undefined || value === undefined) continue;
+      aims.push({ aim: `P1 at ${topCell}: ${who} ≥ ${peer}`, measured: `${formatNumber(row.median)}/s = ${value}× ${peer}`, met: value >= 1 });
+    }
+  }
+  const replay = rows.find((r) => r.figure === "P3" && r.measureId === "p3.sh-ts-sdk");
+  if (replay !== undefined) {
+    aims.push({ aim: "P3: replay ≥ 200k events/s to the TS SDK", measured: `${formatNumber(replay.median)} events/s (${replay.cell})`, met: replay.median >= 200_000 });
+  }
+  const restart = rows.find((r) => r.figure === "P4" && r.metric === "restartMs" && r.cell === "1M events");
+  if (restart !== undefined) {
+    aims.push({ aim: "P4: restart-to-serving ≤ 1 s at 1M events", measured: `${formatNumber(restart.median)} ms`, met: restart.median <= 1000 });
+  }
+  const rss = rows.filter((r) => r.metric === "vmHwmMiB");
+  const small = rss[0];
+  const large = rss.at(-1);
+  if (small !== undefined && large !== undefined && small !== large) {
+    const growth = large.median / small.median;
+    aims.push({
+      aim: "P6: peak RSS flat in the number of records (≤ 1.25× across data sets)",
+      measured: `${formatNumber(small.median)} MiB at ${small.cell} → ${formatNumber(large.median)} MiB at ${large.cell} (${roundSig(growth, 3)}×)`,
+      met: growth <= 1.25,
+    });
+  }
+  return aims;
+}
+
+/** Flatness of P6 stated in words. */
 function derivedNotes(rows: readonly ReportRow[]): string[] {
   const notes: string[] = [];
   const rss = rows.filter((r) => r.metric === "vmHwmMiB");
@@ -164,6 +214,8 @@ const FIGURE_TITLES: Record<Figure, string> = {
   P6: "P6 — daemon peak RSS",
   context: "Context — the limits: no-op calls, raw HTTP/2, disk",
 };
+
+const CPU_METRICS = new Set(["serverCpuUsPerOp", "clientCpuUsPerOp"]);
 
 function ratio(value: number | undefined): string {
   return value === undefined ? "" : `${value.toFixed(value >= 10 ? 1 : 2)}×`;
@@ -186,8 +238,14 @@ export function reportToMarkdown(report: BenchReport, chartFile?: string): strin
   lines.push(`| OS | ${escapeCell(m.os)} |`);
   for (const [name, version] of Object.entries(report.versions)) lines.push(`| ${escapeCell(name)} | ${escapeCell(version)} |`);
   lines.push("");
+  if (report.aims.length > 0) {
+    lines.push("## Aims", "", "| aim | measured | met |", "|---|---|---|");
+    for (const aim of report.aims) lines.push(`| ${escapeCell(aim.aim)} | ${escapeCell(aim.measured)} | ${aim.met ? "yes" : "**no**"} |`);
+    lines.push("");
+  }
   for (const figure of FIGURES) {
-    const rows = report.rows.filter((r) => r.figure === figure);
+    const rows = report.rows.filter((r) => r.figure === figure && !CPU_METRICS.has(r.metric));
+    const cpuRows = report.rows.filter((r) => r.figure === figure && r.metric === "serverCpuUsPerOp");
     if (rows.length === 0) continue;
     lines.push(`## ${FIGURE_TITLES[figure]}`, "");
     if (figure === "P1" && chartFile !== undefined) lines.push(`![P1 across concurrency](${chartFile})`, "");
@@ -199,6 +257,21 @@ export function reportToMarkdown(report: BenchReport, chartFile?: string): strin
       );
     }
     lines.push("");
+    if (cpuRows.length > 0) {
+      lines.push(
+        "CPU time per operation over the measurement window (median over rounds): the server process(es) from /proc (PostgreSQL: postmaster + backends), the client from its own process.",
+        "",
+        "| cell | subject | server CPU µs/op | client CPU µs/op | server ÷ etcd | server ÷ PostgreSQL |",
+        "|---|---|--:|--:|--:|--:|",
+      );
+      for (const r of cpuRows) {
+        const client = report.rows.find((c) => c.measureId === r.measureId && c.metric === "clientCpuUsPerOp");
+        lines.push(
+          `| ${escapeCell(r.cell)} | ${escapeCell(r.subject)} | ${formatNumber(r.median)} | ${client === undefined ? "" : formatNumber(client.median)} | ${ratio(r.ratios.vsEtcd)} | ${ratio(r.ratios.vsPostgres)} |`,
+        );
+      }
+      lines.push("");
+    }
   }
   if (report.profiles.length > 0) {
     lines.push("## Where the daemon's time goes (CPU profile, `node --cpu-prof`)", "");
