@@ -266,9 +266,14 @@ export class DaemonHarness {
         await this.waitReady(run);
         return run;
       } catch (error) {
-        const addressInUse = error instanceof DaemonExitedError && run.logs.some((line) => line.raw.includes("EADDRINUSE"));
-        if (!addressInUse || attempt >= 20) throw error;
-        await sleep(100);
+        if (!(error instanceof DaemonExitedError) || attempt >= 20) throw error;
+        // The port of the killed run is still held for a moment.
+        const addressInUse = run.logs.some((line) => line.raw.includes("EADDRINUSE"));
+        // A build of the daemon or its packages is rewriting dist/ right now (a shared work
+        // tree; never in CI): wait for it to finish rather than fail the campaign.
+        const rebuilding = run.logs.some((line) => line.raw.includes("ERR_MODULE_NOT_FOUND"));
+        if (!addressInUse && !rebuilding) throw error;
+        await sleep(rebuilding ? 3_000 : 100);
       }
     }
   }
