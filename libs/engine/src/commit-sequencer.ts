@@ -14,7 +14,7 @@ import {
   TABLE_AGENT_EVENT,
   versionKey,
 } from "./key-encoding.ts";
-import { decodeStateHeader, encodeEvent, encodeState, type EncodableOperation } from "./record-codec.ts";
+import { decodeStateHeader, encodeState, encodeTransaction, type EncodableOperation } from "./record-codec.ts";
 import type { KvOp, OrderedKv } from "./storage/ordered-kv.ts";
 import { storageError } from "./storage/storage-error.ts";
 import type { StagedOperation } from "./transaction-manager.ts";
@@ -174,7 +174,6 @@ export class CommitSequencer {
       ts++;
       applied++;
       const encodable: EncodableOperation[] = [];
-      const agents = new Map<string, Buffer>();
       for (const op of request.operations) {
         const id = op.stateKey.toString("latin1");
         const version = (keyStates.get(id)?.version ?? 0) + 1;
@@ -182,12 +181,13 @@ export class CommitSequencer {
         encodable.push({ namespace: op.ref.namespace, agentId: op.ref.agentId, key: op.ref.key, version, valueJson: op.valueJson });
         ops.push({ type: "put", key: op.stateKey, value: encodeState(version, ts, op.valueJson) });
         ops.push({ type: "put", key: versionKey(op.stateKey, version), value: encodeU64(ts) });
-        const agentId = `${op.ref.namespace.length}:${op.ref.namespace}${op.ref.agentId}`;
-        if (!agents.has(agentId)) agents.set(agentId, agentPrefix(TABLE_AGENT_EVENT, op.ref.namespace, op.ref.agentId));
       }
       operations += encodable.length;
-      ops.push({ type: "put", key: eventKey(ts), value: encodeEvent(request.txnId, ts, committedAtMs, request.idempotencyKey, encodable) });
-      for (const prefix of agents.values()) ops.push({ type: "put", key: agentEventKey(prefix, ts), value: EMPTY });
+      const encoded = encodeTransaction(request.txnId, ts, committedAtMs, request.idempotencyKey, encodable);
+      ops.push({ type: "put", key: eventKey(ts), value: encoded.event });
+      for (const agent of encoded.agents) {
+        ops.push({ type: "put", key: agentEventKey(agentPrefix(TABLE_AGENT_EVENT, agent.namespace, agent.agentId), ts), value: agent.value });
+      }
       if (request.idempotencyKey !== null) {
         ops.push({ type: "put", key: idempotencyKeyOf(request.idempotencyKey), value: encodeU64(ts) });
         idempotent.set(request.idempotencyKey, ts);
@@ -248,7 +248,6 @@ export class CommitSequencer {
   }
 }
 
-const EMPTY = Buffer.alloc(0);
 
 function checkPreconditions(preconditions: readonly NormalizedPrecondition[], keyStates: Map<string, KeyState>): EngineError | null {
   for (const pre of preconditions) {

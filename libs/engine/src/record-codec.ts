@@ -51,6 +51,38 @@ export function encodeEvent(
   return out;
 }
 
+export interface EncodedEvent {
+  /** The full event, for the log. */
+  event: Buffer;
+  /** Per (namespace, agent): the event restricted to that agent's operations (the same Buffer when only one agent). */
+  agents: { namespace: string; agentId: string; value: Buffer }[];
+}
+
+/** Encodes a transaction for the log and for each agent's covering event index entry. */
+export function encodeTransaction(
+  txnId: string,
+  commitTs: number,
+  committedAtMs: number,
+  idempotencyKey: string | null,
+  operations: readonly EncodableOperation[],
+): EncodedEvent {
+  const event = encodeEvent(txnId, commitTs, committedAtMs, idempotencyKey, operations);
+  const byAgent = new Map<string, EncodableOperation[]>();
+  for (const op of operations) {
+    const id = `${op.namespace.length}:${op.namespace}${op.agentId}`;
+    const list = byAgent.get(id);
+    if (list === undefined) byAgent.set(id, [op]);
+    else list.push(op);
+  }
+  const agents: EncodedEvent["agents"] = [];
+  for (const ops of byAgent.values()) {
+    const first = ops[0] as EncodableOperation;
+    const value = byAgent.size === 1 ? event : encodeEvent(txnId, commitTs, committedAtMs, idempotencyKey, ops);
+    agents.push({ namespace: first.namespace, agentId: first.agentId, value });
+  }
+  return { event, agents };
+}
+
 interface EventJson {
   f: number;
   t: string;
@@ -60,8 +92,11 @@ interface EventJson {
   o: StoredOperation[];
 }
 
-/** Decodes and verifies an event; throws EngineError CORRUPTION on a checksum or format failure. */
-export function decodeEvent(buffer: Buffer, expectedTs: number): StoredEvent {
+/**
+ * Decodes and verifies an event; throws EngineError CORRUPTION on a checksum or format failure.
+ * expectedTs (the commit_ts in its key) is checked when given.
+ */
+export function decodeEvent(buffer: Buffer, expectedTs: number | null): StoredEvent {
   if (buffer.length < 4) throw corrupt(expectedTs, "truncated");
   const body = buffer.subarray(4);
   if (crc32(body) !== buffer.readUInt32BE(0)) throw corrupt(expectedTs, "checksum mismatch");
@@ -71,15 +106,15 @@ export function decodeEvent(buffer: Buffer, expectedTs: number): StoredEvent {
   } catch (error) {
     throw corrupt(expectedTs, "unparseable", error);
   }
-  if (parsed.f !== EVENT_FORMAT || parsed.c !== expectedTs || !Array.isArray(parsed.o)) {
+  if (parsed.f !== EVENT_FORMAT || (expectedTs !== null && parsed.c !== expectedTs) || !Array.isArray(parsed.o)) {
     throw corrupt(expectedTs, "unexpected format or commit_ts");
   }
   return { txnId: parsed.t, commitTs: parsed.c, committedAtMs: parsed.at, idempotencyKey: parsed.ik, operations: parsed.o };
 }
 
-function corrupt(commitTs: number, what: string, cause?: unknown): EngineError {
-  return new EngineError("CORRUPTION", `event at commit_ts ${commitTs}: ${what}`, {
-    details: { commitTs: String(commitTs) },
+function corrupt(commitTs: number | null, what: string, cause?: unknown): EngineError {
+  return new EngineError("CORRUPTION", `event at commit_ts ${commitTs ?? "?"}: ${what}`, {
+    details: { commitTs: String(commitTs ?? "") },
     ...(cause === undefined ? {} : { cause }),
   });
 }

@@ -2,7 +2,7 @@ import { readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { Failpoints } from "./failpoints.ts";
-import { eventKey, stateKey, TABLE_AGENT_EVENT, TABLE_STATE } from "./key-encoding.ts";
+import { agentEventKey, agentPrefix, eventKey, stateKey, TABLE_AGENT_EVENT, TABLE_STATE } from "./key-encoding.ts";
 import { openEngine } from "./open-engine.ts";
 import { META_REBUILD } from "./recovery.ts";
 import { decodeStateHeader } from "./record-codec.ts";
@@ -223,28 +223,32 @@ describe("snapshots and recovery (RocksDB)", () => {
     expect(await observe(again)).toEqual(before);
   });
 
-  it("refuses to open when a replayed event fails its checksum, and fails reads of a damaged old event", async () => {
+  it("refuses to open when a replayed event fails its checksum; damage to older entries surfaces on use", async () => {
     const dir = await tempDir();
     const engine = await openWithSnapshots(dir, 20, 1, 10);
     await engine.close();
-    const flip = (kv: RocksKv, ts: number): Buffer => {
-      const [raw] = kv.getManySync([eventKey(ts)]);
+    const flip = (kv: RocksKv, key: Buffer): Buffer => {
+      const [raw] = kv.getManySync([key]);
       const bad = Buffer.from(raw as Buffer);
       bad[bad.length - 3] = (bad[bad.length - 3] ?? 0) ^ 0x01;
-      kv.writeSync([{ type: "put", key: eventKey(ts), value: bad }], true);
+      kv.writeSync([{ type: "put", key, value: bad }], true);
       return raw as Buffer;
     };
-    const original = await withRawStore(dir, (kv) => flip(kv, 25));
+    const original = await withRawStore(dir, (kv) => flip(kv, eventKey(25)));
     const error = await expectEngineError(openEngine({ dataDir: dir }), "CORRUPTION");
     expect(error.message).toMatch(/commit_ts 25: checksum mismatch/);
-    // Damage before the snapshot is not replayed at open, but every read of it says CORRUPTION.
+
+    // Event 5 (workload item n=4) wrote version 1 of agent-1/k4. Damage before the snapshot is
+    // not replayed by a normal open; a full rebuild reads the whole log and refuses it.
+    const agentEntry = agentEventKey(agentPrefix(TABLE_AGENT_EVENT, "default", "agent-1"), 5);
     await withRawStore(dir, (kv) => {
       kv.writeSync([{ type: "put", key: eventKey(25), value: original }], true);
-      flip(kv, 5);
+      flip(kv, eventKey(5));
+      flip(kv, agentEntry);
     });
+    await expectEngineError(openEngine({ dataDir: dir, recoveryMode: "rebuild" }), "CORRUPTION");
     const reopened = await open(dir);
     expect(reopened.commitTs()).toBe(30n);
-    // Event 5 is workload item n=4: it wrote version 1 of agent-1/k4.
     await expectEngineError(reopened.getAtVersion({ namespace: "default", agentId: "agent-1", key: "k4" }, 1n), "CORRUPTION");
     await expectEngineError(collect(reopened.replay("default", "agent-1")), "CORRUPTION");
     expect((await reopened.get({ namespace: "default", agentId: "agent-1", key: "k4" })).exists).toBe(true);

@@ -30,7 +30,7 @@ import {
   versionKey,
 } from "./key-encoding.ts";
 import { META_COMMIT_TS } from "./commit-sequencer.ts";
-import { decodeEvent, decodeStateHeader, encodeState, type StoredEvent } from "./record-codec.ts";
+import { decodeEvent, decodeStateHeader, encodeState, encodeTransaction, type EncodableOperation, type StoredEvent } from "./record-codec.ts";
 import type { SnapshotInfo, SnapshotStore } from "./snapshot-store.ts";
 import type { KvOp, OrderedKv } from "./storage/ordered-kv.ts";
 
@@ -38,7 +38,6 @@ export const META_FORMAT = metaKey("format");
 export const META_REBUILD = metaKey("rebuild-in-progress");
 const FORMAT = Buffer.from("statehouse-engine/1", "utf8");
 const CHUNK = 512;
-const EMPTY = Buffer.alloc(0);
 const REBUILD_FULL = Buffer.from("full", "utf8");
 const REBUILD_FROM_SNAPSHOT = Buffer.from("snapshot", "utf8");
 
@@ -168,7 +167,12 @@ async function verifyTail(kv: OrderedKv, afterTs: number, upToTs: number, failpo
         if (!agents.has(agent)) {
           agents.add(agent);
           keys.push(agentEventKey(agentPrefix(TABLE_AGENT_EVENT, namespace, agentId), ts));
-          checks.push((raw) => (raw !== undefined ? null : `event ${ts} missing from the index of agent ${agentId}`));
+          checks.push((raw) => {
+            if (raw === undefined) return `event ${ts} missing from the index of agent ${agentId}`;
+            const covered = decodeEvent(raw, ts).operations;
+            const own = event.operations.filter((op) => op[0] === namespace && op[1] === agentId);
+            return covered.length === own.length ? null : `index entry of event ${ts} for agent ${agentId} differs from the log`;
+          });
         }
       }
       if (event.idempotencyKey !== null) {
@@ -187,6 +191,10 @@ async function verifyTail(kv: OrderedKv, afterTs: number, upToTs: number, failpo
 
 /** Rebuilds the indexes from a snapshot (state only) + later events, or from the whole log. */
 async function rebuild(kv: OrderedKv, snapshots: SnapshotStore, base: SnapshotInfo | null, failpoints: Failpoints): Promise<{ lastTs: number; events: number }> {
+  // Read-only pass first: a damaged log (checksum, gap) is refused before any index is touched.
+  for await (const _batch of events(kv, base?.commitTs ?? 0, Infinity)) {
+    // decoding verifies each event
+  }
   kv.writeSync([{ type: "put", key: META_REBUILD, value: base === null ? REBUILD_FULL : REBUILD_FROM_SNAPSHOT }], true);
   await clearTable(kv, TABLE_STATE);
   if (base === null) {
@@ -209,11 +217,16 @@ async function rebuild(kv: OrderedKv, snapshots: SnapshotStore, base: SnapshotIn
       failpoints.hit("recovery:mid-replay");
       count++;
       const ts = event.commitTs;
+      const encodable: EncodableOperation[] = [];
       for (const [namespace, agentId, key, version, value] of event.operations) {
+        const valueJson = value === null ? null : JSON.stringify(value);
+        encodable.push({ namespace, agentId, key, version, valueJson });
         const sKey = stateKey(namespace, agentId, key);
-        ops.push({ type: "put", key: sKey, value: encodeState(version, ts, value === null ? null : JSON.stringify(value)) });
+        ops.push({ type: "put", key: sKey, value: encodeState(version, ts, valueJson) });
         ops.push({ type: "put", key: versionKey(sKey, version), value: encodeU64(ts) });
-        ops.push({ type: "put", key: agentEventKey(agentPrefix(TABLE_AGENT_EVENT, namespace, agentId), ts), value: EMPTY });
+      }
+      for (const agent of encodeTransaction(event.txnId, ts, event.committedAtMs, event.idempotencyKey, encodable).agents) {
+        ops.push({ type: "put", key: agentEventKey(agentPrefix(TABLE_AGENT_EVENT, agent.namespace, agent.agentId), ts), value: agent.value });
       }
       if (event.idempotencyKey !== null) ops.push({ type: "put", key: idempotencyKey(event.idempotencyKey), value: encodeU64(ts) });
       lastTs = ts;

@@ -8,7 +8,6 @@ import {
   agentPrefix,
   decodeKeyAfterPrefix,
   decodeU64,
-  eventKey,
   prefixEnd,
   stateKey as stateKeyOf,
   statePrefix,
@@ -54,7 +53,7 @@ export interface EngineCoreOptions {
   beforeClose?: () => Promise<void>;
 }
 
-const REPLAY_CHUNK = 256;
+const REPLAY_CHUNK = 512;
 const NOT_FOUND: StateRecord = { value: null, version: 0n, commitTs: 0n, exists: false };
 
 export class StatehouseEngine implements Engine {
@@ -249,7 +248,7 @@ export class StatehouseEngine implements Engine {
     const out: StateEntry[] = [];
     for (let i = 0; i < picks.length; i += REPLAY_CHUNK) {
       const chunk = picks.slice(i, i + REPLAY_CHUNK);
-      const events = await this.loadEvents(chunk.map((p) => p.ts));
+      const events = await this.loadAgentEvents(namespace, agentId, chunk.map((p) => p.ts));
       chunk.forEach((pick, j) => {
         const op = findOperation(events[j] as StoredEvent, namespace, agentId, pick.key);
         if (op?.[4] != null) out.push({ key: pick.key, value: op[4], version: BigInt(pick.version), commitTs: BigInt(pick.ts) });
@@ -378,17 +377,19 @@ export class StatehouseEngine implements Engine {
     const [rawTs] = await this.kv.getMany([versionKey(key, version)]);
     if (rawTs === undefined) return undefined;
     const ts = decodeU64(rawTs);
-    const [event] = await this.loadEvents([ts]);
+    const [event] = await this.loadAgentEvents(ref.namespace, ref.agentId, [ts]);
     const op = findOperation(event as StoredEvent, ref.namespace, ref.agentId, ref.key);
     if (op === undefined || op[3] !== version) throw corruptIndex(`event ${ts} lacks version ${version} of ${ref.agentId}/${ref.key}`);
     return { value: op[4], version: BigInt(version), commitTs: BigInt(ts), exists: op[4] !== null };
   }
 
-  private async loadEvents(timestamps: readonly number[]): Promise<StoredEvent[]> {
-    const raws = await this.kv.getMany(timestamps.map((ts) => eventKey(ts)));
+  /** The agent's part of the events at these commit_ts, from the covering agent-event index. */
+  private async loadAgentEvents(namespace: string, agentId: string, timestamps: readonly number[]): Promise<StoredEvent[]> {
+    const prefix = agentPrefix(TABLE_AGENT_EVENT, namespace, agentId);
+    const raws = await this.kv.getMany(timestamps.map((ts) => agentEventKey(prefix, ts)));
     return raws.map((raw, i) => {
       const ts = timestamps[i] as number;
-      if (raw === undefined) throw corruptIndex(`event ${ts} is indexed but missing from the log`);
+      if (raw === undefined) throw corruptIndex(`event ${ts} of ${agentId} is missing from its agent index`);
       return decodeEvent(raw, ts);
     });
   }
@@ -429,20 +430,29 @@ export class StatehouseEngine implements Engine {
   private async *replayRange(namespace: string, agentId: string, start: number, end: number, signal?: AbortSignal): AsyncGenerator<AgentEvent> {
     if (start > end) return;
     const prefix = agentPrefix(TABLE_AGENT_EVENT, namespace, agentId);
-    const iterator = this.kv.iterator({ gte: agentEventKey(prefix, start), lt: agentEventKey(prefix, end + 1) });
+    const iterator = this.kv.iterator({ gte: agentEventKey(prefix, start), lt: agentEventKey(prefix, end + 1), valuesOnly: true });
+    const fetchChunk = async (): Promise<StoredEvent[]> => {
+      // The agent-event index covers the agent's part of each event: one ordered range scan.
+      // Values only: each entry carries its commit_ts, checked against the checksum.
+      const rows = await iterator.next(REPLAY_CHUNK);
+      return rows.map(([, v]) => decodeEvent(v, null));
+    };
+    // Two chunks at most in memory: the one being yielded and the one being fetched, so
+    // storage latency overlaps with the consumer while memory stays constant.
+    let next = fetchChunk();
     try {
       for (;;) {
-        if (aborted(signal) || this.closed) return;
-        const rows = await iterator.next(REPLAY_CHUNK);
-        if (rows.length === 0) return;
-        const timestamps = rows.map(([k]) => decodeU64(k, prefix.length));
-        const events = await this.loadEvents(timestamps);
+        const events = await next;
+        if (events.length === 0 || aborted(signal) || this.closed) return;
+        next = fetchChunk();
         for (const event of events) {
           if (aborted(signal)) return;
           yield toAgentEvent(event, namespace, agentId);
         }
       }
     } finally {
+      // Let an in-flight fetch settle before closing its iterator.
+      await next.catch(() => undefined);
       iterator.close();
     }
   }

@@ -1,6 +1,7 @@
 import type { KvEntry, KvIterator, KvOp, KvRange, OrderedKv } from "./ordered-kv.ts";
 
 const CHUNK_MAX = 512;
+const EMPTY = Buffer.alloc(0);
 
 interface Chunk {
   keys: Buffer[];
@@ -150,7 +151,7 @@ export class MemoryKv implements OrderedKv {
         const tail = rows[rows.length - 1];
         if (tail === undefined) done = true;
         else last = tail[0];
-        return Promise.resolve(rows);
+        return Promise.resolve(range.valuesOnly === true ? rows.map(([, v]): KvEntry => [EMPTY, v]) : rows);
       },
       close: () => {
         done = true;
@@ -165,7 +166,7 @@ export class MemoryKv implements OrderedKv {
       next: (max) => {
         const out = rows.slice(pos, pos + max);
         pos += out.length;
-        return Promise.resolve(out);
+        return Promise.resolve(range.valuesOnly === true ? out.map(([, v]): KvEntry => [EMPTY, v]) : out);
       },
       close: () => {
         pos = rows.length;

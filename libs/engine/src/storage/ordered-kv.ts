@@ -24,6 +24,8 @@ export interface KvRange {
   lt?: Buffer;
   /** Maximum number of entries. */
   limit?: number;
+  /** Return only values (keys come back empty): saves copying keys the caller does not need. */
+  valuesOnly?: boolean;
   /**
    * The iterator must see the store exactly as it was when it was created, even while
    * writes continue. RocksDB iterators always do (implicit snapshot); the memory

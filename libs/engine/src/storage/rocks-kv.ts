@@ -82,6 +82,7 @@ export class RocksKv implements OrderedKv {
       ...(range.gt === undefined ? {} : { gt: range.gt }),
       ...(range.lt === undefined ? {} : { lt: range.lt }),
       ...(range.limit === undefined ? {} : { limit: range.limit }),
+      ...(range.valuesOnly === true ? { keys: false } : {}),
       keyEncoding: "buffer",
       valueEncoding: "buffer",
     });

@@ -20,6 +20,7 @@ declare module "@nxtedition/rocksdb" {
     lte?: Buffer;
     limit?: number;
     reverse?: boolean;
+    keys?: boolean;
     keyEncoding: "buffer";
     valueEncoding: "buffer";
   }
