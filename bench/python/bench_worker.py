@@ -97,7 +97,8 @@ def closed_loop(concurrency: int, warmup_s: float, duration_s: float, make_op: C
         time.sleep(max(0.0, end - time.perf_counter()))
         print(f"WINDOW END {time.process_time() * 1000:.3f}", file=sys.stderr, flush=True)
 
-    threading.Thread(target=mark_window, daemon=True).start()
+    marker = threading.Thread(target=mark_window)
+    marker.start()
     if concurrency == 1:
         worker(0)
     else:
@@ -106,6 +107,7 @@ def closed_loop(concurrency: int, warmup_s: float, duration_s: float, make_op: C
             t.start()
         for t in threads:
             t.join()
+    marker.join()
     if failure:
         raise failure[0]
     latencies.sort()

@@ -62,17 +62,22 @@ export function thisProcessCpuMs(): number {
 export function cpuProbe(server: ServerProcess, clientCpuMs: () => number = thisProcessCpuMs): CpuProbe {
   let serverMs = 0;
   let clientMs = 0;
+  let state: "new" | "started" | "stopped" = "new";
   return {
     start() {
       serverMs = -processCpuMs(server.pid, server.withChildren);
       clientMs = -clientCpuMs();
+      state = "started";
     },
     stop() {
+      if (state !== "started") return;
       serverMs += processCpuMs(server.pid, server.withChildren);
       clientMs += clientCpuMs();
+      state = "stopped";
     },
     perOp(ops) {
-      const perOp = (ms: number): number => (ops > 0 ? (ms * 1000) / ops : Number.NaN);
+      // NaN (left out of the report) unless the window was seen to open and close.
+      const perOp = (ms: number): number => (ops > 0 && state === "stopped" ? (ms * 1000) / ops : Number.NaN);
       return { serverCpuUsPerOp: perOp(serverMs), clientCpuUsPerOp: perOp(clientMs) };
     },
   };

@@ -40,15 +40,15 @@ async function loadReplayData(env: BenchEnv): Promise<void> {
   const t0 = performance.now();
   const statehouse = new StatehouseGrpcClient(env.daemon.address);
   try {
-    // One durable Transact per event, 64 in flight: the real write path.
-    await parallel(events, 64, async (i) => {
+    // One durable Transact per event, 256 in flight: the real write path.
+    await parallel(events, 256, async (i) => {
       await statehouse.transact([{ namespace: NAMESPACE, agentId: REPLAY_AGENT, key: stepKey(i), value: benchValue(i) }]);
     });
   } finally {
     statehouse.close();
   }
   const shSeconds = (performance.now() - t0) / 1000;
-  env.notes.push(`P3 data: ${events} events loaded into Statehouse through grpc-js Transact (64 in flight) in ${shSeconds.toFixed(1)} s.`);
+  env.notes.push(`P3 data: ${events} events loaded into Statehouse through grpc-js Transact (256 in flight) in ${shSeconds.toFixed(1)} s.`);
   env.log(`replay agent loaded into Statehouse (${events} events, ${shSeconds.toFixed(1)} s)`);
   if (env.etcd !== null) {
     const etcd = new EtcdClient(env.etcd.address);
