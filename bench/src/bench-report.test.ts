@@ -103,6 +103,7 @@ test("checkAims compares the top-concurrency P1 rows, P3, P4 at 1M and P6 growth
     { ...base, measureId: "p1.c1.sh-ts-sdk", cell: "1 client", median: 10, ratios: { vsEtcd: 5, vsPostgres: 5 } },
     { ...base, measureId: "p1.c64.sh-ts-sdk", subject: "sdk", median: 900, ratios: { vsEtcd: 0.9, vsPostgres: 1.2 } },
     { ...base, measureId: "p1.c64.sh-grpc-js", subject: "grpc-js", median: 1100, ratios: { vsEtcd: 1.1, vsPostgres: 1.5 } },
+    { ...base, measureId: "p4.other", cell: "1M events", median: 5 }, // not a "N clients" cell: ignored
     { ...base, measureId: "p3.sh-ts-sdk", figure: "P3", cell: "100k events", metric: "eventsPerSec", median: 250_000 },
     { ...base, measureId: "p4.1M", figure: "P4", cell: "1M events", metric: "restartMs", median: 1500 },
     { ...base, measureId: "p4.100k", figure: "P6", cell: "100k events", metric: "vmHwmMiB", median: 100 },

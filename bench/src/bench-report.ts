@@ -160,7 +160,10 @@ export function buildReport(input: ReportInput): BenchReport {
 export function checkAims(rows: readonly ReportRow[]): Aim[] {
   const aims: Aim[] = [];
   const p1 = rows.filter((r) => r.figure === "P1" && r.metric === "opsPerSec");
-  const topCell = p1.reduce<string | undefined>((cell, r) => (cell === undefined || parseInt(r.cell) > parseInt(cell) ? r.cell : cell), undefined);
+  const clients = (cell: string): number => Number(/^(\d+) clients?$/.exec(cell)?.[1] ?? Number.NaN);
+  const topCell = p1
+    .filter((r) => Number.isFinite(clients(r.cell)))
+    .reduce<string | undefined>((cell, r) => (cell === undefined || clients(r.cell) > clients(cell) ? r.cell : cell), undefined);
   const top = p1.filter((r) => r.cell === topCell);
   const sdk = top.find((r) => r.measureId.endsWith(".sh-ts-sdk"));
   const best = top.filter((r) => r.system === "statehouse").sort((a, b) => b.median - a.median)[0];

@@ -37,7 +37,7 @@ export interface MeasureGroup {
   id: string;
   title: string;
   measures: Measure[];
-  /** Runs once, before the group's first round (e.g. loading a data set). */
+  /** Runs once, before the first round of any group (e.g. loading a data set). */
   setup?: () => Promise<void>;
   /** Runs once after the last round. */
   teardown?: () => Promise<void>;

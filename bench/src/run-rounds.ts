@@ -24,14 +24,16 @@ export async function runRounds(groups: readonly MeasureGroup[], rounds: number,
       results.set(measure.id, { measure, samples: [], errors: [] });
     }
   }
-  const setUp = new Set<MeasureGroup>();
+  const setUp: MeasureGroup[] = [];
   try {
+    // Every setup first (loading data sets included), so that every round —
+    // the first too — measures the same state.
+    for (const group of groups) {
+      setUp.push(group);
+      await group.setup?.();
+    }
     for (let round = 0; round < rounds; round++) {
       for (const group of groups) {
-        if (!setUp.has(group)) {
-          setUp.add(group);
-          await group.setup?.();
-        }
         log(`round ${round + 1}/${rounds}: ${group.title}`);
         for (const measure of rotate(group.measures, round)) {
           const entry = results.get(measure.id) as MeasureSamples;
@@ -50,7 +52,7 @@ export async function runRounds(groups: readonly MeasureGroup[], rounds: number,
       }
     }
   } finally {
-    for (const group of [...setUp].reverse()) {
+    for (const group of setUp.reverse()) {
       await group.teardown?.().catch((error: unknown) => log(`teardown of ${group.title} failed: ${String(error)}`));
     }
   }

@@ -10,8 +10,9 @@
 // RPCs (1M durable RPCs would take minutes). The time it takes is reported.
 //
 // One run: start the daemon on the data set (restart after a clean stop),
-// serve 64-client point reads and writes over the whole key space, read
-// VmHWM, then SIGKILL it while 64 writes are in flight and start it again
+// serve 64-client point reads and writes over the whole key space, measure
+// the 64-client commit rate on it (P1 on a large store), read VmHWM, then
+// SIGKILL it while 64 writes are in flight and start it again
 // (crash restart), check it serves, stop it. The engine's recovery time and
 // the number of events it replayed come from the daemon's "engine recovered"
 // log line.
@@ -35,6 +36,7 @@ const restartMetrics: readonly MetricSpec[] = [
   { key: "crashRestartMs", figure: "P4", label: "restart-to-serving after SIGKILL with writes in flight", unit: "ms", better: "lower" },
   { key: "crashRecoveryMs", figure: "P4", label: "… of which engine recovery (daemon log)", unit: "ms", better: "lower" },
   { key: "crashEventsReplayed", figure: "P4", label: "… events replayed after the snapshot", unit: "events", better: "lower" },
+  { key: "datasetCommitsPerSec", figure: "P1", label: "durable commits/s, 64 clients (grpc-js Transact), on this data set", unit: "/s", better: "higher" },
   { key: "vmHwmMiB", figure: "P6", label: "daemon peak RSS (VmHWM) while serving the data set", unit: "MiB", better: "lower" },
 ];
 
@@ -116,6 +118,24 @@ async function serveLoad(env: BenchEnv, daemon: RunningDaemon, events: number): 
   }
 }
 
+/** P1's 64-client commit rate, on a daemon holding the data set (does the rate depend on the store's size?). */
+async function commitRate(env: BenchEnv, daemon: RunningDaemon, events: number): Promise<number> {
+  const client = new StatehouseGrpcClient(daemon.address);
+  try {
+    const result = await runClosedLoop({
+      concurrency: 64,
+      warmupMs: env.plan.warmupMs,
+      durationMs: env.plan.shortMs,
+      op: async (w, seq) => {
+        await client.transact([{ namespace: NAMESPACE, ...recordOf((w * 7919 + seq * 64) % events), value: benchValue(seq) }]);
+      },
+    });
+    return result.opsPerSec;
+  } finally {
+    client.close();
+  }
+}
+
 /** The engine's own account of the last recovery, from the daemon's JSON log ("engine recovered"). */
 function recoveryOf(daemon: RunningDaemon): { recoveryMs?: number; eventsReplayed?: number } {
   const lines = readFileSync(daemon.process.logFile, "utf8").split("\n").reverse();
@@ -152,6 +172,7 @@ export function restartGroup(env: BenchEnv): MeasureGroup {
       let second: RunningDaemon | null = null;
       try {
         await serveLoad(env, first, events);
+        const datasetCommitsPerSec = await commitRate(env, first, events);
         const vmHwmMiB = memoryOf(first.pid).vmHwmKiB / 1024;
         // Crash with writes in flight, then restart.
         const writer = new StatehouseGrpcClient(first.address);
@@ -181,6 +202,7 @@ export function restartGroup(env: BenchEnv): MeasureGroup {
           crashRestartMs: second.startMs,
           ...(crash.recoveryMs === undefined ? {} : { crashRecoveryMs: crash.recoveryMs }),
           ...(crash.eventsReplayed === undefined ? {} : { crashEventsReplayed: crash.eventsReplayed }),
+          datasetCommitsPerSec,
           vmHwmMiB,
         };
       } finally {
