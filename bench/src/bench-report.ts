@@ -239,6 +239,7 @@ export function reportToMarkdown(report: BenchReport, chartFile?: string): strin
   lines.push(`| disk | ${escapeCell(m.disk)} |`);
   lines.push(`| kernel | ${escapeCell(m.kernel)} |`);
   lines.push(`| OS | ${escapeCell(m.os)} |`);
+  lines.push(`| load average (1 min) | ${m.loadAverage.start} at start, ${m.loadAverage.end} at end (${m.nproc} cores; at start this is other work sharing the machine, at the end it includes the bench itself) |`);
   for (const [name, version] of Object.entries(report.versions)) lines.push(`| ${escapeCell(name)} | ${escapeCell(version)} |`);
   lines.push("");
   if (report.aims.length > 0) {

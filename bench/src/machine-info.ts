@@ -1,7 +1,7 @@
 // The machine a report was measured on.
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { availableParallelism, cpus, release, totalmem } from "node:os";
+import { availableParallelism, cpus, loadavg, release, totalmem } from "node:os";
 import { basename } from "node:path";
 
 export interface MachineInfo {
@@ -13,6 +13,8 @@ export interface MachineInfo {
   kernel: string;
   os: string;
   node: string;
+  /** 1-minute load average when the run started and when it ended (other work on the machine). */
+  loadAverage: { start: number; end: number };
 }
 
 function run(command: string, args: string[]): string {
@@ -39,7 +41,11 @@ function osName(): string {
   }
 }
 
-export function describeMachine(dataDir: string): MachineInfo {
+export function loadAverage1m(): number {
+  return Math.round((loadavg()[0] ?? 0) * 100) / 100;
+}
+
+export function describeMachine(dataDir: string, loadAtStart: number): MachineInfo {
   return {
     nproc: availableParallelism(),
     cpuModel: cpus()[0]?.model ?? "unknown",
@@ -48,5 +54,6 @@ export function describeMachine(dataDir: string): MachineInfo {
     kernel: `${run("uname", ["-s"])} ${release()}`.trim(),
     os: osName(),
     node: process.version,
+    loadAverage: { start: loadAtStart, end: loadAverage1m() },
   };
 }

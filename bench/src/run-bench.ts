@@ -7,7 +7,7 @@ import type { BenchEnv } from "./bench-env.js";
 import { makePlan, type PlanOptions } from "./bench-plan.js";
 import { buildReport, reportToMarkdown, type BenchReport } from "./bench-report.js";
 import { PostgresBenchClient } from "./clients/postgres-bench-client.js";
-import { describeMachine } from "./machine-info.js";
+import { describeMachine, loadAverage1m } from "./machine-info.js";
 import type { Figure, MeasureGroup } from "./measure.js";
 import { p1ChartSvg } from "./p1-chart.js";
 import { ensureEtcdInstalled, startEtcd, type EtcdServer } from "./peers/etcd-server.js";
@@ -52,6 +52,7 @@ export async function runBench(options: RunBenchOptions): Promise<RunBenchResult
   const log = options.log ?? ((message: string) => console.error(`[bench] ${message}`));
   const plan = makePlan(options);
   const startedAt = new Date();
+  const loadAtStart = loadAverage1m();
   const scratchParent = options.scratchDir ?? "/var/tmp";
   mkdirSync(scratchParent, { recursive: true });
   const wants = (...figures: Figure[]): boolean => figures.some((f) => plan.figures.has(f));
@@ -113,7 +114,7 @@ export async function runBench(options: RunBenchOptions): Promise<RunBenchResult
     command: options.command ?? "npm run bench",
     startedAt,
     finishedAt: new Date(),
-    machine: describeMachine(scratchParent),
+    machine: describeMachine(scratchParent, loadAtStart),
     versions,
     results,
     skipped,

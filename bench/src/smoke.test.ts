@@ -68,6 +68,7 @@ describe("bench --smoke", () => {
     expect(machine.kernel).toMatch(/\S/);
     expect(machine.node).toBe(process.version);
     expect(machine.disk).toMatch(/on /);
+    expect(machine.loadAverage.start).toBeGreaterThanOrEqual(0);
   });
 
   test("writes JSON, Markdown and the P1 chart", () => {
