@@ -25,6 +25,7 @@ export const META_COMMIT_TS = metaKey("commit_ts");
 export interface NormalizedPrecondition {
   ref: RecordRef;
   stateKey: Buffer;
+  id: string;
   expectedVersion: number | null;
   mustNotExist: boolean;
 }
@@ -60,6 +61,8 @@ interface KeyState {
   exists: boolean;
 }
 
+const STATE_CACHE_MAX = 100_000;
+
 type Verdict = { ok: true; outcome: CommitOutcome } | { ok: false; error: EngineError };
 
 export class CommitSequencer {
@@ -67,6 +70,8 @@ export class CommitSequencer {
   private scheduled = false;
   private idleWaiters: (() => void)[] = [];
   private committed: number;
+  /** Versions of recently touched keys as stored by returned batches (the sequencer is the only writer). */
+  private readonly cache = new Map<string, KeyState>();
   private readonly kv: OrderedKv;
   private readonly sync: boolean;
   private readonly failpoints: Failpoints;
@@ -175,7 +180,7 @@ export class CommitSequencer {
       applied++;
       const encodable: EncodableOperation[] = [];
       for (const op of request.operations) {
-        const id = op.stateKey.toString("latin1");
+        const id = op.id;
         const version = (keyStates.get(id)?.version ?? 0) + 1;
         keyStates.set(id, { version, exists: op.valueJson !== null });
         encodable.push({ namespace: op.ref.namespace, agentId: op.ref.agentId, key: op.ref.key, version, valueJson: op.valueJson });
@@ -207,6 +212,7 @@ export class CommitSequencer {
       }
       const firstTs = this.committed + 1;
       this.committed = ts;
+      this.remember(keyStates);
       this.failpoints.hit("commit:after-sync-before-reply");
       try {
         this.onApplied({ transactions: applied, operations, firstTs, lastTs: ts, durationMs: performance.now() - started });
@@ -221,21 +227,48 @@ export class CommitSequencer {
     });
   }
 
-  /** One synchronous multi-get for every state key and idempotency key the batch touches. */
+  /** Keeps the versions the batch saw or wrote (durable now) so hot keys need no storage read. */
+  private remember(keyStates: Map<string, KeyState>): void {
+    for (const [id, state] of keyStates) {
+      this.cache.delete(id);
+      this.cache.set(id, state);
+    }
+    if (this.cache.size > STATE_CACHE_MAX) {
+      let excess = this.cache.size - STATE_CACHE_MAX;
+      for (const id of this.cache.keys()) {
+        if (excess-- <= 0) break;
+        this.cache.delete(id);
+      }
+    }
+  }
+
+  /** The current version of every state key (cache, then one synchronous multi-get) and idempotency key the batch touches. */
   private readCurrent(batch: readonly Pending[]): { keyStates: Map<string, KeyState>; idempotent: Map<string, number> } {
     const stateKeys = new Map<string, Buffer>();
     const idemKeys = new Map<string, Buffer>();
     for (const { request } of batch) {
-      for (const op of request.operations) stateKeys.set(op.stateKey.toString("latin1"), op.stateKey);
-      for (const pre of request.preconditions) stateKeys.set(pre.stateKey.toString("latin1"), pre.stateKey);
+      for (const op of request.operations) stateKeys.set(op.id, op.stateKey);
+      for (const pre of request.preconditions) stateKeys.set(pre.id, pre.stateKey);
       if (request.idempotencyKey !== null && !idemKeys.has(request.idempotencyKey)) {
         idemKeys.set(request.idempotencyKey, idempotencyKeyOf(request.idempotencyKey));
       }
     }
-    const values = this.kv.getManySync([...stateKeys.values(), ...idemKeys.values()]);
     const keyStates = new Map<string, KeyState>();
+    const missing: string[] = [];
+    const toRead: Buffer[] = [];
+    for (const [id, key] of stateKeys) {
+      const cached = this.cache.get(id);
+      if (cached !== undefined) {
+        keyStates.set(id, cached);
+      } else {
+        missing.push(id);
+        toRead.push(key);
+      }
+    }
+    for (const key of idemKeys.values()) toRead.push(key);
+    const values = toRead.length === 0 ? [] : this.kv.getManySync(toRead);
     let i = 0;
-    for (const id of stateKeys.keys()) {
+    for (const id of missing) {
       const raw = values[i++];
       keyStates.set(id, raw === undefined ? { version: 0, exists: false } : decodeStateHeader(raw));
     }
@@ -251,7 +284,7 @@ export class CommitSequencer {
 
 function checkPreconditions(preconditions: readonly NormalizedPrecondition[], keyStates: Map<string, KeyState>): EngineError | null {
   for (const pre of preconditions) {
-    const current = keyStates.get(pre.stateKey.toString("latin1")) ?? { version: 0, exists: false };
+    const current = keyStates.get(pre.id) ?? { version: 0, exists: false };
     const versionMismatch = pre.expectedVersion !== null && current.version !== pre.expectedVersion;
     if (versionMismatch || (pre.mustNotExist && current.exists)) {
       const { namespace, agentId, key } = pre.ref;

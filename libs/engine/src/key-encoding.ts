@@ -17,44 +17,45 @@ export const TABLE_IDEMPOTENCY = 0x06;
 
 const TWO_32 = 2 ** 32;
 
-/** Appends pieces and produces one Buffer. */
-class KeyBuilder {
-  private readonly parts: Buffer[] = [];
-  private length = 0;
-
-  tag(tag: number): this {
-    return this.push(Buffer.of(tag));
+/** UTF-8 bytes of one string component, with 0x00 escaped as 0x00 0xFF. */
+function escapedBytes(value: string): Buffer {
+  const raw = Buffer.from(value, "utf8");
+  const out: number[] = [];
+  for (const byte of raw) {
+    out.push(byte);
+    if (byte === 0) out.push(0xff);
   }
+  return Buffer.from(out);
+}
 
-  string(value: string, terminate = true): this {
-    const raw = Buffer.from(value, "utf8");
-    let escaped = raw;
-    if (raw.includes(0)) {
-      const out: number[] = [];
-      for (const byte of raw) {
-        out.push(byte);
-        if (byte === 0) out.push(0xff);
-      }
-      escaped = Buffer.from(out);
+/** tag + each string escaped and terminated (the last one unterminated when `openEnded`), in one allocation. */
+function tupleKey(tag: number, parts: readonly string[], openEnded = false): Buffer {
+  let size = 1;
+  let plain = true;
+  for (const part of parts) {
+    if (part.includes("\0")) plain = false;
+    size += Buffer.byteLength(part) + 2;
+  }
+  if (!plain) {
+    const pieces: Buffer[] = [Buffer.of(tag)];
+    parts.forEach((part, i) => {
+      pieces.push(escapedBytes(part));
+      if (!openEnded || i < parts.length - 1) pieces.push(STRING_END);
+    });
+    return Buffer.concat(pieces);
+  }
+  if (openEnded) size -= 2;
+  const out = Buffer.allocUnsafe(size);
+  out[0] = tag;
+  let offset = 1;
+  parts.forEach((part, i) => {
+    offset += out.write(part, offset, "utf8");
+    if (!openEnded || i < parts.length - 1) {
+      out[offset++] = 0x00;
+      out[offset++] = 0x01;
     }
-    this.push(escaped);
-    if (terminate) this.push(STRING_END);
-    return this;
-  }
-
-  u64(value: number): this {
-    return this.push(encodeU64(value));
-  }
-
-  build(): Buffer {
-    return Buffer.concat(this.parts, this.length);
-  }
-
-  private push(buffer: Buffer): this {
-    this.parts.push(buffer);
-    this.length += buffer.length;
-    return this;
-  }
+  });
+  return out;
 }
 
 const STRING_END = Buffer.of(0x00, 0x01);
@@ -97,7 +98,7 @@ export function decodeString(buffer: Buffer, offset: number): { value: string; n
 }
 
 export function metaKey(name: string): Buffer {
-  return new KeyBuilder().tag(TABLE_META).string(name).build();
+  return tupleKey(TABLE_META, [name]);
 }
 
 export function eventKey(commitTs: number): Buffer {
@@ -109,15 +110,19 @@ export function eventKey(commitTs: number): Buffer {
 }
 
 export function agentPrefix(table: number, namespace: string, agentId: string): Buffer {
-  return new KeyBuilder().tag(table).string(namespace).string(agentId).build();
+  return tupleKey(table, [namespace, agentId]);
 }
 
 export function agentEventKey(prefix: Buffer, commitTs: number): Buffer {
-  return Buffer.concat([prefix, encodeU64(commitTs)]);
+  const out = Buffer.allocUnsafe(prefix.length + 8);
+  prefix.copy(out);
+  out.writeUInt32BE(Math.floor(commitTs / TWO_32), prefix.length);
+  out.writeUInt32BE(commitTs >>> 0, prefix.length + 4);
+  return out;
 }
 
 export function stateKey(namespace: string, agentId: string, key: string): Buffer {
-  return new KeyBuilder().tag(TABLE_STATE).string(namespace).string(agentId).string(key).build();
+  return tupleKey(TABLE_STATE, [namespace, agentId, key]);
 }
 
 /** Version-index key: the state key with another tag, followed by the version. */
@@ -132,11 +137,11 @@ export function versionKey(stateKeyBuffer: Buffer, version: number): Buffer {
 
 /** State-key prefix for every key of (namespace, agent) starting with `keyPrefix`. */
 export function statePrefix(namespace: string, agentId: string, keyPrefix: string): Buffer {
-  return new KeyBuilder().tag(TABLE_STATE).string(namespace).string(agentId).string(keyPrefix, false).build();
+  return tupleKey(TABLE_STATE, [namespace, agentId, keyPrefix], true);
 }
 
 export function idempotencyKey(key: string): Buffer {
-  return new KeyBuilder().tag(TABLE_IDEMPOTENCY).string(key).build();
+  return tupleKey(TABLE_IDEMPOTENCY, [key]);
 }
 
 /** The smallest key greater than every key starting with prefix (for exclusive upper bounds). */

@@ -67,6 +67,11 @@ export function encodeTransaction(
   operations: readonly EncodableOperation[],
 ): EncodedEvent {
   const event = encodeEvent(txnId, commitTs, committedAtMs, idempotencyKey, operations);
+  const first = operations[0];
+  if (first === undefined) return { event, agents: [] };
+  if (operations.every((op) => op.agentId === first.agentId && op.namespace === first.namespace)) {
+    return { event, agents: [{ namespace: first.namespace, agentId: first.agentId, value: event }] };
+  }
   const byAgent = new Map<string, EncodableOperation[]>();
   for (const op of operations) {
     const id = `${op.namespace.length}:${op.namespace}${op.agentId}`;
@@ -76,9 +81,8 @@ export function encodeTransaction(
   }
   const agents: EncodedEvent["agents"] = [];
   for (const ops of byAgent.values()) {
-    const first = ops[0] as EncodableOperation;
-    const value = byAgent.size === 1 ? event : encodeEvent(txnId, commitTs, committedAtMs, idempotencyKey, ops);
-    agents.push({ namespace: first.namespace, agentId: first.agentId, value });
+    const head = ops[0] as EncodableOperation;
+    agents.push({ namespace: head.namespace, agentId: head.agentId, value: encodeEvent(txnId, commitTs, committedAtMs, idempotencyKey, ops) });
   }
   return { event, agents };
 }

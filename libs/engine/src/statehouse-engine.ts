@@ -1,5 +1,6 @@
 // The storage-agnostic engine: transactions, commit sequencing, reads, replay and watch
 // over an OrderedKv. Both backends (memory, RocksDB) run exactly this code.
+import { randomUUID } from "node:crypto";
 import { CommitSequencer, type AppliedBatch, type CommitRequest, type NormalizedPrecondition } from "./commit-sequencer.ts";
 import { EngineError } from "./engine-error.ts";
 import type { Failpoints } from "./failpoints.ts";
@@ -18,7 +19,7 @@ import {
 } from "./key-encoding.ts";
 import { decodeEvent, decodeStateHeader, decodeStateValue, type StoredEvent } from "./record-codec.ts";
 import type { KvRange, OrderedKv } from "./storage/ordered-kv.ts";
-import { TransactionManager, type StagedOperation, type Transaction } from "./transaction-manager.ts";
+import { TransactionManager, type RecordedRead, type StagedOperation } from "./transaction-manager.ts";
 import type {
   AgentEvent,
   CommitOptions,
@@ -54,6 +55,8 @@ export interface EngineCoreOptions {
 }
 
 const REPLAY_CHUNK = 512;
+const EMPTY_STAGED: ReadonlyMap<string, StagedOperation> = new Map();
+const EMPTY_READS: ReadonlyMap<string, RecordedRead> = new Map();
 const NOT_FOUND: StateRecord = { value: null, version: 0n, commitTs: 0n, exists: false };
 
 export class StatehouseEngine implements Engine {
@@ -104,14 +107,14 @@ export class StatehouseEngine implements Engine {
     const txn = this.txns.requireOpen(txnId);
     if (value === null) throw new TypeError("stageWrite needs a JSON object value; use stageDelete to delete");
     const op = this.stagedOperation(ref, value);
-    txn.staged.set(op.stateKey.toString("latin1"), op);
+    txn.staged.set(op.id, op);
   }
 
   stageDelete(txnId: string, ref: RecordRef): void {
     this.assertOpen();
     const txn = this.txns.requireOpen(txnId);
     const op = this.stagedOperation(ref, null);
-    txn.staged.set(op.stateKey.toString("latin1"), op);
+    txn.staged.set(op.id, op);
   }
 
   /**
@@ -125,7 +128,7 @@ export class StatehouseEngine implements Engine {
     const key = stateKeyOf(checked.namespace, checked.agentId, checked.key);
     const record = await this.get(checked);
     const id = key.toString("latin1");
-    if (!txn.reads.has(id)) txn.reads.set(id, { ref: checked, stateKey: key, version: Number(record.version) });
+    if (!txn.reads.has(id)) txn.reads.set(id, { ref: checked, stateKey: key, id, version: Number(record.version) });
     return record;
   }
 
@@ -134,7 +137,7 @@ export class StatehouseEngine implements Engine {
     const txn = this.txns.requireOpen(txnId);
     let request: CommitRequest;
     try {
-      request = this.commitRequest(txn, options);
+      request = this.commitRequest(txn.id, txn.staged, txn.reads, options);
     } catch (error) {
       this.txns.finish(txn, "aborted");
       throw error;
@@ -158,17 +161,9 @@ export class StatehouseEngine implements Engine {
   async transact(options: CommitOptions): Promise<CommitResult> {
     this.assertOpen();
     if (typeof options !== "object" || options === null) throw new TypeError("transact options must be an object");
-    const txn = this.txns.begin();
-    txn.status = "committing";
-    try {
-      const request = this.commitRequest(txn, options);
-      const result = await this.submit(request);
-      this.txns.finish(txn, "committed");
-      return result;
-    } catch (error) {
-      this.txns.finish(txn, "aborted");
-      throw error;
-    }
+    // One-shot: nobody else knows the id, so it never enters the transaction table.
+    const request = this.commitRequest(randomUUID(), EMPTY_STAGED, EMPTY_READS, options);
+    return this.submit(request);
   }
 
   // ---- reads -----------------------------------------------------------------------------
@@ -323,33 +318,39 @@ export class StatehouseEngine implements Engine {
 
   private stagedOperation(ref: RecordRef, value: JsonObject | null): StagedOperation {
     const checked = checkRef(ref);
+    const stateKey = stateKeyOf(checked.namespace, checked.agentId, checked.key);
     return {
       ref: checked,
-      stateKey: stateKeyOf(checked.namespace, checked.agentId, checked.key),
+      stateKey,
+      id: stateKey.toString("latin1"),
       valueJson: value === null ? null : serializeValue(value, this.maxValueBytes),
     };
   }
 
-  private commitRequest(txn: Transaction, options: CommitOptions): CommitRequest {
+  private commitRequest(
+    txnId: string,
+    stagedOps: ReadonlyMap<string, StagedOperation>,
+    reads: ReadonlyMap<string, RecordedRead>,
+    options: CommitOptions,
+  ): CommitRequest {
     if (typeof options !== "object" || options === null) throw new TypeError("commit options must be an object");
-    const staged = new Map(txn.staged);
+    const staged = new Map(stagedOps);
     for (const op of options.operations ?? []) {
       const input = op as OperationInput | null;
       if (typeof input !== "object" || input === null) throw new TypeError("operation must be an object");
       if (input.value !== null && typeof input.value !== "object") throw new TypeError("operation value must be an object or null");
       const next = this.stagedOperation(input, input.value);
-      const id = next.stateKey.toString("latin1");
-      staged.delete(id);
-      staged.set(id, next);
+      staged.delete(next.id);
+      staged.set(next.id, next);
     }
     const preconditions: NormalizedPrecondition[] = [];
-    for (const read of txn.reads.values()) {
-      preconditions.push({ ref: read.ref, stateKey: read.stateKey, expectedVersion: read.version, mustNotExist: false });
+    for (const read of reads.values()) {
+      preconditions.push({ ref: read.ref, stateKey: read.stateKey, id: read.id, expectedVersion: read.version, mustNotExist: false });
     }
     for (const pre of options.preconditions ?? []) preconditions.push(normalizePrecondition(pre));
     const key = options.idempotencyKey;
     if (key !== undefined) checkName(key, "idempotencyKey");
-    return { txnId: txn.id, operations: [...staged.values()], preconditions, idempotencyKey: key ?? null };
+    return { txnId, operations: [...staged.values()], preconditions, idempotencyKey: key ?? null };
   }
 
   private async submit(request: CommitRequest): Promise<CommitResult> {
@@ -490,9 +491,11 @@ function normalizePrecondition(pre: Precondition): NormalizedPrecondition {
   if (pre.expectedVersion === undefined && pre.mustNotExist !== true) {
     throw new TypeError("precondition needs expectedVersion or mustNotExist: true");
   }
+  const stateKey = stateKeyOf(ref.namespace, ref.agentId, ref.key);
   return {
     ref,
-    stateKey: stateKeyOf(ref.namespace, ref.agentId, ref.key),
+    stateKey,
+    id: stateKey.toString("latin1"),
     expectedVersion: pre.expectedVersion === undefined ? null : toSafeNumber(checkTimestamp(pre.expectedVersion, "expectedVersion")),
     mustNotExist: pre.mustNotExist === true,
   };

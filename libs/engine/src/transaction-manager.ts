@@ -7,6 +7,8 @@ import type { RecordRef } from "./types.ts";
 export interface StagedOperation {
   ref: RecordRef;
   stateKey: Buffer;
+  /** stateKey as a latin1 string: a map key that is unique per record. */
+  id: string;
   /** Serialized value, or null for a delete. */
   valueJson: string | null;
 }
@@ -14,6 +16,7 @@ export interface StagedOperation {
 export interface RecordedRead {
   ref: RecordRef;
   stateKey: Buffer;
+  id: string;
   version: number;
 }
 

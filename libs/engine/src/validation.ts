@@ -7,12 +7,15 @@ import type { JsonObject, RecordRef } from "./types.ts";
 const MAX_NAME_BYTES = 1024;
 // In unicode mode \p{Cs} matches only unpaired surrogates (paired ones form one code point).
 const LONE_SURROGATE = /\p{Cs}/u;
+// Cheap pre-check (no unicode mode): most names contain no surrogate at all.
+const ANY_SURROGATE = /[\uD800-\uDFFF]/;
 
 export function checkName(value: unknown, what: string): string {
   if (typeof value !== "string") throw new TypeError(`${what} must be a string`);
   if (value.length === 0) throw new EngineError("INVALID_ARGUMENT", `${what} must not be empty`);
-  if (LONE_SURROGATE.test(value)) throw new EngineError("INVALID_ARGUMENT", `${what} contains a lone surrogate`);
-  if (Buffer.byteLength(value) > MAX_NAME_BYTES) {
+  if (ANY_SURROGATE.test(value) && LONE_SURROGATE.test(value)) throw new EngineError("INVALID_ARGUMENT", `${what} contains a lone surrogate`);
+  // UTF-8 needs at most 3 bytes per UTF-16 code unit: short strings cannot exceed the limit.
+  if (value.length * 3 > MAX_NAME_BYTES && Buffer.byteLength(value) > MAX_NAME_BYTES) {
     throw new EngineError("INVALID_ARGUMENT", `${what} is longer than ${MAX_NAME_BYTES} bytes`);
   }
   return value;
