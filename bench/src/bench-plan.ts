@@ -1,5 +1,5 @@
 // How long and how much: one plan per mode (full, --quick, --smoke).
-import type { Figure } from "./measure.js";
+import { FIGURES, type Figure } from "./measure.js";
 
 export interface BenchPlan {
   mode: "full" | "quick" | "smoke";
@@ -32,7 +32,6 @@ export interface PlanOptions {
 }
 
 export function makePlan(options: PlanOptions): BenchPlan {
-  const all: Figure[] = ["P1", "P2", "P3", "P4", "P5", "P6", "context"];
   if (options.smoke === true) {
     const figures = new Set<Figure>(options.only ?? ["P1", "P2", "P3"]);
     return {
@@ -49,24 +48,7 @@ export function makePlan(options: PlanOptions): BenchPlan {
       profile: options.profile ?? false,
     };
   }
-  const figures = new Set<Figure>(options.only ?? all);
-  const huge = options.huge === true ? [10_000_000] : [];
-  if (options.quick === true) {
-    return {
-      mode: "quick",
-      rounds: options.rounds ?? 2,
-      warmupMs: 300,
-      commitMs: 1_000,
-      shortMs: 700,
-      concurrency: [1, 64],
-      replayEvents: 100_000,
-      datasets: [100_000, 1_000_000, ...huge],
-      figures,
-      peers: true,
-      profile: options.profile ?? false,
-    };
-  }
-  return {
+  const full: BenchPlan = {
     mode: "full",
     rounds: options.rounds ?? 3,
     warmupMs: 1_000,
@@ -74,11 +56,13 @@ export function makePlan(options: PlanOptions): BenchPlan {
     shortMs: 2_000,
     concurrency: [1, 64],
     replayEvents: 100_000,
-    datasets: [100_000, 1_000_000, ...huge],
-    figures,
+    datasets: [100_000, 1_000_000, ...(options.huge === true ? [10_000_000] : [])],
+    figures: new Set<Figure>(options.only ?? FIGURES),
     peers: true,
     profile: options.profile ?? true,
   };
+  if (options.quick !== true) return full;
+  return { ...full, mode: "quick", rounds: options.rounds ?? 2, warmupMs: 300, commitMs: 1_000, shortMs: 700, profile: options.profile ?? false };
 }
 
 /** "100k", "1M", "10M", "2000" for labels. */

@@ -19,9 +19,8 @@ export const PROTOCOL_LABELS: Record<ConnectProtocol, string> = {
   "grpc-web": "gRPC-Web, HTTP/1.1 (connect-node)",
 };
 
-export interface ConnectClient {
+export interface ConnectClient extends Disposable {
   rpc: Client<typeof StatehouseService>;
-  close(): void;
 }
 
 /** A client over one HTTP/2 session (h2 protocols) or Node's keep-alive agent (HTTP/1.1). */
@@ -29,12 +28,12 @@ export function connectClient(url: string, protocol: ConnectProtocol): ConnectCl
   if (protocol === "connect-h1" || protocol === "grpc-web") {
     const options = { baseUrl: url, httpVersion: "1.1" as const, useBinaryFormat: true };
     const transport = protocol === "connect-h1" ? createConnectTransport(options) : createGrpcWebTransport(options);
-    return { rpc: createClient(StatehouseService, transport), close: () => undefined };
+    return { rpc: createClient(StatehouseService, transport), [Symbol.dispose]: () => undefined };
   }
   const sessionManager = new Http2SessionManager(url);
   const transport =
     protocol === "grpc"
       ? createGrpcTransport({ baseUrl: url, sessionManager })
       : createConnectTransport({ baseUrl: url, httpVersion: "2", sessionManager, useBinaryFormat: true });
-  return { rpc: createClient(StatehouseService, transport), close: () => sessionManager.abort() };
+  return { rpc: createClient(StatehouseService, transport), [Symbol.dispose]: () => sessionManager.abort() };
 }

@@ -115,6 +115,10 @@ export class EtcdClient {
   close(): void {
     this.client.close();
   }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
 }
 
 /** The range_end that selects every key starting with `prefix` (etcd's "prefix end"). */

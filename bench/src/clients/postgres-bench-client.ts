@@ -112,7 +112,34 @@ export class PostgresBenchClient {
     await this.client.query("ANALYZE events; ANALYZE state");
   }
 
+  /** The no-op: SELECT 1. */
+  async selectOne(): Promise<void> {
+    await this.client.query("SELECT 1");
+  }
+
   async close(): Promise<void> {
     await this.client.end();
   }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+/** One connection per concurrent client; `await using` closes them all. */
+export interface PostgresPool extends AsyncDisposable {
+  clients: PostgresBenchClient[];
+  /** The connection of worker `w`. */
+  at(w: number): PostgresBenchClient;
+}
+
+export async function connectPool(config: PostgresConfig, size: number): Promise<PostgresPool> {
+  const clients = await Promise.all(Array.from({ length: size }, () => PostgresBenchClient.connect(config)));
+  return {
+    clients,
+    at: (w) => clients[w] as PostgresBenchClient,
+    [Symbol.asyncDispose]: async () => {
+      await Promise.all(clients.map((client) => client.close()));
+    },
+  };
 }

@@ -89,4 +89,8 @@ export class StatehouseGrpcClient {
   close(): void {
     this.client.close();
   }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
 }

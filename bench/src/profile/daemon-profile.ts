@@ -22,14 +22,10 @@ function scenarios(env: BenchEnv, withReplayData: boolean): Scenario[] {
     {
       name: `P1: TS Connect Transact, ${concurrency} clients, ${env.plan.commitMs / 1000} s`,
       run: async (daemon) => {
-        const client = connectClient(daemon.url, "connect-h2");
-        try {
-          await loopFor(env, concurrency, env.plan.commitMs)("baseline", async (w, seq) => {
-            await client.rpc.transact({ operations: [{ namespace: NAMESPACE, agentId: `profile-${w}`, key: `k${seq % 100}`, value: benchValue(seq) }] });
-          });
-        } finally {
-          client.close();
-        }
+        using client = connectClient(daemon.url, "connect-h2");
+        await loopFor(env, concurrency, env.plan.commitMs)("baseline", async (w, seq) => {
+          await client.rpc.transact({ operations: [{ namespace: NAMESPACE, agentId: `profile-${w}`, key: `k${seq % 100}`, value: benchValue(seq) }] });
+        });
       },
     },
   ];
@@ -37,12 +33,8 @@ function scenarios(env: BenchEnv, withReplayData: boolean): Scenario[] {
     list.push({
       name: `P3: TS SDK replay of ${env.plan.replayEvents} events, 3 times`,
       run: async (daemon) => {
-        const client = new Statehouse({ url: daemon.url, namespace: NAMESPACE });
-        try {
-          for (let i = 0; i < 3; i++) for await (const _event of client.replay(REPLAY_AGENT));
-        } finally {
-          await client.close();
-        }
+        await using client = new Statehouse({ url: daemon.url, namespace: NAMESPACE });
+        for (let i = 0; i < 3; i++) for await (const _event of client.replay(REPLAY_AGENT));
       },
     });
   }

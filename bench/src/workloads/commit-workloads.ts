@@ -6,7 +6,7 @@ import { clientsLabel, loopFor, NAMESPACE, pythonLoopSpec, serverProcess, type B
 import { benchValue, benchValueJson } from "../bench-value.js";
 import { connectClient } from "../clients/connect-clients.js";
 import { EtcdClient } from "../clients/etcd-client.js";
-import { PostgresBenchClient } from "../clients/postgres-bench-client.js";
+import { connectPool, type PostgresBenchClient } from "../clients/postgres-bench-client.js";
 import { StatehouseGrpcClient } from "../clients/statehouse-grpc-client.js";
 import { cpuMetrics, latencyMetrics, opsPerSecMetric, type Measure, type MeasureGroup } from "../measure.js";
 import { runPythonWorker, type PythonMode } from "../python-worker.js";
@@ -44,16 +44,12 @@ function commitMeasures(env: BenchEnv, concurrency: number): Measure[] {
       system: "statehouse",
       noopRef: noopId(concurrency, "connect-h2"),
       run: async () => {
-        const client = new Statehouse({ url: daemon.url, namespace: NAMESPACE });
-        try {
-          return await loop("statehouse", async (w, seq) => {
-            const tx = await client.beginTransaction();
-            tx.write(`p1-ts-sdk-${w}`, key(seq), benchValue(seq));
-            await tx.commit();
-          });
-        } finally {
-          await client.close();
-        }
+        await using client = new Statehouse({ url: daemon.url, namespace: NAMESPACE });
+        return await loop("statehouse", async (w, seq) => {
+          const tx = await client.beginTransaction();
+          tx.write(`p1-ts-sdk-${w}`, key(seq), benchValue(seq));
+          await tx.commit();
+        });
       },
     }),
     measure("sh-ts-transact", {
@@ -61,16 +57,12 @@ function commitMeasures(env: BenchEnv, concurrency: number): Measure[] {
       system: "statehouse",
       noopRef: noopId(concurrency, "connect-h2"),
       run: async () => {
-        const client = connectClient(daemon.url, "connect-h2");
-        try {
-          return await loop("statehouse", async (w, seq) => {
-            await client.rpc.transact({
-              operations: [{ namespace: NAMESPACE, agentId: `p1-ts-transact-${w}`, key: key(seq), value: benchValue(seq) }],
-            });
+        using client = connectClient(daemon.url, "connect-h2");
+        return await loop("statehouse", async (w, seq) => {
+          await client.rpc.transact({
+            operations: [{ namespace: NAMESPACE, agentId: `p1-ts-transact-${w}`, key: key(seq), value: benchValue(seq) }],
           });
-        } finally {
-          client.close();
-        }
+        });
       },
     }),
     measure("sh-grpc-js", {
@@ -78,14 +70,10 @@ function commitMeasures(env: BenchEnv, concurrency: number): Measure[] {
       system: "statehouse",
       noopRef: noopId(concurrency, "grpc-js"),
       run: async () => {
-        const client = new StatehouseGrpcClient(daemon.address);
-        try {
-          return await loop("statehouse", async (w, seq) => {
-            await client.transact([{ namespace: NAMESPACE, agentId: `p1-grpc-js-${w}`, key: key(seq), value: benchValue(seq) }]);
-          });
-        } finally {
-          client.close();
-        }
+        using client = new StatehouseGrpcClient(daemon.address);
+        return await loop("statehouse", async (w, seq) => {
+          await client.transact([{ namespace: NAMESPACE, agentId: `p1-grpc-js-${w}`, key: key(seq), value: benchValue(seq) }]);
+        });
       },
     }),
   ];
@@ -116,24 +104,16 @@ function commitMeasures(env: BenchEnv, concurrency: number): Measure[] {
         reference: "etcd",
         noopRef: noopId(concurrency, "etcd-status"),
         run: async () => {
-          const client = new EtcdClient(etcd.address);
-          try {
-            return await loop("etcd", (w, seq) => client.put(`/p1/${w}/${key(seq)}`, benchValueJson(seq)));
-          } finally {
-            client.close();
-          }
+          using client = new EtcdClient(etcd.address);
+          return await loop("etcd", (w, seq) => client.put(`/p1/${w}/${key(seq)}`, benchValueJson(seq)));
         },
       }),
     );
   }
   if (postgres !== null) {
     const withConnections = async (fn: (client: PostgresBenchClient, w: number, seq: number) => Promise<void>): Promise<Record<string, number>> => {
-      const clients = await Promise.all(Array.from({ length: concurrency }, () => PostgresBenchClient.connect(postgres)));
-      try {
-        return await loop("postgres", (w, seq) => fn(clients[w] as PostgresBenchClient, w, seq));
-      } finally {
-        await Promise.all(clients.map((client) => client.close()));
-      }
+      await using pool = await connectPool(postgres, concurrency);
+      return await loop("postgres", (w, seq) => fn(pool.at(w), w, seq));
     };
     measures.push(
       measure("pg-tx", {

@@ -6,12 +6,12 @@ import { clientsLabel, loopFor, NAMESPACE, pythonLoopSpec, serverProcess, type B
 import { VALUE_BYTES } from "../bench-value.js";
 import { connectClient, PROTOCOL_LABELS, type ConnectProtocol } from "../clients/connect-clients.js";
 import { EtcdClient } from "../clients/etcd-client.js";
+import { connectPool } from "../clients/postgres-bench-client.js";
 import { StatehouseGrpcClient } from "../clients/statehouse-grpc-client.js";
 import { fdatasyncRate } from "../context/fdatasync-rate.js";
 import { http2Request, http2Session, startHttp2EchoServer, type Http2EchoServer } from "../context/http2-echo.js";
 import { cpuMetrics, opsPerSecMetric, type Measure, type MeasureGroup } from "../measure.js";
 import { runPythonWorker, type PythonMode } from "../python-worker.js";
-import pg from "pg";
 
 export type NoopKind = ConnectProtocol | "ts-sdk" | "grpc-js" | "grpcio" | "py-sdk" | "http2" | "etcd-status" | "pg-select1";
 
@@ -77,14 +77,10 @@ function noopMeasures(env: BenchEnv, concurrency: number, echoPort: () => number
       subject: `Statehouse Health · ${PROTOCOL_LABELS[protocol]}`,
       system: "statehouse",
       run: async () => {
-        const client = connectClient(daemon.url, protocol);
-        try {
-          return await loop("statehouse", async () => {
-            await client.rpc.health({});
-          });
-        } finally {
-          client.close();
-        }
+        using client = connectClient(daemon.url, protocol);
+        return await loop("statehouse", async () => {
+          await client.rpc.health({});
+        });
       },
     }),
   );
@@ -93,28 +89,20 @@ function noopMeasures(env: BenchEnv, concurrency: number, echoPort: () => number
       subject: "Statehouse Health · TS SDK (Connect, HTTP/2)",
       system: "statehouse",
       run: async () => {
-        const client = new Statehouse({ url: daemon.url, namespace: NAMESPACE });
-        try {
-          return await loop("statehouse", async () => {
-            await client.health();
-          });
-        } finally {
-          await client.close();
-        }
+        await using client = new Statehouse({ url: daemon.url, namespace: NAMESPACE });
+        return await loop("statehouse", async () => {
+          await client.health();
+        });
       },
     }),
     measure("grpc-js", {
       subject: "Statehouse Health · gRPC (grpc-js)",
       system: "statehouse",
       run: async () => {
-        const client = new StatehouseGrpcClient(daemon.address);
-        try {
-          return await loop("statehouse", async () => {
-            await client.health();
-          });
-        } finally {
-          client.close();
-        }
+        using client = new StatehouseGrpcClient(daemon.address);
+        return await loop("statehouse", async () => {
+          await client.health();
+        });
       },
     }),
   );
@@ -146,12 +134,8 @@ function noopMeasures(env: BenchEnv, concurrency: number, echoPort: () => number
         subject: "etcd Maintenance.Status (grpc-js)",
         system: "etcd",
         run: async () => {
-          const client = new EtcdClient(etcd.address);
-          try {
-            return await loop("etcd", () => client.status());
-          } finally {
-            client.close();
-          }
+          using client = new EtcdClient(etcd.address);
+          return await loop("etcd", () => client.status());
         },
       }),
     );
@@ -162,20 +146,8 @@ function noopMeasures(env: BenchEnv, concurrency: number, echoPort: () => number
         subject: "PostgreSQL SELECT 1 (pg, one connection per client)",
         system: "postgres",
         run: async () => {
-          const clients = await Promise.all(
-            Array.from({ length: concurrency }, async () => {
-              const client = new pg.Client(postgres);
-              await client.connect();
-              return client;
-            }),
-          );
-          try {
-            return await loop("postgres", async (w) => {
-              await (clients[w] as pg.Client).query("SELECT 1");
-            });
-          } finally {
-            await Promise.all(clients.map((client) => client.end()));
-          }
+          await using pool = await connectPool(postgres, concurrency);
+          return await loop("postgres", (w) => pool.at(w).selectOne());
         },
       }),
     );

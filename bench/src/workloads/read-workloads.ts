@@ -4,7 +4,7 @@
 import { Statehouse } from "@statehouse/sdk";
 import { clientsLabel, loopFor, NAMESPACE, type BenchEnv } from "../bench-env.js";
 import { EtcdClient } from "../clients/etcd-client.js";
-import { PostgresBenchClient } from "../clients/postgres-bench-client.js";
+import { connectPool } from "../clients/postgres-bench-client.js";
 import { StatehouseGrpcClient } from "../clients/statehouse-grpc-client.js";
 import { cpuMetrics, opsPerSecMetric, type Measure, type MeasureGroup } from "../measure.js";
 import { ensureReplayData, etcdReplayPrefix, REPLAY_AGENT, stepKey } from "./replay-data.js";
@@ -27,15 +27,11 @@ export function readGroup(env: BenchEnv): MeasureGroup {
       system: "statehouse",
       noopRef: `ctx.noop.c${concurrency}.ts-sdk`,
       run: async () => {
-        const client = new Statehouse({ url: env.daemon.url, namespace: NAMESPACE });
-        try {
-          return await loop("statehouse", async () => {
-            const key = randomKey();
-            expectFound((await client.getState(REPLAY_AGENT, key)).exists, key);
-          });
-        } finally {
-          await client.close();
-        }
+        await using client = new Statehouse({ url: env.daemon.url, namespace: NAMESPACE });
+        return await loop("statehouse", async () => {
+          const key = randomKey();
+          expectFound((await client.getState(REPLAY_AGENT, key)).exists, key);
+        });
       },
     }),
     measure("sh-grpc-js", {
@@ -43,15 +39,11 @@ export function readGroup(env: BenchEnv): MeasureGroup {
       system: "statehouse",
       noopRef: `ctx.noop.c${concurrency}.grpc-js`,
       run: async () => {
-        const client = new StatehouseGrpcClient(env.daemon.address);
-        try {
-          return await loop("statehouse", async () => {
-            const key = randomKey();
-            expectFound((await client.getState(NAMESPACE, REPLAY_AGENT, key)).exists, key);
-          });
-        } finally {
-          client.close();
-        }
+        using client = new StatehouseGrpcClient(env.daemon.address);
+        return await loop("statehouse", async () => {
+          const key = randomKey();
+          expectFound((await client.getState(NAMESPACE, REPLAY_AGENT, key)).exists, key);
+        });
       },
     }),
   ];
@@ -64,15 +56,11 @@ export function readGroup(env: BenchEnv): MeasureGroup {
         reference: "etcd",
         noopRef: `ctx.noop.c${concurrency}.etcd-status`,
         run: async () => {
-          const client = new EtcdClient(etcd.address);
-          try {
-            return await loop("etcd", async () => {
-              const key = randomKey();
-              expectFound((await client.range(etcdReplayPrefix + key)).kvs.length === 1, key);
-            });
-          } finally {
-            client.close();
-          }
+          using client = new EtcdClient(etcd.address);
+          return await loop("etcd", async () => {
+            const key = randomKey();
+            expectFound((await client.range(etcdReplayPrefix + key)).kvs.length === 1, key);
+          });
         },
       }),
     );
@@ -85,15 +73,11 @@ export function readGroup(env: BenchEnv): MeasureGroup {
         reference: "postgres",
         noopRef: `ctx.noop.c${concurrency}.pg-select1`,
         run: async () => {
-          const clients = await Promise.all(Array.from({ length: concurrency }, () => PostgresBenchClient.connect(postgres)));
-          try {
-            return await loop("postgres", async (w) => {
-              const key = randomKey();
-              expectFound((await (clients[w] as PostgresBenchClient).getState(NAMESPACE, REPLAY_AGENT, key)) !== undefined, key);
-            });
-          } finally {
-            await Promise.all(clients.map((client) => client.close()));
-          }
+          await using pool = await connectPool(postgres, concurrency);
+          return await loop("postgres", async (w) => {
+            const key = randomKey();
+            expectFound((await pool.at(w).getState(NAMESPACE, REPLAY_AGENT, key)) !== undefined, key);
+          });
         },
       }),
     );

@@ -38,37 +38,25 @@ export function ensureReplayData(env: BenchEnv): Promise<void> {
 async function loadReplayData(env: BenchEnv): Promise<void> {
   const events = env.plan.replayEvents;
   const t0 = performance.now();
-  const statehouse = new StatehouseGrpcClient(env.daemon.address);
-  try {
-    // One durable Transact per event, 256 in flight: the real write path.
-    await parallel(events, 256, async (i) => {
-      await statehouse.transact([{ namespace: NAMESPACE, agentId: REPLAY_AGENT, key: stepKey(i), value: benchValue(i) }]);
-    });
-  } finally {
-    statehouse.close();
-  }
+  using statehouse = new StatehouseGrpcClient(env.daemon.address);
+  // One durable Transact per event, 256 in flight: the real write path.
+  await parallel(events, 256, async (i) => {
+    await statehouse.transact([{ namespace: NAMESPACE, agentId: REPLAY_AGENT, key: stepKey(i), value: benchValue(i) }]);
+  });
   const shSeconds = (performance.now() - t0) / 1000;
   env.notes.push(`P3 data: ${events} events loaded into Statehouse through grpc-js Transact (256 in flight) in ${shSeconds.toFixed(1)} s.`);
   env.log(`replay agent loaded into Statehouse (${events} events, ${shSeconds.toFixed(1)} s)`);
   if (env.etcd !== null) {
-    const etcd = new EtcdClient(env.etcd.address);
-    try {
-      const batch = 100; // etcd's --max-txn-ops default is 128
-      await parallel(Math.ceil(events / batch), 8, async (b) => {
-        const entries: [string, string][] = [];
-        for (let i = b * batch; i < Math.min(events, (b + 1) * batch); i++) entries.push([etcdReplayPrefix + stepKey(i), benchValueJson(i)]);
-        await etcd.putMany(entries);
-      });
-    } finally {
-      etcd.close();
-    }
+    using etcd = new EtcdClient(env.etcd.address);
+    const batch = 100; // etcd's --max-txn-ops default is 128
+    await parallel(Math.ceil(events / batch), 8, async (b) => {
+      const entries: [string, string][] = [];
+      for (let i = b * batch; i < Math.min(events, (b + 1) * batch); i++) entries.push([etcdReplayPrefix + stepKey(i), benchValueJson(i)]);
+      await etcd.putMany(entries);
+    });
   }
   if (env.postgres !== null) {
-    const client = await PostgresBenchClient.connect(env.postgres);
-    try {
-      await client.loadAgent(NAMESPACE, REPLAY_AGENT, events, benchValueJson(0));
-    } finally {
-      await client.close();
-    }
+    await using client = await PostgresBenchClient.connect(env.postgres);
+    await client.loadAgent(NAMESPACE, REPLAY_AGENT, events, benchValueJson(0));
   }
 }

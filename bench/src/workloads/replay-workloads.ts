@@ -49,34 +49,26 @@ export function replayGroup(env: BenchEnv): MeasureGroup {
       subject: "Statehouse · TS SDK replay() (Connect, HTTP/2)",
       system: "statehouse",
       run: async () => {
-        const client = new Statehouse({ url: env.daemon.url, namespace: NAMESPACE });
-        try {
-          await client.health();
-          return await timed(expected, async () => {
-            let n = 0;
-            for await (const event of client.replay(REPLAY_AGENT)) n += event.operations.length > 0 ? 1 : 0;
-            return n;
-          });
-        } finally {
-          await client.close();
-        }
+        await using client = new Statehouse({ url: env.daemon.url, namespace: NAMESPACE });
+        await client.health();
+        return await timed(expected, async () => {
+          let n = 0;
+          for await (const event of client.replay(REPLAY_AGENT)) n += event.operations.length > 0 ? 1 : 0;
+          return n;
+        });
       },
     }),
     measure("sh-grpc-js", {
       subject: "Statehouse · Replay stream (grpc-js)",
       system: "statehouse",
       run: async () => {
-        const client = new StatehouseGrpcClient(env.daemon.address);
-        try {
-          await client.health();
-          return await timed(expected, async () => {
-            let n = 0;
-            for await (const event of client.replay(NAMESPACE, REPLAY_AGENT)) n += event.operations.length > 0 ? 1 : 0;
-            return n;
-          });
-        } finally {
-          client.close();
-        }
+        using client = new StatehouseGrpcClient(env.daemon.address);
+        await client.health();
+        return await timed(expected, async () => {
+          let n = 0;
+          for await (const event of client.replay(NAMESPACE, REPLAY_AGENT)) n += event.operations.length > 0 ? 1 : 0;
+          return n;
+        });
       },
     }),
   ];
@@ -94,27 +86,23 @@ export function replayGroup(env: BenchEnv): MeasureGroup {
         system: "etcd",
         reference: "etcd",
         run: async () => {
-          const client = new EtcdClient(etcd.address);
-          try {
-            await client.status();
-            return await timed(expected, async () => {
-              const end = prefixEnd(etcdReplayPrefix);
-              let from: Uint8Array | string = etcdReplayPrefix;
-              let n = 0;
-              for (;;) {
-                const page = await client.range(from, { rangeEnd: end, limit: 10_000 });
-                for (const kv of page.kvs) {
-                  JSON.parse(Buffer.from(kv.value).toString("utf8"));
-                  n++;
-                }
-                const last = page.kvs.at(-1);
-                if (!page.more || last === undefined) return n;
-                from = keyAfter(last.key);
+          using client = new EtcdClient(etcd.address);
+          await client.status();
+          return await timed(expected, async () => {
+            const end = prefixEnd(etcdReplayPrefix);
+            let from: Uint8Array | string = etcdReplayPrefix;
+            let n = 0;
+            for (;;) {
+              const page = await client.range(from, { rangeEnd: end, limit: 10_000 });
+              for (const kv of page.kvs) {
+                JSON.parse(Buffer.from(kv.value).toString("utf8"));
+                n++;
               }
-            });
-          } finally {
-            client.close();
-          }
+              const last = page.kvs.at(-1);
+              if (!page.more || last === undefined) return n;
+              from = keyAfter(last.key);
+            }
+          });
         },
       }),
     );
@@ -126,12 +114,8 @@ export function replayGroup(env: BenchEnv): MeasureGroup {
         system: "postgres",
         reference: "postgres",
         run: async () => {
-          const client = await PostgresBenchClient.connect(postgres);
-          try {
-            return await timed(expected, () => client.replay(NAMESPACE, REPLAY_AGENT));
-          } finally {
-            await client.close();
-          }
+          await using client = await PostgresBenchClient.connect(postgres);
+          return await timed(expected, () => client.replay(NAMESPACE, REPLAY_AGENT));
         },
       }),
     );

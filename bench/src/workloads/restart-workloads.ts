@@ -96,44 +96,36 @@ async function loadDataset(env: BenchEnv, dataDir: string, events: number): Prom
 }
 
 async function serveLoad(env: BenchEnv, daemon: RunningDaemon, events: number): Promise<void> {
-  const client = new StatehouseGrpcClient(daemon.address);
-  try {
-    await runClosedLoop({
-      concurrency: 64,
-      warmupMs: 0,
-      durationMs: env.plan.shortMs,
-      op: async (_worker, seq) => {
-        const i = Math.floor(Math.random() * events);
-        const { agentId, key } = recordOf(i);
-        if (seq % 4 === 3) {
-          await client.transact([{ namespace: NAMESPACE, agentId, key, value: benchValue(seq) }]);
-        } else {
-          const state = await client.getState(NAMESPACE, agentId, key);
-          if (!state.exists) throw new Error(`${agentId}/${key} missing after restart`);
-        }
-      },
-    });
-  } finally {
-    client.close();
-  }
+  using client = new StatehouseGrpcClient(daemon.address);
+  await runClosedLoop({
+    concurrency: 64,
+    warmupMs: 0,
+    durationMs: env.plan.shortMs,
+    op: async (_worker, seq) => {
+      const i = Math.floor(Math.random() * events);
+      const { agentId, key } = recordOf(i);
+      if (seq % 4 === 3) {
+        await client.transact([{ namespace: NAMESPACE, agentId, key, value: benchValue(seq) }]);
+      } else {
+        const state = await client.getState(NAMESPACE, agentId, key);
+        if (!state.exists) throw new Error(`${agentId}/${key} missing after restart`);
+      }
+    },
+  });
 }
 
 /** P1's 64-client commit rate, on a daemon holding the data set (does the rate depend on the store's size?). */
 async function commitRate(env: BenchEnv, daemon: RunningDaemon, events: number): Promise<number> {
-  const client = new StatehouseGrpcClient(daemon.address);
-  try {
-    const result = await runClosedLoop({
-      concurrency: 64,
-      warmupMs: env.plan.warmupMs,
-      durationMs: env.plan.shortMs,
-      op: async (w, seq) => {
-        await client.transact([{ namespace: NAMESPACE, ...recordOf((w * 7919 + seq * 64) % events), value: benchValue(seq) }]);
-      },
-    });
-    return result.opsPerSec;
-  } finally {
-    client.close();
-  }
+  using client = new StatehouseGrpcClient(daemon.address);
+  const result = await runClosedLoop({
+    concurrency: 64,
+    warmupMs: env.plan.warmupMs,
+    durationMs: env.plan.shortMs,
+    op: async (w, seq) => {
+      await client.transact([{ namespace: NAMESPACE, ...recordOf((w * 7919 + seq * 64) % events), value: benchValue(seq) }]);
+    },
+  });
+  return result.opsPerSec;
 }
 
 /** The engine's own account of the last recovery, from the daemon's JSON log ("engine recovered"). */
@@ -175,7 +167,7 @@ export function restartGroup(env: BenchEnv): MeasureGroup {
         const datasetCommitsPerSec = await commitRate(env, first, events);
         const vmHwmMiB = memoryOf(first.pid).vmHwmKiB / 1024;
         // Crash with writes in flight, then restart.
-        const writer = new StatehouseGrpcClient(first.address);
+        using writer = new StatehouseGrpcClient(first.address);
         const inFlight = Array.from({ length: 64 }, (_, worker) =>
           (async () => {
             for (let seq = 0; ; seq++) {
@@ -186,15 +178,10 @@ export function restartGroup(env: BenchEnv): MeasureGroup {
         await new Promise((resolve) => setTimeout(resolve, 200));
         await first.stop("SIGKILL");
         await Promise.all(inFlight);
-        writer.close();
         second = await startDaemon({ dataDir, workDir: env.workDir, name, env: { STATEHOUSE_LOG_LEVEL: "info" } });
-        const check = new StatehouseGrpcClient(second.address);
-        try {
-          const { agentId, key } = recordOf(events - 1);
-          if (!(await check.getState(NAMESPACE, agentId, key)).exists) throw new Error("data missing after crash restart");
-        } finally {
-          check.close();
-        }
+        using check = new StatehouseGrpcClient(second.address);
+        const { agentId, key } = recordOf(events - 1);
+        if (!(await check.getState(NAMESPACE, agentId, key)).exists) throw new Error("data missing after crash restart");
         const crash = recoveryOf(second);
         return {
           restartMs: first.startMs,
