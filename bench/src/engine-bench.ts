@@ -1,47 +1,56 @@
 // Engine benchmark (not a test): group commit vs the binding's raw synced-batch rate,
 // replay speed and recovery time. Run from the repository root:
-//   node_modules/.bin/node --conditions=@statehouse/source bench/src/engine-bench.ts [--quick] [--scratch DIR]
+//   node_modules/.bin/node --conditions=@statehouse/source bench/src/engine-bench.ts [--quick] [--rounds N] [--scratch DIR]
+// The machine may be shared: rates are measured in interleaved rounds (raw, 1 committer,
+// 64 committers, raw, ...) and reported as medians, ratios from the same rounds.
+import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { openEngine, type Engine, type OperationInput } from "@statehouse/engine";
+import { openEngine, type OperationInput } from "@statehouse/engine";
 
 const { values: args } = parseArgs({
   options: {
     quick: { type: "boolean", default: false },
     scratch: { type: "string", default: "/var/tmp" },
     seconds: { type: "string" },
+    rounds: { type: "string" },
+    fill: { type: "string" },
+    events: { type: "string" },
+    interval: { type: "string" },
+    agents: { type: "string" },
   },
 });
 const quick = args.quick === true;
-const windowMs = Number(args.seconds ?? (quick ? 1 : 3)) * 1000;
+const windowMs = Number(args.seconds ?? (quick ? 1 : 2)) * 1000;
+const rounds = Number(args.rounds ?? (quick ? 1 : 5));
 const scratch = args.scratch ?? "/var/tmp";
 
-interface RawBatch {
-  _put(key: Buffer, value: Buffer, options: object): void;
-  _writeSync(options: { sync: boolean }): void;
-  _closeSync(): void;
-}
 interface RawDb {
   open(options: object): Promise<void>;
   close(): Promise<void>;
-  _chainedBatch(): RawBatch;
   batch(ops: { type: "put"; key: Buffer; value: Buffer }[], options: { sync: boolean }): Promise<void>;
 }
 
 const rows: [string, string][] = [];
 const record = (name: string, value: string): void => {
   rows.push([name, value]);
-  console.log(`${name.padEnd(58)} ${value}`);
+  console.log(`${name.padEnd(64)} ${value}`);
 };
 const fmt = (n: number, digits = 0): string => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+};
 
 async function tempDir(label: string): Promise<string> {
   return mkdtemp(join(scratch, `statehouse-engine-bench-${label}-`));
 }
 
-/** The binding alone: sequential db.batch(..., { sync: true }) calls, one after another. */
-async function rawSyncedRate(opsPerBatch: number): Promise<number> {
+/** The binding alone: sequential db.batch([one put], { sync: true }) calls, one after another. */
+async function rawSyncedRate(): Promise<number> {
   const dir = await tempDir("raw");
   const { RocksLevel } = (await import("@nxtedition/rocksdb" as string)) as { RocksLevel: new (location: string) => RawDb };
   const db = new RocksLevel(dir);
@@ -50,9 +59,7 @@ async function rawSyncedRate(opsPerBatch: number): Promise<number> {
   let n = 0;
   const started = performance.now();
   while (performance.now() - started < windowMs) {
-    const ops = [];
-    for (let i = 0; i < opsPerBatch; i++) ops.push({ type: "put" as const, key: Buffer.from(`k${n}-${i}`), value });
-    await db.batch(ops, { sync: true });
+    await db.batch([{ type: "put", key: Buffer.from(`k${n}`), value }], { sync: true });
     n++;
   }
   const rate = n / ((performance.now() - started) / 1000);
@@ -61,6 +68,7 @@ async function rawSyncedRate(opsPerBatch: number): Promise<number> {
   return rate;
 }
 
+/** One agent step: two keys of one agent. */
 function operations(i: number, agents: number): OperationInput[] {
   const agentId = `agent-${i % agents}`;
   return [
@@ -69,13 +77,12 @@ function operations(i: number, agents: number): OperationInput[] {
   ];
 }
 
-/** Durable commits/s with `committers` concurrent closed-loop committers. */
+/** Durable commits/s with `committers` concurrent closed-loop committers (fsync on, default snapshots). */
 async function commitRate(committers: number): Promise<{ rate: number; perBatch: number }> {
   const dir = await tempDir(`c${committers}`);
   const engine = await openEngine({ dataDir: dir });
   let next = 0;
   const deadline = performance.now() + windowMs;
-  const before = engine.stats();
   const started = performance.now();
   await Promise.all(
     Array.from({ length: committers }, async () => {
@@ -83,78 +90,94 @@ async function commitRate(committers: number): Promise<{ rate: number; perBatch:
     }),
   );
   const elapsed = (performance.now() - started) / 1000;
-  const after = engine.stats();
-  const txns = (after.committedTransactions ?? 0) - (before.committedTransactions ?? 0);
-  const batches = (after.groupCommits ?? 0) - (before.groupCommits ?? 0);
+  const stats = engine.stats();
+  const txns = stats.committedTransactions ?? 0;
   await engine.close();
   await rm(dir, { recursive: true, force: true });
-  return { rate: txns / elapsed, perBatch: txns / Math.max(1, batches) };
+  return { rate: txns / elapsed, perBatch: txns / Math.max(1, stats.groupCommits ?? 1) };
 }
 
-/** Fills an engine with `events` transactions as fast as possible (fsync off: only the data matters). */
-async function fill(dir: string, events: number, snapshotInterval: number, agents: number): Promise<void> {
-  const engine = await openEngine({ dataDir: dir, fsyncOnCommit: false, snapshotInterval });
+/** Child mode: fill a store (fsync off: only the data matters), report, then wait to be SIGKILLed. */
+async function fillChild(dir: string, events: number, interval: number, agents: number): Promise<void> {
+  const engine = await openEngine({ dataDir: dir, fsyncOnCommit: false, snapshotInterval: interval });
   let next = 0;
   await Promise.all(
     Array.from({ length: 256 }, async () => {
       while (next < events) await engine.transact({ operations: operations(next++, agents) });
     }),
   );
-  await engine.close();
+  process.stdout.write(`filled ${engine.commitTs()}\n`);
+  setInterval(() => undefined, 1 << 30);
 }
 
-async function reopenTime(dir: string, snapshotInterval: number): Promise<{ ms: number; engine: Engine }> {
+/** Fills a store in a child process and SIGKILLs it: the reopen that follows is a crash recovery. */
+function fillAndKill(dir: string, events: number, interval: number, agents: number): Promise<number> {
   const started = performance.now();
-  const engine = await openEngine({ dataDir: dir, snapshotInterval });
-  return { ms: performance.now() - started, engine };
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      ["--conditions=@statehouse/source", fileURLToPath(import.meta.url), "--fill", dir, "--events", String(events), "--interval", String(interval), "--agents", String(agents)],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    child.stdout.setEncoding("utf8");
+    child.stdout.on("data", (chunk: string) => {
+      if (chunk.includes("filled")) child.kill("SIGKILL");
+    });
+    child.on("error", reject);
+    child.on("close", (_code, signal) => (signal === "SIGKILL" ? resolve((performance.now() - started) / 1000) : reject(new Error("fill child failed"))));
+  });
 }
 
 async function main(): Promise<void> {
-  console.log(`engine bench: window ${windowMs} ms per rate, scratch ${scratch}, node ${process.version}`);
-  const raw1 = await rawSyncedRate(1);
-  record("raw binding: sequential synced batches/s (1 put)", fmt(raw1));
-  const raw6 = await rawSyncedRate(6);
-  record("raw binding: sequential synced batches/s (6 puts ~ 1 commit)", fmt(raw6));
-  const one = await commitRate(1);
-  record("engine: durable commits/s, 1 committer", `${fmt(one.rate)}  (${fmt(one.rate / raw1, 2)}x raw)`);
-  const many = await commitRate(64);
-  record("engine: durable commits/s, 64 committers", `${fmt(many.rate)}  (${fmt(many.rate / raw1, 1)}x raw)`);
-  record("engine: avg transactions per synced batch, 64 committers", fmt(many.perBatch, 1));
+  console.log(`engine bench: ${rounds} round(s) of ${windowMs} ms windows, scratch ${scratch}, node ${process.version}`);
+  const raw: number[] = [];
+  const one: number[] = [];
+  const many: number[] = [];
+  const perBatch: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    raw.push(await rawSyncedRate());
+    one.push((await commitRate(1)).rate);
+    const m = await commitRate(64);
+    many.push(m.rate);
+    perBatch.push(m.perBatch);
+    console.log(`  round ${round + 1}: raw ${fmt(raw[round] ?? 0)}/s, 1 committer ${fmt(one[round] ?? 0)}/s, 64 committers ${fmt(m.rate)}/s`);
+  }
+  const rawMedian = median(raw);
+  record("raw binding: sequential synced batches/s (db.batch, 1 put, sync)", `${fmt(rawMedian)} (rounds: ${raw.map((r) => fmt(r)).join(", ")})`);
+  record("engine: durable commits/s, 1 committer", `${fmt(median(one))} = ${fmt(median(one) / rawMedian, 2)}x raw (per-round ratios ${one.map((r, i) => fmt(r / (raw[i] ?? 1), 2)).join(", ")})`);
+  record("engine: durable commits/s, 64 committers", `${fmt(median(many))} = ${fmt(median(many) / rawMedian, 1)}x raw (per-round ratios ${many.map((r, i) => fmt(r / (raw[i] ?? 1), 1)).join(", ")})`);
+  record("engine: avg transactions per synced batch, 64 committers", fmt(median(perBatch), 1));
 
-  const sizes = quick ? [100_000] : [100_000, 1_000_000];
-  for (const events of sizes) {
+  for (const events of quick ? [100_000] : [100_000, 1_000_000]) {
     for (const interval of [1000, 0]) {
       const dir = await tempDir(`rec${events}-${interval}`);
-      const fillStarted = performance.now();
-      await fill(dir, events, interval, 100);
-      const fillSeconds = (performance.now() - fillStarted) / 1000;
-      const { ms, engine } = await reopenTime(dir, interval);
+      const fillSeconds = await fillAndKill(dir, events, interval, 100);
+      const started = performance.now();
+      const engine = await openEngine({ dataDir: dir, snapshotInterval: interval });
+      const ms = performance.now() - started;
       const label = interval === 0 ? "snapshots off" : `snapshot every ${interval}`;
       record(
-        `recovery: reopen after ${fmt(events)} events, ${label}`,
-        `${fmt(ms)} ms (snapshot ts ${engine.recovery.snapshotTs ?? "none"}, ${fmt(engine.recovery.eventsReplayed)} events replayed; filled at ${fmt(events / fillSeconds)}/s)`,
+        `recovery: reopen after SIGKILL, ${fmt(events)} events, ${label}`,
+        `${fmt(ms)} ms (snapshot ts ${engine.recovery.snapshotTs ?? "none"}, ${fmt(engine.recovery.eventsReplayed)} events replayed; fill ${fmt(events / fillSeconds)}/s incl. start)`,
       );
-      if (interval === 1000 && events === sizes[sizes.length - 1]) {
-        // Replay: one agent's whole history (events / 100 events per agent here), and a big single-agent log.
-        const started = performance.now();
-        let count = 0;
-        for await (const _event of engine.replay("default", "agent-7")) count++;
-        const seconds = (performance.now() - started) / 1000;
-        record(`replay: events/s, one agent of 100 (${fmt(count)} events)`, fmt(count / seconds));
-      }
       await engine.close();
       await rm(dir, { recursive: true, force: true });
     }
   }
+
   const dir = await tempDir("replay");
   const single = quick ? 100_000 : 300_000;
-  await fill(dir, single, 1000, 1);
+  await fillAndKill(dir, single, 1000, 1);
   const engine = await openEngine({ dataDir: dir });
-  const started = performance.now();
+  const rates: number[] = [];
   let count = 0;
-  for await (const _event of engine.replay("default", "agent-0")) count++;
-  const seconds = (performance.now() - started) / 1000;
-  record(`replay: events/s, single agent (${fmt(count)} events)`, fmt(count / seconds));
+  for (let pass = 0; pass < 3; pass++) {
+    const started = performance.now();
+    count = 0;
+    for await (const _event of engine.replay("default", "agent-0")) count++;
+    rates.push(count / ((performance.now() - started) / 1000));
+  }
+  record(`replay: events/s, one agent (${fmt(count)} events, 2 ops each)`, `${fmt(median(rates))} (passes: ${rates.map((r) => fmt(r)).join(", ")})`);
   await engine.close();
   await rm(dir, { recursive: true, force: true });
 
@@ -162,4 +185,8 @@ async function main(): Promise<void> {
   for (const [name, value] of rows) console.log(`| ${name} | ${value} |`);
 }
 
-await main();
+if (args.fill !== undefined) {
+  await fillChild(args.fill, Number(args.events), Number(args.interval), Number(args.agents ?? 100));
+} else {
+  await main();
+}
