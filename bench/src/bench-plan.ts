@@ -33,13 +33,13 @@ export interface PlanOptions {
 
 export function makePlan(options: PlanOptions): BenchPlan {
   if (options.smoke === true) {
-    const figures = new Set<Figure>(options.only ?? ["P1", "P2", "P3"]);
+    const figures = new Set<Figure>(options.only ?? ["P1", "P2", "P3", "P4", "P5", "P6"]);
     return {
       mode: "smoke",
       rounds: options.rounds ?? 1,
-      warmupMs: 100,
-      commitMs: 300,
-      shortMs: 300,
+      warmupMs: 200,
+      commitMs: 500,
+      shortMs: 400,
       concurrency: [1, 8],
       replayEvents: 1_000,
       datasets: [2_000],

@@ -1,5 +1,5 @@
-// The smoke run (`npm run bench -- --smoke`): a few seconds against our
-// daemon only, so the harness cannot rot. Asserts the report's structure —
+// The smoke run (`npm run bench -- --smoke`): seconds, against our daemon
+// only (P1-P6 on tiny data), so the harness cannot rot. Asserts the report's structure —
 // rows, runs, ratios, files — never timing.
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -16,12 +16,12 @@ describe("bench --smoke", () => {
   let result: RunBenchResult;
   const row = (report: BenchReport, measureId: string, metric: string) => report.rows.find((r) => r.measureId === measureId && r.metric === metric);
 
-  test("runs P1/P2/P3 against the daemon without errors", async () => {
+  test("runs P1-P6 against the daemon without errors", async () => {
     result = await runBench({ smoke: true, outDir, scratchDir: tmpdir(), command: "smoke test", log: () => undefined });
     expect(result.report.errors).toEqual([]);
     expect(result.report.schema).toBe(REPORT_SCHEMA);
     expect(result.report.mode).toBe("smoke");
-    expect(result.report.plan.figures).toEqual(["P1", "P2", "P3"]);
+    expect(result.report.plan.figures).toEqual(["P1", "P2", "P3", "P4", "P5", "P6"]);
   }, 120_000);
 
   test("has a row with a positive median for every Statehouse subject", () => {
@@ -55,6 +55,13 @@ describe("bench --smoke", () => {
       expect(r?.cell).toBe("1k events");
       expect(r?.median).toBeGreaterThan(0);
     }
+    for (const subject of ["sh-ts-sdk", "sh-grpc-js"]) {
+      expect(row(report, `p5.${subject}`, "opsPerSec")?.median, `p5.${subject}`).toBeGreaterThan(0);
+    }
+    const restart = (metric: string) => row(report, "p4.2k", metric)?.median;
+    for (const metric of ["restartMs", "crashRestartMs", "datasetCommitsPerSec", "vmHwmMiB"]) expect(restart(metric), metric).toBeGreaterThan(0);
+    expect(restart("eventsReplayed"), "eventsReplayed (from the daemon's log)").toBeGreaterThanOrEqual(0);
+    expect(report.notes.join("\n")).toMatch(/data set 2k: 2000 one-write transactions/);
     if (!python) expect(report.skipped.join("\n")).toMatch(/Python rows/);
     expect(report.skipped.join("\n")).toMatch(/etcd and PostgreSQL/);
     // No peers in smoke mode, hence no peer ratios.
@@ -79,6 +86,8 @@ describe("bench --smoke", () => {
     expect(markdown).toContain("## P1");
     expect(markdown).toContain("## P2");
     expect(markdown).toContain("## P3");
+    expect(markdown).toContain("## P4");
+    expect(markdown).toContain("## Aims");
     expect(markdown).toContain("(smoke-p1.svg)");
     const svg = readFileSync(join(outDir, "smoke-p1.svg"), "utf8");
     expect(svg.startsWith("<svg")).toBe(true);
