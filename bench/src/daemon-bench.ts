@@ -195,14 +195,16 @@ function pct(a: number, b: number): string {
 
 function table(rows: Row[]): string {
   const lines = [
-    "| protocol | clients | Health calls/s | Transact commits/s | Transact / Health | Begin+Write+Commit txns/s (calls/s) | B/W/C calls / Health | daemon CPU (H/T/BWC) | client CPU (H/T/BWC) |",
+    "| protocol | clients | Health calls/s | Transact commits/s | Transact / Health | Begin+Write+Commit txns/s (calls/s) | B/W/C calls / Health | daemon CPU µs per call (H/T/BWC) | daemon / client cores busy (H) |",
     "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
   ];
   for (const r of rows) {
-    const cpu = (k: "daemonCpu" | "clientCpu"): string => [r.health[k], r.transact[k], r.bwc[k]].map((v) => v.toFixed(2)).join(" / ");
+    const perCall = [r.health.daemonCpu / r.health.opsPerSec, r.transact.daemonCpu / r.transact.opsPerSec, r.bwc.daemonCpu / (3 * r.bwc.opsPerSec)]
+      .map((v) => Math.round(v * 1e6))
+      .join(" / ");
     lines.push(
       `| ${PROTOCOL_LABELS[r.protocol]} | ${r.concurrency} | ${fmt(r.health.opsPerSec)} | ${fmt(r.transact.opsPerSec)} | ${pct(r.transact.opsPerSec, r.health.opsPerSec)} | ` +
-        `${fmt(r.bwc.opsPerSec)} (${fmt(3 * r.bwc.opsPerSec)}) | ${pct(3 * r.bwc.opsPerSec, r.health.opsPerSec)} | ${cpu("daemonCpu")} | ${cpu("clientCpu")} |`,
+        `${fmt(r.bwc.opsPerSec)} (${fmt(3 * r.bwc.opsPerSec)}) | ${pct(3 * r.bwc.opsPerSec, r.health.opsPerSec)} | ${perCall} | ${r.health.daemonCpu.toFixed(2)} / ${r.health.clientCpu.toFixed(2)} |`,
     );
   }
   return lines.join("\n");
