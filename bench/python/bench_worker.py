@@ -1,7 +1,7 @@
 """Python side of the Statehouse bench: one measurement per process.
 
 Usage: bench_worker.py '<json spec>'  -> prints one JSON line with the result.
-Closed-loop modes also print "WINDOW START <cpu ms>" / "WINDOW END <cpu ms>" on
+Every mode also prints "WINDOW START <cpu ms>" / "WINDOW END <cpu ms>" on
 stderr when the measurement window opens and closes (this process's CPU time),
 so the parent can charge server CPU time to exactly that window.
 
@@ -196,10 +196,12 @@ def run_commit_sdk(spec: dict[str, Any]) -> dict[str, float]:
 
 
 def timed_replay(count_events: Callable[[], int]) -> dict[str, float]:
+    print(f"WINDOW START {time.process_time() * 1000:.3f}", file=sys.stderr, flush=True)
     t0 = time.perf_counter()
     events = count_events()
     seconds = time.perf_counter() - t0
-    return {"events": events, "seconds": seconds, "eventsPerSec": events / seconds}
+    print(f"WINDOW END {time.process_time() * 1000:.3f}", file=sys.stderr, flush=True)
+    return {"ops": events, "events": events, "seconds": seconds, "eventsPerSec": events / seconds}
 
 
 def run_replay_sdk(spec: dict[str, Any]) -> dict[str, float]:

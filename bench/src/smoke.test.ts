@@ -54,6 +54,7 @@ describe("bench --smoke", () => {
       const r = row(report, `p3.${subject}`, "eventsPerSec");
       expect(r?.cell).toBe("1k events");
       expect(r?.median).toBeGreaterThan(0);
+      expect(row(report, `p3.${subject}`, "clientCpuUsPerOp")?.median, `p3.${subject} client CPU`).toBeGreaterThan(0);
     }
     for (const subject of ["sh-ts-sdk", "sh-grpc-js"]) {
       expect(row(report, `p5.${subject}`, "opsPerSec")?.median, `p5.${subject}`).toBeGreaterThan(0);

@@ -5,23 +5,31 @@
 // systems would do to read an agent's history.
 import { Statehouse } from "@statehouse/sdk";
 import { countLabel } from "../bench-plan.js";
-import { NAMESPACE, type BenchEnv } from "../bench-env.js";
-import { VALUE_BYTES } from "../bench-value.js";
+import { NAMESPACE, pythonLoopSpec, serverProcess, type BenchEnv } from "../bench-env.js";
 import { EtcdClient, keyAfter, prefixEnd } from "../clients/etcd-client.js";
 import { PostgresBenchClient } from "../clients/postgres-bench-client.js";
 import { StatehouseGrpcClient } from "../clients/statehouse-grpc-client.js";
-import type { Measure, MeasureGroup, MetricSpec } from "../measure.js";
+import { cpuMetrics, type Measure, type MeasureGroup, type MetricSpec, type System } from "../measure.js";
+import { cpuProbe } from "../cpu-probe.js";
 import { runPythonWorker, type PythonMode } from "../python-worker.js";
 import { ensureReplayData, etcdReplayPrefix, REPLAY_AGENT } from "./replay-data.js";
 
-const replayMetric: readonly MetricSpec[] = [{ key: "eventsPerSec", figure: "P3", label: "replay events/s", unit: "/s", better: "higher" }];
+const replayMetric: readonly MetricSpec[] = [
+  { key: "eventsPerSec", figure: "P3", label: "replay events/s", unit: "/s", better: "higher" },
+  ...cpuMetrics("P3", "event"),
+];
 
-async function timed(expected: number, count: () => Promise<number>): Promise<Record<string, number>> {
+/** Counts the replay and charges the server's and this process's CPU time to it. */
+async function timed(env: BenchEnv, system: System, expected: number, count: () => Promise<number>): Promise<Record<string, number>> {
+  const server = serverProcess(env, system);
+  const probe = server === null ? null : cpuProbe(server);
+  probe?.start();
   const t0 = performance.now();
   const events = await count();
   const seconds = (performance.now() - t0) / 1000;
+  probe?.stop();
   if (events !== expected) throw new Error(`replay returned ${events} events, expected ${expected}`);
-  return { events, seconds, eventsPerSec: events / seconds };
+  return { events, seconds, eventsPerSec: events / seconds, ...probe?.perOp(events) };
 }
 
 export function replayGroup(env: BenchEnv): MeasureGroup {
@@ -29,17 +37,8 @@ export function replayGroup(env: BenchEnv): MeasureGroup {
   const cell = `${countLabel(expected)} events`;
   const measure = (id: string, rest: Omit<Measure, "id" | "cell" | "metrics">): Measure => ({ id: `p3.${id}`, cell, metrics: replayMetric, ...rest });
   const python = (mode: PythonMode) => async (): Promise<Record<string, number>> => {
-    const result = await runPythonWorker({
-      mode,
-      url: env.daemon.url,
-      concurrency: 1,
-      warmup_s: 0,
-      duration_s: 0,
-      namespace: NAMESPACE,
-      agent_prefix: "",
-      agent_id: REPLAY_AGENT,
-      value_bytes: VALUE_BYTES,
-    });
+    const spec = { ...pythonLoopSpec(env, mode, 1, 0, ""), warmup_s: 0, agent_id: REPLAY_AGENT };
+    const result = await runPythonWorker(spec, serverProcess(env, "statehouse"));
     if (result["events"] !== expected) throw new Error(`${mode} replayed ${result["events"]} events, expected ${expected}`);
     return result;
   };
@@ -51,7 +50,7 @@ export function replayGroup(env: BenchEnv): MeasureGroup {
       run: async () => {
         await using client = new Statehouse({ url: env.daemon.url, namespace: NAMESPACE });
         await client.health();
-        return await timed(expected, async () => {
+        return await timed(env, "statehouse", expected, async () => {
           let n = 0;
           for await (const event of client.replay(REPLAY_AGENT)) n += event.operations.length > 0 ? 1 : 0;
           return n;
@@ -64,7 +63,7 @@ export function replayGroup(env: BenchEnv): MeasureGroup {
       run: async () => {
         using client = new StatehouseGrpcClient(env.daemon.address);
         await client.health();
-        return await timed(expected, async () => {
+        return await timed(env, "statehouse", expected, async () => {
           let n = 0;
           for await (const event of client.replay(NAMESPACE, REPLAY_AGENT)) n += event.operations.length > 0 ? 1 : 0;
           return n;
@@ -88,7 +87,7 @@ export function replayGroup(env: BenchEnv): MeasureGroup {
         run: async () => {
           using client = new EtcdClient(etcd.address);
           await client.status();
-          return await timed(expected, async () => {
+          return await timed(env, "etcd", expected, async () => {
             const end = prefixEnd(etcdReplayPrefix);
             let from: Uint8Array | string = etcdReplayPrefix;
             let n = 0;
@@ -115,7 +114,7 @@ export function replayGroup(env: BenchEnv): MeasureGroup {
         reference: "postgres",
         run: async () => {
           await using client = await PostgresBenchClient.connect(postgres);
-          return await timed(expected, () => client.replay(NAMESPACE, REPLAY_AGENT));
+          return await timed(env, "postgres", expected, () => client.replay(NAMESPACE, REPLAY_AGENT));
         },
       }),
     );
