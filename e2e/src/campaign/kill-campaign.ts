@@ -352,7 +352,13 @@ export async function runKillCampaign(options: KillCampaignOptions): Promise<Cam
       }
       failpoint = undefined;
     }
-    noteRecovery(await harness.start(failpoint === undefined ? {} : { failpoint }));
+    try {
+      noteRecovery(await harness.start(failpoint === undefined ? {} : { failpoint }));
+    } catch (error) {
+      // Recovery itself failed after a plain SIGKILL: the worst finding; keep everything.
+      const dir = harness.keepForPostMortem();
+      throw new Error(`restart after kill ${totals.kills} failed; data dir and logs kept in ${dir}\n${(error as Error).message}`, { cause: error });
+    }
   };
 
   try {

@@ -153,6 +153,7 @@ export class DaemonHarness {
   readonly runs: DaemonRun[] = [];
   private portValue: number | undefined;
   private disposed = false;
+  private kept = false;
 
   private constructor(
     readonly workDir: string,
@@ -312,12 +313,18 @@ export class DaemonHarness {
     return this.start(options);
   }
 
-  /** Kills every run and removes the temp dir (unless STATEHOUSE_E2E_KEEP=1). */
+  /** Keeps the temp dir (data dir, every run's log) after dispose, for a post-mortem. */
+  keepForPostMortem(): string {
+    this.kept = true;
+    return this.workDir;
+  }
+
+  /** Kills every run and removes the temp dir (unless kept, or STATEHOUSE_E2E_KEEP=1). */
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
     await Promise.all(this.runs.map((run) => run.kill()));
-    if (this.ownsWorkDir && !keepTempDirs) await rm(this.workDir, { recursive: true, force: true });
+    if (this.ownsWorkDir && !keepTempDirs && !this.kept) await rm(this.workDir, { recursive: true, force: true });
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
