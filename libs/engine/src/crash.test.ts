@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { openEngine } from "./open-engine.ts";
 import { CRASH_AGENTS, expectedOps, NAMESPACE, operations, parseToken } from "./test-support/crash-workload.ts";
 import { NODE_BINARY } from "./test-support/node-binary.ts";
+import { seededRandom } from "./test-support/random.ts";
 import { withTempDir } from "./test-support/temp-dir.ts";
 import type { Engine, JsonObject } from "./types.ts";
 
@@ -26,16 +27,6 @@ const SCENARIOS: Scenario[] = [
   "random",
   "rebuild:mid-replay",
 ];
-
-function mulberry32(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface ChildRun {
   acks: [tok: string, commitTs: bigint][];
@@ -171,7 +162,7 @@ describe("crash safety (SIGKILL of a committing process)", () => {
   it(
     `survives ${KILLS} SIGKILLs with every acknowledged commit present and no partial transaction`,
     async () => {
-      const random = mulberry32(SEED);
+      const random = seededRandom(SEED);
       const { dir, remove } = await withTempDir();
       const acked = new Map<string, bigint>();
       let lastCommitTs = 0n;

@@ -9,6 +9,7 @@ import {
   statePrefix,
   versionKey,
 } from "./key-encoding.ts";
+import { seededRandom } from "./test-support/random.ts";
 
 const ALPHABET = ["", "\u0000", "\u0001", "\u00ff", "a", "b", "/", ":", "é", "\uFFFF", "\u{1F600}", "\u0000\u0001", "\u0000\u00ff"];
 
@@ -17,17 +18,6 @@ function randomString(random: () => number): string {
   const length = Math.floor(random() * 4);
   for (let i = 0; i < length; i++) out += ALPHABET[Math.floor(random() * ALPHABET.length)] ?? "";
   return out;
-}
-
-/** Deterministic PRNG so a failure is reproducible. */
-function mulberry32(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const utf8Compare = (x: string, y: string): number => Buffer.compare(Buffer.from(x), Buffer.from(y));
@@ -48,7 +38,7 @@ describe("key encoding", () => {
   });
 
   it("orders (namespace, agent, key) tuples like component-wise UTF-8 comparison, with no collisions", () => {
-    const random = mulberry32(42);
+    const random = seededRandom(42);
     const tuples: string[][] = [];
     for (let i = 0; i < 3000; i++) tuples.push([randomString(random), randomString(random), randomString(random)]);
     const encoded = new Map<string, string[]>();
@@ -65,7 +55,7 @@ describe("key encoding", () => {
   });
 
   it("makes key prefixes exact: a prefix range holds exactly the keys starting with that prefix", () => {
-    const random = mulberry32(7);
+    const random = seededRandom(7);
     const keys = Array.from({ length: 2000 }, () => randomString(random));
     for (let i = 0; i < 200; i++) {
       const prefix = randomString(random);

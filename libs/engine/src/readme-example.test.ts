@@ -15,9 +15,15 @@ describe("README", () => {
     const output = execFileSync(NODE_BINARY, ["--conditions=@statehouse/source", "--input-type=module", "-e", block ?? ""], {
       cwd: packageDir,
       encoding: "utf8",
+      env: { ...withoutColor(process.env), NO_COLOR: "1" },
     });
     expect(output).toMatch(/^1n plan@v1 tool\/search@v1$/m);
     expect(output).toMatch(/^2n plan@v2$/m);
     expect(output).toContain("storage: 'rocksdb'");
   });
 });
+
+function withoutColor(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { FORCE_COLOR: _force, ...rest } = env;
+  return rest;
+}
