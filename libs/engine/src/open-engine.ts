@@ -26,6 +26,8 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
   const snapshotsKept = integer(options.snapshotsKept, "snapshotsKept", 1) ?? DEFAULTS.snapshotsKept;
   const mode: RecoveryMode = options.recoveryMode ?? "auto";
   if (mode !== "auto" && mode !== "rebuild") throw new TypeError(`recoveryMode must be "auto" or "rebuild"`);
+  if (options.fsyncOnCommit !== undefined && typeof options.fsyncOnCommit !== "boolean") throw new TypeError("fsyncOnCommit must be a boolean");
+  if (options.inMemory !== undefined && typeof options.inMemory !== "boolean") throw new TypeError("inMemory must be a boolean");
   const failpoints = new Failpoints(options.failpoint);
   const started = performance.now();
   const common = { txTimeoutMs, maxValueBytes, observer: options.observer, failpoints };
