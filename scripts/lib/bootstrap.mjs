@@ -71,7 +71,15 @@ export function nx(args, env = {}) {
   const result = spawnSync(join(root, "node_modules", ".bin", "nx"), [...args, "--output-style=stream"], {
     cwd: root,
     stdio: "inherit",
-    env: { ...process.env, NX_NO_CLOUD: "true", NX_DAEMON: "false", NX_TUI: "false", ...env },
+    env: {
+      ...process.env,
+      // Every `node` that nx's commands start is the project's Node 24.
+      PATH: `${join(root, "node_modules", ".bin")}:${process.env.PATH ?? ""}`,
+      NX_NO_CLOUD: "true",
+      NX_DAEMON: "false",
+      NX_TUI: "false",
+      ...env,
+    },
   });
   return result.status ?? 1;
 }
