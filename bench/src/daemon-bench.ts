@@ -7,7 +7,7 @@
 // Self-contained (no relative imports) so Node can run the TypeScript source:
 //   node_modules/.bin/node bench/src/daemon-bench.ts [--duration-ms 3000]
 //     [--warmup-ms 1000] [--concurrency 1,64] [--protocols grpc,connect-h2c,connect-h1,grpc-web]
-//     [--daemon-node-flags "--cpu-prof --cpu-prof-dir=/tmp/prof"] [--fsync 1] [--rounds 1]
+//     [--daemon-node-flags=--cpu-prof --cpu-prof-dir=/tmp/prof] [--fsync 1] [--rounds 1]
 // Needs `npx nx run daemon:build` first. Not a test: numbers depend on the machine.
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -185,6 +185,33 @@ async function measure(client: BenchClient, protocol: Protocol, concurrency: num
   return { protocol, concurrency, health, transact, bwc };
 }
 
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[mid] ?? Number.NaN) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+}
+
+/** One row per protocol and concurrency: the median of each figure over the rounds. */
+function medianRows(rows: Row[]): Row[] {
+  const groups = new Map<string, Row[]>();
+  for (const row of rows) {
+    const key = `${row.protocol}/${row.concurrency}`;
+    groups.set(key, [...(groups.get(key) ?? []), row]);
+  }
+  const med = (group: Row[], pick: (r: Row) => LoopResult): LoopResult => ({
+    opsPerSec: median(group.map((r) => pick(r).opsPerSec)),
+    daemonCpu: median(group.map((r) => pick(r).daemonCpu)),
+    clientCpu: median(group.map((r) => pick(r).clientCpu)),
+  });
+  return [...groups.values()].map((group) => ({
+    protocol: group[0]?.protocol ?? "grpc",
+    concurrency: group[0]?.concurrency ?? 0,
+    health: med(group, (r) => r.health),
+    transact: med(group, (r) => r.transact),
+    bwc: med(group, (r) => r.bwc),
+  }));
+}
+
 function fmt(n: number): string {
   return n >= 100 ? Math.round(n).toLocaleString("en-US") : n.toFixed(1);
 }
@@ -248,9 +275,9 @@ async function main(): Promise<void> {
   }
   console.log(
     `statehoused protocol benchmark: ${availableParallelism()} CPUs, Node ${process.version}, daemon node flags: ${nodeFlags.join(" ") || "(none added)"}, ` +
-      `fsync ${values.fsync === "1" ? "on" : "off"}, RocksDB, ${durationMs} ms per cell after ${warmupMs} ms warm-up, client and daemon on the same machine`,
+      `fsync ${values.fsync === "1" ? "on" : "off"}, RocksDB, ${durationMs} ms per cell after ${warmupMs} ms warm-up, median of ${values.rounds} interleaved round(s), client and daemon on the same machine`,
   );
-  console.log(table(rows));
+  console.log(table(medianRows(rows)));
 }
 
 await main();

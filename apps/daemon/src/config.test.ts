@@ -1,6 +1,6 @@
 // Configuration: defaults, precedence (flags > env > file > defaults),
 // validation naming the setting; and the same through the real process.
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Code } from "@connectrpc/connect";
@@ -106,10 +106,12 @@ describe("resolveConfig", () => {
     expect(resolveConfig({ env: { STATEHOUSE_MAX_VALUE_BYTES: String(8 * 1024 * 1024) } }).maxRequestBytes).toBe(9 * 1024 * 1024);
   });
 
-  it("every setting has an environment variable and a flag", () => {
+  it("every setting has an environment variable and a flag, documented in the README's table", async () => {
+    const readme = await readFile(new URL("../README.md", import.meta.url), "utf8");
     for (const s of SETTINGS) {
       expect(s.env).toMatch(/^STATEHOUSE_[A-Z_]+$/);
       expect(s.flag).toMatch(/^--[a-z-]+$/);
+      expect(readme).toContain(`| \`${s.env}\` | \`${s.flag}\` | \`${s.key}\` |`);
     }
   });
 });
