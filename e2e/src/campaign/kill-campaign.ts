@@ -318,7 +318,10 @@ export async function runKillCampaign(options: KillCampaignOptions): Promise<Cam
       for (const message of report.problems) shared.problem(message);
       if (!afterRestart) return;
       const recovered = Number(ready.commitTs);
-      const maxAcked = Math.max(0, ...[...shared.ledger.all()].filter((r) => r.status === "acked").map((r) => r.commitTs ?? 0));
+      let maxAcked = 0;
+      for (const record of shared.ledger.all()) {
+        if (record.status === "acked") maxAcked = Math.max(maxAcked, record.commitTs ?? 0);
+      }
       if (recovered < maxAcked) shared.problem(`recovered commit_ts ${recovered} is below the acknowledged ${maxAcked}`);
       if (recovered < shared.recoveredTs) shared.problem(`commit_ts went back across a restart: ${shared.recoveredTs} -> ${recovered}`);
       if (maxEventTs > recovered) shared.problem(`an event has commit_ts ${maxEventTs} above the recovered ${recovered}`);
