@@ -1,3 +1,4 @@
+/// <reference path="./rocksdb-binding.d.ts" />
 import { statfs } from "node:fs/promises";
 import { dirname } from "node:path";
 import { RocksLevel, type RocksIterator, type RocksOpenOptions } from "@nxtedition/rocksdb";
