@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
 import { makePlan } from "./bench-plan.js";
-import { buildReport, checkAims, reportToMarkdown, type ReportRow } from "./bench-report.js";
+import { buildReport, checkAims, reportToMarkdown, roundRatio, type ReportRow } from "./bench-report.js";
 import type { Measure } from "./measure.js";
 import { opsPerSecMetric } from "./measure.js";
 import { p1ChartSvg } from "./p1-chart.js";
@@ -51,9 +51,11 @@ describe("buildReport", () => {
     expect(report.durationSeconds).toBe(60);
   });
 
-  test("divides Statehouse rows by the reference rows of the same cell and by their no-op", () => {
+  test("divides Statehouse rows by the reference rows of the same cell and by their no-op, round by round", () => {
     const row = report.rows.find((r) => r.measureId === "p1.sh");
-    expect(row?.ratios).toEqual({ vsEtcd: 2, vsPostgres: 0.5, vsNoop: 0.25 });
+    // etcd: 900/400, 1000/500, 1200/600 -> median 2; PostgreSQL ran in round 0 only: 900/2000;
+    // no-op: 900/4000, 1000/4000 -> median 0.2375 (the ratio of medians would be 0.25).
+    expect(row?.ratios).toEqual({ vsEtcd: 2, vsPostgres: 0.45, vsNoop: 0.238 });
     // Peer rows get no peer ratios; the non-reference PostgreSQL row is not used as the reference.
     expect(report.rows.find((r) => r.measureId === "p1.etcd")?.ratios).toEqual({});
   });
@@ -65,7 +67,7 @@ describe("buildReport", () => {
 
   test("renders Markdown with ratios, notes and errors, and an SVG bar per P1 row", () => {
     const markdown = reportToMarkdown(report, "quick-p1.svg");
-    expect(markdown).toContain("| 64 clients | statehouse p1.sh | commits/s | 1,000/s | 900–1,200 | 2.00× | 0.50× | 0.25× |");
+    expect(markdown).toContain("| 64 clients | statehouse p1.sh | commits/s | 1,000/s | 900–1,200 | 2.00× | 0.45× | 0.24× |");
     expect(markdown).toContain("![P1 across concurrency](quick-p1.svg)");
     expect(markdown).toContain("- a note");
     expect(markdown).toContain("- statehouse p1.broken [64 clients]: Error: boom");
@@ -97,6 +99,7 @@ test("checkAims compares the top-concurrency P1 rows, P3, P4 at 1M and P6 growth
     min: 0,
     max: 0,
     samples: [],
+    sampleRounds: [],
     ratios: {},
   };
   const aims = checkAims([
@@ -118,4 +121,10 @@ test("checkAims compares the top-concurrency P1 rows, P3, P4 at 1M and P6 growth
     ["P4: restart-to-serving ≤ 1 s at 1M events", false],
     ["P6: peak RSS flat in the number of records (≤ 1.25× across data sets)", true],
   ]);
+});
+
+test("roundRatio falls back to the ratio of medians when no round has both rows", () => {
+  const row = (samples: number[], sampleRounds: number[], median: number) => ({ samples, sampleRounds, median }) as ReportRow;
+  expect(roundRatio(row([10, 30], [0, 1], 20), row([5], [2], 5))).toBe(4);
+  expect(roundRatio(row([10], [0], 10), row([0], [0], 0))).toBeUndefined();
 });

@@ -26,6 +26,13 @@ export interface ReportRow {
   min: number;
   max: number;
   samples: number[];
+  /** The round of each sample (same order). */
+  sampleRounds: number[];
+  /**
+   * Median over rounds of (this row's sample / the reference row's sample of
+   * the same round): runs of one round ran minutes apart at most, so drift
+   * cancels. Falls back to the ratio of medians when no round has both.
+   */
   ratios: { vsEtcd?: number; vsPostgres?: number; vsNoop?: number };
 }
 
@@ -80,9 +87,16 @@ export interface ReportInput {
 
 export function buildReport(input: ReportInput): BenchReport {
   const rows: ReportRow[] = [];
-  for (const { measure, samples } of input.results) {
+  for (const { measure, samples, rounds } of input.results) {
     for (const spec of measure.metrics) {
-      const values = samples.map((s) => s[spec.key]).filter((v): v is number => typeof v === "number" && Number.isFinite(v));
+      const values: number[] = [];
+      const sampleRounds: number[] = [];
+      samples.forEach((sample, i) => {
+        const value = sample[spec.key];
+        if (typeof value !== "number" || !Number.isFinite(value)) return;
+        values.push(value);
+        sampleRounds.push(rounds?.[i] ?? i);
+      });
       if (values.length === 0) continue;
       rows.push({
         measureId: measure.id,
@@ -99,6 +113,7 @@ export function buildReport(input: ReportInput): BenchReport {
         min: roundSig(Math.min(...values), 4),
         max: roundSig(Math.max(...values), 4),
         samples: values.map((v) => roundSig(v, 4)),
+        sampleRounds,
         ratios: {},
       });
     }
@@ -111,12 +126,14 @@ export function buildReport(input: ReportInput): BenchReport {
         const ref = rows.find(
           (r) => r.figure === row.figure && r.cell === row.cell && r.metric === row.metric && byMeasure.get(r.measureId)?.reference === peer,
         );
-        if (ref !== undefined && ref.median !== 0) row.ratios[peer === "etcd" ? "vsEtcd" : "vsPostgres"] = roundSig(row.median / ref.median, 3);
+        const value = ref === undefined ? undefined : roundRatio(row, ref);
+        if (value !== undefined) row.ratios[peer === "etcd" ? "vsEtcd" : "vsPostgres"] = value;
       }
     }
     if (measure?.noopRef !== undefined && row.metric === "opsPerSec") {
       const noop = rows.find((r) => r.measureId === measure.noopRef && r.metric === "opsPerSec");
-      if (noop !== undefined && noop.median !== 0) row.ratios.vsNoop = roundSig(row.median / noop.median, 3);
+      const value = noop === undefined ? undefined : roundRatio(row, noop);
+      if (value !== undefined) row.ratios.vsNoop = value;
     }
   }
   const errors = input.results.flatMap(({ measure, errors: messages }) =>
@@ -150,6 +167,18 @@ export function buildReport(input: ReportInput): BenchReport {
     profiles: input.profiles ?? [],
     aims: checkAims(rows),
   };
+}
+
+/** Median of the per-round ratios a/b (see ReportRow.ratios); undefined when b is 0. */
+export function roundRatio(a: ReportRow, b: ReportRow): number | undefined {
+  const perRound: number[] = [];
+  a.sampleRounds.forEach((round, i) => {
+    const j = b.sampleRounds.indexOf(round);
+    const denominator = j < 0 ? 0 : (b.samples[j] as number);
+    if (denominator !== 0) perRound.push((a.samples[i] as number) / denominator);
+  });
+  if (perRound.length > 0) return roundSig(median(perRound), 3);
+  return b.median === 0 ? undefined : roundSig(a.median / b.median, 3);
 }
 
 /**

@@ -7,6 +7,8 @@ export interface MeasureSamples {
   measure: Measure;
   /** One entry per successful run. */
   samples: Record<string, number>[];
+  /** The round (0-based) of each entry of `samples`. */
+  rounds?: number[];
   errors: string[];
 }
 
@@ -21,7 +23,7 @@ export async function runRounds(groups: readonly MeasureGroup[], rounds: number,
   for (const group of groups) {
     for (const measure of group.measures) {
       if (results.has(measure.id)) throw new Error(`duplicate measure id ${measure.id}`);
-      results.set(measure.id, { measure, samples: [], errors: [] });
+      results.set(measure.id, { measure, samples: [], rounds: [], errors: [] });
     }
   }
   const setUp: MeasureGroup[] = [];
@@ -41,6 +43,7 @@ export async function runRounds(groups: readonly MeasureGroup[], rounds: number,
           try {
             const metrics = await measure.run();
             entry.samples.push(metrics);
+            entry.rounds?.push(round);
             const shown = measure.metrics.map((m) => `${m.key}=${formatNumber(metrics[m.key] ?? Number.NaN)}`).join(" ");
             log(`  ${measure.subject} [${measure.cell}]: ${shown} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
           } catch (error) {
