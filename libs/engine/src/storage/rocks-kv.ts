@@ -1,3 +1,5 @@
+// The binding ships no typings; this reference brings ours along wherever the engine is type-checked from source.
+// eslint-disable-next-line @typescript-eslint/triple-slash-reference -- an ambient module declaration cannot be imported
 /// <reference path="./rocksdb-binding.d.ts" />
 import { statfs } from "node:fs/promises";
 import { dirname } from "node:path";
