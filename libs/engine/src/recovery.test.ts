@@ -178,6 +178,20 @@ describe("snapshots and recovery (RocksDB)", () => {
     expect(await observe(reopened)).toEqual(before);
   });
 
+  it("rebuilds from the log when an agent's slice of a multi-agent event is torn", async () => {
+    const dir = await tempDir();
+    const engine = await openWithSnapshots(dir, 20, 2, 10);
+    const before = await observe(engine);
+    await engine.close();
+    // Event 45 (n=44, after the last snapshot) spans agent-2 and agent-0; tear agent-0's index entry.
+    await withRawStore(dir, (kv) =>
+      kv.writeSync([{ type: "put", key: agentEventKey(agentPrefix(TABLE_AGENT_EVENT, "default", "agent-0"), 45), value: Buffer.of(1, 2) }], true),
+    );
+    const reopened = await open(dir);
+    expect(reopened.recovery.notes.join("\n")).toMatch(/rebuilding indexes: index entry of event 45 for agent agent-0 differs from the log/);
+    expect(await observe(reopened)).toEqual(before);
+  });
+
   it("rebuilds every index from the full event log when no snapshot is usable", async () => {
     const dir = await tempDir();
     const engine = await open(dir, { snapshotInterval: 20 });

@@ -140,6 +140,15 @@ async function* events(kv: OrderedKv, afterTs: number, upToTs: number): AsyncGen
 
 type Check = (value: Buffer | undefined) => string | null;
 
+/** Operations in an agent's slice of a multi-agent event, or -1 when the stored slice does not decode. */
+function sliceOperationCount(stored: Buffer, ts: number): number {
+  try {
+    return decodeEvent(stored, ts).operations.length;
+  } catch {
+    return -1;
+  }
+}
+
 /** The index entries one event implies, each with its check. */
 function eventChecks(event: StoredEvent, raw: Buffer, keys: Buffer[], checks: Check[]): void {
   const ts = event.commitTs;
@@ -168,7 +177,8 @@ function eventChecks(event: StoredEvent, raw: Buffer, keys: Buffer[], checks: Ch
     checks.push((stored) => {
       if (stored === undefined) return `event ${ts} missing from the index of agent ${agentId}`;
       // A single-agent event is indexed with the very same bytes; otherwise compare the slice.
-      const same = agents.size === 1 ? stored.equals(raw) : decodeEvent(stored, ts).operations.length === count;
+      // An index entry that does not even decode is damage to repair from the log, like any other mismatch.
+      const same = agents.size === 1 ? stored.equals(raw) : sliceOperationCount(stored, ts) === count;
       return same ? null : `index entry of event ${ts} for agent ${agentId} differs from the log`;
     });
   }
