@@ -3,7 +3,7 @@
 // validation. Precedence: command line > environment > config file > default.
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { FAILPOINT_NAMES, parseFailpoint } from "./failpoints.js";
+import { FAILPOINT_NAMES, parseFailpoint } from "@statehouse/engine";
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];

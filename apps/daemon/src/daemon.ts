@@ -8,11 +8,10 @@ import { fileURLToPath } from "node:url";
 import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { GrpcHealth, StatehouseService } from "@statehouse/api";
-import { type Engine, type EngineOptions, isEngineError, openEngine } from "@statehouse/engine";
+import { type Engine, type EngineOptions, isEngineError, openEngine, parseFailpoint } from "@statehouse/engine";
 import { parseListenAddr, type DaemonConfig } from "./config.js";
 import { CorsPolicy } from "./cors-policy.js";
 import { DaemonMetrics } from "./daemon-metrics.js";
-import { Failpoints, parseFailpoint } from "./failpoints.js";
 import { createHealthService } from "./health-service.js";
 import type { Logger } from "./logger.js";
 import { formatAddress, ProtocolServer, type HttpRequest, type HttpResponse } from "./protocol-server.js";
@@ -68,7 +67,8 @@ function onCallAbort(metrics: DaemonMetrics): (this: AbortSignal) => void {
 }
 
 async function openStorage(config: DaemonConfig, log: Logger, metrics: DaemonMetrics): Promise<Engine> {
-  // commit:after-sync-before-reply fires in the daemon's Commit/Transact handlers; the others in the engine.
+  // The engine fires every crash point, commit:after-sync-before-reply included (after the synced
+  // batch returned, before any commit of it is answered).
   const failpoint = config.failpoint === null ? null : parseFailpoint(config.failpoint);
   const options: EngineOptions = {
     fsyncOnCommit: config.fsyncOnCommit,
@@ -78,7 +78,7 @@ async function openStorage(config: DaemonConfig, log: Logger, metrics: DaemonMet
     logger: log.child({ component: "engine" }),
     observer: metrics.observer,
     ...(config.useMemory ? { inMemory: true } : { dataDir: config.dataDir }),
-    ...(failpoint === null || failpoint.name === "commit:after-sync-before-reply" ? {} : { failpoint }),
+    ...(failpoint === null ? {} : { failpoint }),
   };
   try {
     return await openEngine(options);
@@ -127,7 +127,6 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
         engine,
         validator,
         metrics,
-        failpoints: new Failpoints(config.failpoint),
         log,
         streams,
         txnOps: new TxnOperationCounter(config.txTimeoutMs),

@@ -3,7 +3,5 @@ export { ConfigError, LOG_LEVELS, parseListenAddr, resolveConfig, SETTINGS } fro
 export type { ConfigSources, DaemonConfig, ListenAddress, LogLevel } from "./config.js";
 export { DaemonStartError, startDaemon } from "./daemon.js";
 export type { Daemon } from "./daemon.js";
-export { FAILPOINT_NAMES } from "./failpoints.js";
-export type { FailpointName } from "./failpoints.js";
 export { createLogger } from "./logger.js";
 export type { Logger } from "./logger.js";

@@ -7,7 +7,6 @@ import type { AgentEvent, CommitOptions, Engine, OperationInput, Precondition, S
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { GenMessage } from "@bufbuild/protobuf/codegenv2";
 import type { DaemonMetrics } from "./daemon-metrics.js";
-import type { Failpoints } from "./failpoints.js";
 import type { RequestValidator } from "./request-validator.js";
 import { abortReason, invalidRequest, limitExceeded, toRpcError, unavailable, type ErrorLogger } from "./rpc-errors.js";
 import type { StreamSlots } from "./stream-slots.js";
@@ -17,7 +16,6 @@ export interface StatehouseServiceDeps {
   engine: Engine;
   validator: RequestValidator;
   metrics: DaemonMetrics;
-  failpoints: Failpoints;
   log: ErrorLogger;
   streams: StreamSlots;
   txnOps: TxnOperationCounter;
@@ -52,7 +50,7 @@ function eventMessage(event: AgentEvent): ReplayEventInit {
 
 /** Builds the StatehouseService implementation. */
 export function createStatehouseService(deps: StatehouseServiceDeps): ServiceImpl<typeof StatehouseService> {
-  const { engine, validator, metrics, failpoints, log, streams, txnOps } = deps;
+  const { engine, validator, metrics, log, streams, txnOps } = deps;
 
   function unary<I, O>(procedure: string, fn: (req: I, ctx: HandlerContext) => Promise<O> | O): (req: I, ctx: HandlerContext) => Promise<O> {
     return async (req, ctx) => {
@@ -153,7 +151,6 @@ export function createStatehouseService(deps: StatehouseServiceDeps): ServiceImp
       const txnId = validator.txnId(req.txnId);
       txnOps.finished(txnId);
       const result = await engine.commit(txnId);
-      failpoints.hit("commit:after-sync-before-reply");
       return { commitTs: result.commitTs };
     }),
 
@@ -211,7 +208,6 @@ export function createStatehouseService(deps: StatehouseServiceDeps): ServiceImp
       const options = transactOptions(req, txnId === null ? 0 : txnOps.peek(txnId));
       if (txnId !== null) txnOps.finished(txnId);
       const result = txnId === null ? await engine.transact(options) : await engine.commit(txnId, options);
-      failpoints.hit("commit:after-sync-before-reply");
       return { commitTs: result.commitTs, duplicate: result.duplicate };
     }),
 

@@ -1,7 +1,7 @@
 export { EngineError, ENGINE_ERROR_CODES, isEngineError } from "./engine-error.ts";
 export type { EngineErrorCode } from "./engine-error.ts";
 export { openEngine } from "./open-engine.ts";
-export { FAILPOINT_NAMES } from "./failpoints.ts";
+export { FAILPOINT_NAMES, parseFailpoint } from "./failpoints.ts";
 export type { FailpointName } from "./failpoints.ts";
 export type {
   AgentEvent,
