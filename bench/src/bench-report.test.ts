@@ -72,7 +72,7 @@ describe("buildReport", () => {
     expect(markdown).toContain("- a note");
     expect(markdown).toContain("- statehouse p1.broken [64 clients]: Error: boom");
     const svg = p1ChartSvg(report);
-    expect(svg.match(/<rect x="430"/g)).toHaveLength(4);
+    expect(svg.match(/<rect x="\d+" y="\d+" width="[\d.]+" height="18"/g)).toHaveLength(4);
   });
 });
 

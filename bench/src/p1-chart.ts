@@ -14,7 +14,8 @@ function escapeXml(text: string): string {
 export function p1ChartSvg(report: BenchReport): string {
   const rows = report.rows.filter((r) => r.figure === "P1" && r.metric === "opsPerSec");
   const cells = [...new Set(rows.map((r) => r.cell))];
-  const labelWidth = 430;
+  // ~6.6 px per character of 12 px DejaVu Sans, plus a margin.
+  const labelWidth = Math.max(200, Math.ceil(Math.max(0, ...rows.map((r) => r.subject.length)) * 6.6) + 20);
   const barWidth = 380;
   const valueWidth = 90;
   const barHeight = 18;
