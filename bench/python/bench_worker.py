@@ -56,7 +56,9 @@ def percentile(sorted_values: list[float], p: float) -> float:
     return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (rank - lo)
 
 
-def closed_loop(concurrency: int, warmup_s: float, duration_s: float, make_op: Callable[[int], Callable[[int], None]]) -> dict[str, float]:
+def closed_loop(
+    concurrency: int, warmup_s: float, duration_s: float, make_op: Callable[[int], Callable[[int], object]]
+) -> dict[str, float]:
     """Same semantics as bench/src/closed-loop.ts: throughput = ops ending in the window."""
     ops = [make_op(w) for w in range(concurrency)]
     start = time.perf_counter()
@@ -132,7 +134,7 @@ def grpc_stub(url: str) -> tuple[Any, Any, Any]:
     if url in _stub_cache:
         return _stub_cache[url]
     sys.path.insert(0, GRPC_GEN)
-    import grpc
+    import grpc  # type: ignore[import-untyped]
     from grpcclient.statehouse.v1 import statehouse_pb2, statehouse_pb2_grpc  # type: ignore[import-not-found]
 
     channel = grpc.insecure_channel(target_of(url), options=[("grpc.max_receive_message_length", 64 * 1024 * 1024)])
@@ -143,7 +145,7 @@ def grpc_stub(url: str) -> tuple[Any, Any, Any]:
 def run_commit_grpcio(spec: dict[str, Any]) -> dict[str, float]:
     from google.protobuf import struct_pb2
 
-    def make_op(w: int) -> Callable[[int], None]:
+    def make_op(w: int) -> Callable[[int], object]:
         _channel, pb2, stub = grpc_stub(spec["url"])
         agent = f"{spec['agent_prefix']}-{w}"
 
@@ -151,7 +153,9 @@ def run_commit_grpcio(spec: dict[str, Any]) -> dict[str, float]:
             value = struct_pb2.Struct()
             value.update(bench_value(seq, spec["value_bytes"]))
             request = pb2.TransactRequest(
-                operations=[pb2.TransactOperation(namespace=spec["namespace"], agent_id=agent, key=f"k{seq % 100}", value=value)]
+                operations=[
+                    pb2.TransactOperation(namespace=spec["namespace"], agent_id=agent, key=f"k{seq % 100}", value=value)
+                ]
             )
             stub.Transact(request)
 
@@ -161,7 +165,7 @@ def run_commit_grpcio(spec: dict[str, Any]) -> dict[str, float]:
 
 
 def run_noop_grpcio(spec: dict[str, Any]) -> dict[str, float]:
-    def make_op(w: int) -> Callable[[int], None]:
+    def make_op(w: int) -> Callable[[int], object]:
         _channel, pb2, stub = grpc_stub(spec["url"])
         request = pb2.HealthRequest()
         return lambda seq: stub.Health(request)
@@ -172,7 +176,7 @@ def run_noop_grpcio(spec: dict[str, Any]) -> dict[str, float]:
 def run_noop_sdk(spec: dict[str, Any]) -> dict[str, float]:
     from statehouse import Statehouse
 
-    def make_op(w: int) -> Callable[[int], None]:
+    def make_op(w: int) -> Callable[[int], object]:
         client = Statehouse(url=spec["url"], namespace=spec["namespace"])
         return lambda seq: client.health()
 
@@ -182,7 +186,7 @@ def run_noop_sdk(spec: dict[str, Any]) -> dict[str, float]:
 def run_commit_sdk(spec: dict[str, Any]) -> dict[str, float]:
     from statehouse import Statehouse
 
-    def make_op(w: int) -> Callable[[int], None]:
+    def make_op(w: int) -> Callable[[int], object]:
         client = Statehouse(url=spec["url"], namespace=spec["namespace"])
         agent = f"{spec['agent_prefix']}-{w}"
 
