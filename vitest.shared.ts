@@ -12,7 +12,7 @@ type TestConfig = NonNullable<ViteUserConfig["test"]>;
 function reporting(name: string): Pick<TestConfig, "reporters" | "outputFile"> {
   const dir = process.env["STATEHOUSE_TEST_REPORT_DIR"];
   if (dir === undefined || dir === "") return { reporters: ["default"] };
-  return { reporters: ["default", "json"], outputFile: { json: join(dir, `vitest-${name}.json`) } };
+  return { reporters: ["default", "json"], outputFile: { json: join(dir, `vitest-${name}-${process.pid}.json`) } };
 }
 
 export function sharedConfig(overrides: TestConfig = {}, name = basename(process.cwd())): ViteUserConfig {
