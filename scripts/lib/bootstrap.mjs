@@ -9,16 +9,15 @@ import { join } from "node:path";
 import { root, venvBin, venvDir } from "./python.mjs";
 
 export { root };
-export const nodeBin = join(root, "node_modules", ".bin", "node");
+const binDir = join(root, "node_modules", ".bin");
+export const nodeBin = join(binDir, "node");
 
 function log(message) {
   console.log(`[statehouse] ${message}`);
 }
 
-function hashFiles(files) {
-  const hash = createHash("sha256");
-  for (const file of files) hash.update(readFileSync(join(root, file)));
-  return hash.digest("hex");
+function hashFile(file) {
+  return createHash("sha256").update(readFileSync(join(root, file))).digest("hex");
 }
 
 /**
@@ -36,7 +35,7 @@ export function ensureNodeModules() {
 
 /** Re-executes this script under the project's own Node 24 unless already on it. */
 export function reexecUnderProjectNode(script) {
-  if (process.execPath === nodeBin || process.versions.node.split(".")[0] === "24") return;
+  if (process.versions.node.split(".")[0] === "24") return;
   const result = spawnSync(nodeBin, [script, ...process.argv.slice(2)], { stdio: "inherit" });
   process.exit(result.status ?? 1);
 }
@@ -44,15 +43,14 @@ export function reexecUnderProjectNode(script) {
 /** Creates .venv and installs the Python SDK (editable) with its dev tools when pyproject.toml changed. */
 export function ensurePythonVenv() {
   const stamp = join(venvDir, ".statehouse-install-stamp");
-  const want = hashFiles(["sdks/python/pyproject.toml"]);
+  const want = hashFile("sdks/python/pyproject.toml");
   if (existsSync(venvBin("python")) && existsSync(stamp) && readFileSync(stamp, "utf8") === want) return;
   if (!existsSync(venvBin("python"))) {
     log("creating the Python virtualenv in .venv…");
     execFileSync("python3", ["-m", "venv", venvDir], { cwd: root, stdio: "inherit" });
   }
   log("installing the Python SDK and its dev tools into .venv…");
-  const pip = [venvBin("python"), "-m", "pip", "install", "--disable-pip-version-check", "-q"];
-  execFileSync(pip[0], [...pip.slice(1), "-e", "sdks/python[dev]"], { cwd: root, stdio: "inherit" });
+  execFileSync(venvBin("python"), ["-m", "pip", "install", "--disable-pip-version-check", "-q", "-e", "sdks/python[dev]"], { cwd: root, stdio: "inherit" });
   writeFileSync(stamp, want);
 }
 
@@ -60,21 +58,23 @@ export function ensurePythonVenv() {
 export function ensureChromium() {
   if (existsSync("/usr/bin/chromium")) return;
   log("installing Debian's chromium for the browser tests (apt-get)…");
-  const sudo = process.getuid?.() === 0 ? [] : ["sudo"];
-  const run = (args) => execFileSync(sudo.length ? "sudo" : args[0], sudo.length ? args : args.slice(1), { stdio: "inherit", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+  const run = (args) => {
+    const [command, ...rest] = process.getuid?.() === 0 ? args : ["sudo", ...args];
+    execFileSync(command, rest, { stdio: "inherit", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+  };
   run(["apt-get", "update", "-q"]);
   run(["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium", "fonts-liberation"]);
 }
 
 /** Runs the workspace's nx with caching on and no cloud, streaming output. */
 export function nx(args, env = {}) {
-  const result = spawnSync(join(root, "node_modules", ".bin", "nx"), [...args, "--output-style=stream"], {
+  const result = spawnSync(join(binDir, "nx"), [...args, "--output-style=stream"], {
     cwd: root,
     stdio: "inherit",
     env: {
       ...process.env,
       // Every `node` that nx's commands start is the project's Node 24.
-      PATH: `${join(root, "node_modules", ".bin")}:${process.env.PATH ?? ""}`,
+      PATH: `${binDir}:${process.env.PATH ?? ""}`,
       NX_NO_CLOUD: "true",
       NX_DAEMON: "false",
       NX_TUI: "false",
