@@ -2,12 +2,12 @@
 // virtualenv (.venv) and returns the JSON line it prints. When a server is
 // given, its CPU time is sampled when the worker announces its measurement
 // window on stderr, and the worker's own CPU time comes with the marks.
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { cpuProbe, type ServerProcess } from "./cpu-probe.js";
-import { projectNode, REPO_ROOT } from "./peers/statehouse-daemon.js";
+import { REPO_ROOT } from "./peers/statehouse-daemon.js";
 
 export const VENV_PYTHON = join(REPO_ROOT, ".venv", "bin", "python");
 export const PYTHON_WORKER = join(REPO_ROOT, "bench", "python", "bench_worker.py");
@@ -32,21 +32,6 @@ export function pythonUnavailable(): string | null {
   const grpcGen = join(REPO_ROOT, "sdks", "python", "tests", "_grpc_gen", "grpcclient");
   if (!existsSync(grpcGen)) return `${grpcGen} is missing (node scripts/gen-python.mjs)`;
   return null;
-}
-
-/**
- * Like pythonUnavailable, but first tries to set the Python side up
- * (`scripts/setup-python.mjs`: the .venv, the SDK, the generated stubs) when it is missing.
- */
-export function ensurePython(log: (message: string) => void): string | null {
-  if (pythonUnavailable() === null) return null;
-  log("setting up the Python SDK (.venv, generated stubs) for the Python rows…");
-  try {
-    execFileSync(projectNode(), [join(REPO_ROOT, "scripts", "setup-python.mjs")], { cwd: REPO_ROOT, stdio: ["ignore", "ignore", "inherit"] });
-  } catch (error) {
-    return `setting up Python failed: ${error instanceof Error ? error.message : String(error)}`;
-  }
-  return pythonUnavailable();
 }
 
 export async function runPythonWorker(spec: PythonSpec, server: ServerProcess | null = null): Promise<Record<string, number>> {

@@ -13,7 +13,7 @@ import { p1ChartSvg } from "./p1-chart.js";
 import { ensureEtcdInstalled, startEtcd, type EtcdServer } from "./peers/etcd-server.js";
 import { ensurePostgresInstalled, startPostgres, type PostgresServer } from "./peers/postgres-server.js";
 import { REPO_ROOT, startDaemon, type RunningDaemon } from "./peers/statehouse-daemon.js";
-import { ensurePython, pythonUnavailable, VENV_PYTHON } from "./python-worker.js";
+import { pythonUnavailable, VENV_PYTHON } from "./python-worker.js";
 import { profileDaemon } from "./profile/daemon-profile.js";
 import type { ProfileSummary } from "./profile/cpu-profile-summary.js";
 import { runRounds } from "./run-rounds.js";
@@ -88,7 +88,8 @@ export async function runBench(options: RunBenchOptions): Promise<RunBenchResult
     }
     daemon = await startDaemon({ dataDir: join(workDir, "statehouse-data"), workDir });
     log(`statehoused on ${daemon.url} (started in ${daemon.startMs.toFixed(0)} ms)`);
-    const pythonSkip = plan.mode === "smoke" ? pythonUnavailable() : ensurePython(log);
+    // `npm run bench` creates the .venv and nx generates the stubs (python-sdk:generate) before this runs.
+    const pythonSkip = pythonUnavailable();
     if (pythonSkip === null) versions["python"] = versionOf(VENV_PYTHON, ["--version"]);
     else skipped.push(`Python rows: ${pythonSkip}`);
 
