@@ -4,21 +4,17 @@ import { randomUUID } from "node:crypto";
 import { CommitSequencer, type AppliedBatch, type CommitRequest, type NormalizedPrecondition } from "./commit-sequencer.ts";
 import { EngineError } from "./engine-error.ts";
 import type { Failpoints } from "./failpoints.ts";
+import { PagedReads } from "./paged-reads.ts";
 import {
   agentEventKey,
   agentPrefix,
-  decodeKeyAfterPrefix,
   decodeU64,
-  prefixEnd,
   stateKey as stateKeyOf,
-  statePrefix,
   TABLE_AGENT_EVENT,
-  TABLE_STATE,
-  TABLE_VERSION,
   versionKey,
 } from "./key-encoding.ts";
 import { decodeEvent, decodeStateHeader, decodeStateValue, type StoredEvent } from "./record-codec.ts";
-import type { KvRange, OrderedKv } from "./storage/ordered-kv.ts";
+import type { OrderedKv } from "./storage/ordered-kv.ts";
 import { TransactionManager, type RecordedRead, type StagedOperation } from "./transaction-manager.ts";
 import type {
   AgentEvent,
@@ -28,7 +24,10 @@ import type {
   EngineObserver,
   EngineStats,
   JsonObject,
+  ListKeysPageOptions,
   OperationInput,
+  Page,
+  PageOptions,
   Precondition,
   RecordRef,
   RecoveryReport,
@@ -55,6 +54,8 @@ export interface EngineCoreOptions {
 }
 
 const REPLAY_CHUNK = 512;
+/** Bytes of events one replay chunk reads from storage, about (large transactions make fewer per chunk). */
+const REPLAY_CHUNK_BYTES = 4 * 1024 * 1024;
 const EMPTY_STAGED: ReadonlyMap<string, StagedOperation> = new Map();
 const EMPTY_READS: ReadonlyMap<string, RecordedRead> = new Map();
 const NOT_FOUND: StateRecord = { value: null, version: 0n, commitTs: 0n, exists: false };
@@ -67,6 +68,7 @@ export class StatehouseEngine implements Engine {
   private readonly observer: EngineObserver | undefined;
   private readonly maxValueBytes: number;
   private readonly beforeClose: (() => Promise<void>) | undefined;
+  private readonly pages: PagedReads;
   private commitWaiters = new Set<() => void>();
   private closing: Promise<void> | null = null;
   private closed = false;
@@ -79,6 +81,10 @@ export class StatehouseEngine implements Engine {
     this.observer = options.observer;
     this.maxValueBytes = options.maxValueBytes;
     this.beforeClose = options.beforeClose;
+    this.pages = new PagedReads(options.kv, async (namespace, agentId, picks) => {
+      const events = await this.loadAgentEvents(namespace, agentId, picks.map((p) => p.ts));
+      return picks.map((pick, i) => findOperation(events[i] as StoredEvent, namespace, agentId, pick.key)?.[4] ?? null);
+    });
     this.txns = new TransactionManager(options.txTimeoutMs, () => this.observer?.onExpire?.());
     const afterBatch = options.afterBatch;
     this.sequencer = new CommitSequencer(options.kv, options.sync, options.lastCommitTs, options.failpoints, (batch) => {
@@ -222,43 +228,30 @@ export class StatehouseEngine implements Engine {
   }
 
   async getAgentAsOf(namespace: string, agentId: string, commitTs: bigint): Promise<StateEntry[]> {
-    this.assertOpen();
-    checkName(namespace, "namespace");
-    checkName(agentId, "agentId");
-    const asOf = toSafeNumber(checkTimestamp(commitTs, "commitTs"));
-    const prefix = agentPrefix(TABLE_VERSION, namespace, agentId);
-    // Latest version with commit_ts <= asOf, per key, in key order.
-    const picks: { key: string; version: number; ts: number }[] = [];
-    let current: { key: string; version: number; ts: number } | null = null;
-    for await (const [k, v] of this.scan({ gte: prefix, lt: prefixEnd(prefix), snapshot: true })) {
-      const { key, next } = decodeKeyAfterPrefix(k, prefix.length);
-      const ts = decodeU64(v);
-      if (current !== null && current.key !== key) {
-        picks.push(current);
-        current = null;
-      }
-      if (ts <= asOf) current = { key, version: decodeU64(k, next), ts };
-    }
-    if (current !== null) picks.push(current);
-    const out: StateEntry[] = [];
-    for (let i = 0; i < picks.length; i += REPLAY_CHUNK) {
-      const chunk = picks.slice(i, i + REPLAY_CHUNK);
-      const events = await this.loadAgentEvents(namespace, agentId, chunk.map((p) => p.ts));
-      chunk.forEach((pick, j) => {
-        const op = findOperation(events[j] as StoredEvent, namespace, agentId, pick.key);
-        if (op?.[4] != null) out.push({ key: pick.key, value: op[4], version: BigInt(pick.version), commitTs: BigInt(pick.ts) });
-      });
-    }
-    return out;
+    return (await this.getAgentAsOfPage(namespace, agentId, commitTs)).items;
   }
 
   async listKeys(namespace: string, agentId: string): Promise<string[]> {
-    return (await this.scanState(namespace, agentId, "")).map((entry) => entry.key);
+    return (await this.listKeysPage(namespace, agentId)).items;
   }
 
-  scanPrefix(namespace: string, agentId: string, prefix: string): Promise<StateEntry[]> {
-    if (typeof prefix !== "string") throw new TypeError("prefix must be a string");
-    return this.scanState(namespace, agentId, prefix);
+  async scanPrefix(namespace: string, agentId: string, prefix: string): Promise<StateEntry[]> {
+    return (await this.scanPrefixPage(namespace, agentId, prefix)).items;
+  }
+
+  listKeysPage(namespace: string, agentId: string, options?: ListKeysPageOptions): Promise<Page<string>> {
+    this.assertOpen();
+    return this.pages.listKeys(namespace, agentId, options);
+  }
+
+  scanPrefixPage(namespace: string, agentId: string, prefix: string, options?: PageOptions): Promise<Page<StateEntry>> {
+    this.assertOpen();
+    return this.pages.scanPrefix(namespace, agentId, prefix, options);
+  }
+
+  getAgentAsOfPage(namespace: string, agentId: string, commitTs: bigint, options?: PageOptions): Promise<Page<StateEntry>> {
+    this.assertOpen();
+    return this.pages.agentAsOf(namespace, agentId, toSafeNumber(checkTimestamp(commitTs, "commitTs")), options);
   }
 
   replay(namespace: string, agentId: string, options: ReplayOptions = {}): AsyncIterable<AgentEvent> {
@@ -269,7 +262,10 @@ export class StatehouseEngine implements Engine {
     const requestedEnd = options.endTs === undefined ? Infinity : toSafeNumber(checkTimestamp(options.endTs, "endTs"));
     // Bounded by what is committed now: a replay is a consistent, finite view.
     const end = Math.min(requestedEnd, this.sequencer.committedTs);
-    return this.replayRange(namespace, agentId, start, end, options.signal);
+    const { limit, reverse } = options;
+    if (limit !== undefined && (!Number.isSafeInteger(limit) || limit <= 0)) throw new TypeError("limit must be a positive integer");
+    if (reverse !== undefined && typeof reverse !== "boolean") throw new TypeError("reverse must be a boolean");
+    return this.replayRange(namespace, agentId, start, end, options.signal, { ...(limit === undefined ? {} : { limit }), reverse: reverse === true });
   }
 
   watch(namespace: string, agentId: string, options: WatchOptions = {}): AsyncIterable<AgentEvent> {
@@ -395,43 +391,25 @@ export class StatehouseEngine implements Engine {
     });
   }
 
-  private async scanState(namespace: string, agentId: string, prefix: string): Promise<StateEntry[]> {
-    this.assertOpen();
-    checkName(namespace, "namespace");
-    checkName(agentId, "agentId");
-    const start = statePrefix(namespace, agentId, prefix);
-    const agentLength = agentPrefix(TABLE_STATE, namespace, agentId).length;
-    const out: StateEntry[] = [];
-    for await (const [k, v] of this.scan({ gte: start, lt: prefixEnd(start), snapshot: true })) {
-      const header = decodeStateHeader(v);
-      if (!header.exists) continue;
-      out.push({
-        key: decodeKeyAfterPrefix(k, agentLength).key,
-        value: decodeStateValue(v) as JsonObject,
-        version: BigInt(header.version),
-        commitTs: BigInt(header.commitTs),
-      });
-    }
-    return out;
-  }
-
-  private async *scan(range: KvRange): AsyncGenerator<[Buffer, Buffer]> {
-    const iterator = this.kv.iterator(range);
-    try {
-      for (;;) {
-        const rows = await iterator.next(1000);
-        if (rows.length === 0) return;
-        yield* rows;
-      }
-    } finally {
-      iterator.close();
-    }
-  }
-
-  private async *replayRange(namespace: string, agentId: string, start: number, end: number, signal?: AbortSignal): AsyncGenerator<AgentEvent> {
+  /** Events in [start, end]; `order.reverse` reads from the end (newest first), `order.limit` caps the count. */
+  private async *replayRange(
+    namespace: string,
+    agentId: string,
+    start: number,
+    end: number,
+    signal?: AbortSignal,
+    order: { limit?: number; reverse?: boolean } = {},
+  ): AsyncGenerator<AgentEvent> {
     if (start > end) return;
     const prefix = agentPrefix(TABLE_AGENT_EVENT, namespace, agentId);
-    const iterator = this.kv.iterator({ gte: agentEventKey(prefix, start), lt: agentEventKey(prefix, end + 1), valuesOnly: true });
+    const iterator = this.kv.iterator({
+      gte: agentEventKey(prefix, start),
+      lt: agentEventKey(prefix, end + 1),
+      valuesOnly: true,
+      chunkBytes: REPLAY_CHUNK_BYTES,
+      ...(order.reverse === true ? { reverse: true } : {}),
+      ...(order.limit === undefined ? {} : { limit: order.limit }),
+    });
     const fetchChunk = async (): Promise<StoredEvent[]> => {
       // The agent-event index covers the agent's part of each event: one ordered range scan.
       // Values only: each entry carries its commit_ts, checked against the checksum.

@@ -80,7 +80,38 @@ export interface ReplayOptions {
   startTs?: bigint;
   /** Inclusive. */
   endTs?: bigint;
+  /** At most this many events (a positive integer; default: all). */
+  limit?: number;
+  /** Newest first: with `limit`, the last `limit` events of the range, read from the end. */
+  reverse?: boolean;
   signal?: AbortSignal;
+}
+
+/** Bounds of one page of a paged read (`listKeysPage`, `scanPrefixPage`, `getAgentAsOfPage`). */
+export interface PageOptions {
+  /** At most this many items (a positive integer; default: no limit). */
+  limit?: number;
+  /** Start strictly after this key: the `nextAfter` of the previous page. */
+  after?: string;
+  /**
+   * Stop once the page's stored bytes (keys, plus values where the page carries them)
+   * reach this; a page always holds at least one item when any is left. Default: no limit.
+   */
+  maxBytes?: number;
+}
+
+export interface ListKeysPageOptions extends PageOptions {
+  /** Only keys starting with this (default: all). */
+  prefix?: string;
+}
+
+/** One page of a key-ordered read. */
+export interface Page<T> {
+  items: T[];
+  /** The last item's key when more items follow (pass it as `after`); null when this is the last page. */
+  nextAfter: string | null;
+  /** Stored bytes of the page's keys (and values, where it carries them). */
+  bytes: number;
 }
 
 export interface WatchOptions {
@@ -193,7 +224,20 @@ export interface Engine {
   listKeys(namespace: string, agentId: string): Promise<string[]>;
   /** Existing records of the agent whose key starts with prefix, in key order. */
   scanPrefix(namespace: string, agentId: string, prefix: string): Promise<StateEntry[]>;
-  /** The agent's committed events in commit_ts order; constant memory, backpressure by pull. */
+  /**
+   * One page of the agent's existing keys (optionally only those with `prefix`), in key order;
+   * values are never decoded. Each page reads one consistent view; a key that exists through
+   * the whole paging appears exactly once.
+   */
+  listKeysPage(namespace: string, agentId: string, options?: ListKeysPageOptions): Promise<Page<string>>;
+  /** One page of `scanPrefix`. */
+  scanPrefixPage(namespace: string, agentId: string, prefix: string, options?: PageOptions): Promise<Page<StateEntry>>;
+  /** One page of `getAgentAsOf`: history does not change, so the pages of one commitTs are one consistent view. */
+  getAgentAsOfPage(namespace: string, agentId: string, commitTs: bigint, options?: PageOptions): Promise<Page<StateEntry>>;
+  /**
+   * The agent's committed events in commit_ts order (newest first with `reverse`); constant
+   * memory, backpressure by pull.
+   */
   replay(namespace: string, agentId: string, options?: ReplayOptions): AsyncIterable<AgentEvent>;
   /** Replay from startTs, then follow new commits live; no gap, no duplicate at the switch. Ends on signal or close. */
   watch(namespace: string, agentId: string, options?: WatchOptions): AsyncIterable<AgentEvent>;

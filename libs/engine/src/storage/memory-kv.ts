@@ -139,6 +139,41 @@ export class MemoryKv implements OrderedKv {
     return out;
   }
 
+  /** Entries with key in range in descending order, starting strictly before `before` when given, at most max. */
+  private collectReverse(range: KvRange, before: Buffer | undefined, max: number): KvEntry[] {
+    const out: KvEntry[] = [];
+    const upper = before ?? range.lt;
+    let ci: number;
+    let i: number;
+    if (upper === undefined) {
+      ci = this.chunks.length - 1;
+      i = (this.chunks[ci]?.keys.length ?? 0) - 1;
+    } else {
+      ci = this.chunkFor(upper);
+      // The last key < upper: the chunk for upper holds it unless upper is its first key.
+      i = lowerBound(this.chunks[ci]?.keys ?? [], upper) - 1;
+    }
+    while (out.length < max && ci >= 0) {
+      const chunk = this.chunks[ci];
+      if (chunk === undefined) break;
+      if (i < 0) {
+        ci--;
+        i = (this.chunks[ci]?.keys.length ?? 0) - 1;
+        continue;
+      }
+      const key = chunk.keys[i] as Buffer;
+      if (range.gte !== undefined && Buffer.compare(key, range.gte) < 0) break;
+      if (range.gte === undefined && range.gt !== undefined && Buffer.compare(key, range.gt) <= 0) break;
+      out.push([key, chunk.values[i] as Buffer]);
+      i--;
+    }
+    return out;
+  }
+
+  private collectFrom(range: KvRange, last: Buffer | undefined, max: number): KvEntry[] {
+    return range.reverse === true ? this.collectReverse(range, last, max) : this.collect(range, last, max);
+  }
+
   private liveIterator(range: KvRange): KvIterator {
     let last: Buffer | undefined;
     let remaining = range.limit ?? Infinity;
@@ -146,7 +181,7 @@ export class MemoryKv implements OrderedKv {
     return {
       next: (max) => {
         if (done || this.closed || remaining <= 0) return Promise.resolve([]);
-        const rows = this.collect(range, last, Math.min(max, remaining));
+        const rows = this.collectFrom(range, last, Math.min(max, remaining));
         remaining -= rows.length;
         const tail = rows[rows.length - 1];
         if (tail === undefined) done = true;
@@ -160,7 +195,7 @@ export class MemoryKv implements OrderedKv {
   }
 
   private snapshotIterator(range: KvRange): KvIterator {
-    const rows = this.collect(range, undefined, range.limit ?? Infinity);
+    const rows = this.collectFrom(range, undefined, range.limit ?? Infinity);
     let pos = 0;
     return {
       next: (max) => {

@@ -26,6 +26,14 @@ export interface KvRange {
   limit?: number;
   /** Return only values (keys come back empty): saves copying keys the caller does not need. */
   valuesOnly?: boolean;
+  /** Descending key order (bounds keep their meaning; `limit` counts from the upper end). */
+  reverse?: boolean;
+  /**
+   * Bytes (keys + values) after which one `next(max)` call returns early, with fewer than
+   * `max` entries: bounds what one chunk of large values holds. A hint: the memory backend,
+   * whose values are already in memory, ignores it.
+   */
+  chunkBytes?: number;
   /**
    * The iterator must see the store exactly as it was when it was created, even while
    * writes continue. RocksDB iterators always do (implicit snapshot); the memory

@@ -86,6 +86,8 @@ export class RocksKv implements OrderedKv {
       ...(range.lt === undefined ? {} : { lt: range.lt }),
       ...(range.limit === undefined ? {} : { limit: range.limit }),
       ...(range.valuesOnly === true ? { keys: false } : {}),
+      ...(range.reverse === true ? { reverse: true } : {}),
+      ...(range.chunkBytes === undefined ? {} : { highWaterMarkBytes: range.chunkBytes }),
       keyEncoding: "buffer",
       valueEncoding: "buffer",
     });

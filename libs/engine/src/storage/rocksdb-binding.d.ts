@@ -21,6 +21,8 @@ declare module "@nxtedition/rocksdb" {
     limit?: number;
     reverse?: boolean;
     keys?: boolean;
+    /** One nextv returns early once the keys and values it read exceed this many bytes. */
+    highWaterMarkBytes?: number;
     keyEncoding: "buffer";
     valueEncoding: "buffer";
   }

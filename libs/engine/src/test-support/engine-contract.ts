@@ -2,7 +2,7 @@
 // Optional behaviour is switched by declared capabilities, never by skipping.
 import { afterEach, describe, expect, it } from "vitest";
 import { EngineError } from "../engine-error.ts";
-import type { AgentEvent, Engine, EngineOptions, JsonObject, RecordRef } from "../types.ts";
+import type { AgentEvent, Engine, EngineOptions, JsonObject, Page, RecordRef, StateEntry } from "../types.ts";
 
 export interface EngineHarness {
   engine: Engine;
@@ -376,6 +376,130 @@ export function runEngineContract({ name, factory, supports }: EngineContractOpt
       expect(await asOf(4n)).toEqual([["x", { v: 2 }, 2n], ["y", { v: 1 }, 1n]]);
       expect(await asOf(5n)).toEqual([["x", { v: 2 }, 2n]]);
       expect(await asOf(6n)).toEqual([["x", { v: 3 }, 3n]]);
+    });
+
+    it("pages listKeys and scanPrefix exactly: tombstones skipped, prefixes exact, cursors across NUL and high code points", async () => {
+      const { engine } = await open();
+      const odd = ["a", "a\u0000", "a\u0000\u0001", "a\u0000\u00ff", "a\u00ff", "a\uffff", "a\u{10FFFF}", "ab", "\u00ff", "\uffff", "\u{10FFFF}", "\u{10FFFF}\u0000"];
+      const plain = Array.from({ length: 37 }, (_, i) => `p/${String(i).padStart(3, "0")}`);
+      const all = [...odd, ...plain, "z1", "z2", "z3"];
+      await engine.transact({ operations: all.map((key) => ({ ...ref("pg", key), value: { key } })) });
+      // Tombstones: every third plain key, a NUL key, and the whole tail (z1..z3) after the last live key.
+      const deleted = new Set([...plain.filter((_, i) => i % 3 === 0), "a\u0000\u0001", "z1", "z2", "z3"]);
+      await engine.transact({ operations: [...deleted].map((key) => ({ ...ref("pg", key), value: null })) });
+      const live = all.filter((k) => !deleted.has(k)).sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));
+
+      /** Every page of one read: full pages end with nextAfter = their last key, the last page with null. */
+      async function pages<T>(limit: number, read: (after: string | undefined) => Promise<Page<T>>, keyOf: (item: T) => string): Promise<T[]> {
+        const out: T[] = [];
+        let after: string | undefined;
+        for (let n = 0; ; n++) {
+          expect(n).toBeLessThan(200);
+          const page = await read(after);
+          expect(page.items.length).toBeLessThanOrEqual(limit);
+          out.push(...page.items);
+          if (page.nextAfter === null) return out;
+          expect(page.items.length).toBe(limit);
+          expect(page.nextAfter).toBe(keyOf(page.items[page.items.length - 1] as T));
+          after = page.nextAfter;
+        }
+      }
+      const startsWith = (key: string, prefix: string): boolean => Buffer.from(key).subarray(0, Buffer.byteLength(prefix)).equals(Buffer.from(prefix));
+      for (const prefix of ["", "a", "a\u0000", "p/", "p/01", "\u{10FFFF}", "\uffff", "zzz", "z"]) {
+        const expected = live.filter((k) => startsWith(k, prefix));
+        for (const limit of [1, 2, 3, 7, expected.length || 1, 1000]) {
+          const opts = (after: string | undefined): { limit: number; after?: string } => ({ limit, ...(after === undefined ? {} : { after }) });
+          const keys = await pages(limit, (after) => engine.listKeysPage(ns, "pg", { prefix, ...opts(after) }), (k) => k);
+          expect(keys, `listKeysPage prefix=${JSON.stringify(prefix)} limit=${limit}`).toEqual(expected);
+          const entries = await pages(limit, (after) => engine.scanPrefixPage(ns, "pg", prefix, opts(after)), (e) => e.key);
+          expect(entries.map((e) => e.key), `scanPrefixPage prefix=${JSON.stringify(prefix)} limit=${limit}`).toEqual(expected);
+          expect(entries.every((e) => (e.value as { key: string }).key === e.key && e.version === 1n)).toBe(true);
+        }
+      }
+      // An exactly full last page says there is nothing more, even with tombstones after it.
+      expect(await engine.listKeysPage(ns, "pg", { limit: live.length })).toMatchObject({ items: live, nextAfter: null });
+      expect(await engine.listKeysPage(ns, "pg", { prefix: "z" })).toEqual({ items: [], nextAfter: null, bytes: 0 });
+      // A cursor outside the prefix: before it starts at the prefix, past it is an empty page.
+      expect((await engine.listKeysPage(ns, "pg", { prefix: "p/", after: "a", limit: 2 })).items).toEqual(["p/001", "p/002"]);
+      expect(await engine.listKeysPage(ns, "pg", { prefix: "p/", after: "q", limit: 2 })).toEqual({ items: [], nextAfter: null, bytes: 0 });
+      // A cursor on a deleted or never-written key continues right after it.
+      expect((await engine.listKeysPage(ns, "pg", { prefix: "p/", after: "p/003", limit: 1 })).items).toEqual(["p/004"]);
+      expect((await engine.listKeysPage(ns, "pg", { prefix: "p/", after: "p/0035", limit: 1 })).items).toEqual(["p/004"]);
+      // The unpaged reads are the concatenation of the pages.
+      expect(await engine.listKeys(ns, "pg")).toEqual(live);
+      expect((await engine.scanPrefix(ns, "pg", "")).map((e) => e.key)).toEqual(live);
+      await expect(engine.listKeysPage(ns, "pg", { limit: 0 })).rejects.toThrow(TypeError);
+      await expectEngineError(engine.listKeysPage(ns, "pg", { after: "" }), "INVALID_ARGUMENT");
+    });
+
+    it("bounds a page by bytes: at least one item, stops once the stored keys and values reach maxBytes", async () => {
+      const { engine } = await open();
+      const keys = Array.from({ length: 10 }, (_, i) => `k${i}`);
+      await engine.transact({ operations: keys.map((key, i) => ({ ...ref("bytes", key), value: { s: "x".repeat(90 + i) } })) });
+      const size = (i: number): number => 2 + JSON.stringify({ s: "x".repeat(90 + i) }).length; // key + value JSON
+      const one = await engine.scanPrefixPage(ns, "bytes", "", { maxBytes: 1 });
+      expect(one).toMatchObject({ nextAfter: "k0", bytes: size(0) });
+      expect(one.items.map((e) => e.key)).toEqual(["k0"]);
+      // Full once the bytes reach 250: k0 + k1 = 201 < 250, + k2 = 303.
+      const three = await engine.scanPrefixPage(ns, "bytes", "", { maxBytes: 250 });
+      expect(three.items.map((e) => e.key)).toEqual(["k0", "k1", "k2"]);
+      expect(three.bytes).toBe(size(0) + size(1) + size(2));
+      const rest = await engine.scanPrefixPage(ns, "bytes", "", { maxBytes: 10_000, after: "k2" });
+      expect(rest.items.map((e) => e.key)).toEqual(keys.slice(3));
+      expect(rest.nextAfter).toBeNull();
+      // Keys only: the values do not count.
+      const keyPage = await engine.listKeysPage(ns, "bytes", { maxBytes: 6 });
+      expect(keyPage).toEqual({ items: ["k0", "k1", "k2"], nextAfter: "k2", bytes: 6 });
+    });
+
+    it("pages the state as of a commit_ts: deleted keys skipped, later commits never shift the pages", async () => {
+      const { engine } = await open();
+      const keys = Array.from({ length: 20 }, (_, i) => `k${String(i).padStart(2, "0")}`);
+      await engine.transact({ operations: keys.map((key, i) => ({ ...ref("asof", key), value: { i } })) }); // 1
+      const gone = new Set(keys.filter((_, i) => i % 4 === 1));
+      await engine.transact({ operations: [...gone].map((key) => ({ ...ref("asof", key), value: null })) }); // 2
+      await engine.transact({ operations: keys.filter((_, i) => i % 4 === 2).map((key) => ({ ...ref("asof", key), value: { updated: true } })) }); // 3
+      const at2 = keys.filter((k) => !gone.has(k));
+      for (const [ts, expected] of [[1n, keys], [2n, at2], [3n, at2]] as const) {
+        for (const limit of [1, 3, 7, 100]) {
+          const out: StateEntry[] = [];
+          let after: string | undefined;
+          for (;;) {
+            const page = await engine.getAgentAsOfPage(ns, "asof", ts, { limit, ...(after === undefined ? {} : { after }) });
+            out.push(...page.items);
+            if (page.nextAfter === null) break;
+            expect(page.items.length).toBe(limit);
+            after = page.nextAfter;
+          }
+          expect(out.map((e) => e.key), `as of ${ts}, limit ${limit}`).toEqual(expected);
+          expect(out).toEqual(await engine.getAgentAsOf(ns, "asof", ts));
+        }
+      }
+      const first = await engine.getAgentAsOfPage(ns, "asof", 2n, { limit: 5 });
+      // Commits between pages (new keys inside the range, deletes of everything) change nothing as of ts 2.
+      await engine.transact({ operations: [...keys.map((key) => ({ ...ref("asof", key), value: null })), { ...ref("asof", "k05a"), value: { late: true } }] });
+      const second = await engine.getAgentAsOfPage(ns, "asof", 2n, { after: first.nextAfter as string });
+      expect([...first.items, ...second.items].map((e) => e.key)).toEqual(at2);
+      expect(second.items.find((e) => e.key === "k10")).toEqual({ key: "k10", value: { i: 10 }, version: 1n, commitTs: 1n });
+    });
+
+    it("replays the last N events newest first (reverse range with a limit)", async () => {
+      const { engine } = await open();
+      for (let i = 0; i < 12; i++) {
+        await put(engine, "rev", `k${i}`, { i }); // odd commit_ts
+        await put(engine, "other", "k", { i }); // even commit_ts
+      }
+      const ts = async (options: Parameters<Engine["replay"]>[2]): Promise<bigint[]> => (await collect(engine.replay(ns, "rev", options))).map((e) => e.commitTs);
+      const all = Array.from({ length: 12 }, (_, i) => BigInt(2 * i + 1));
+      expect(await ts({ reverse: true, limit: 3 })).toEqual([23n, 21n, 19n]);
+      expect(await ts({ reverse: true })).toEqual([...all].reverse());
+      expect(await ts({ reverse: true, limit: 50 })).toEqual([...all].reverse());
+      expect(await ts({ limit: 4 })).toEqual(all.slice(0, 4));
+      expect(await ts({ reverse: true, limit: 2, endTs: 10n })).toEqual([9n, 7n]);
+      expect(await ts({ reverse: true, limit: 5, startTs: 18n, endTs: 22n })).toEqual([21n, 19n]);
+      const [last] = await collect(engine.replay(ns, "rev", { reverse: true, limit: 1 }));
+      expect(last).toMatchObject({ commitTs: 23n, agentId: "rev", operations: [{ key: "k11", value: { i: 11 }, version: 1n }] });
+      expect(() => engine.replay(ns, "rev", { limit: 0 })).toThrow(TypeError);
     });
 
     it("watches from a commit_ts and then live, without gap or duplicate at the switch", async () => {
