@@ -34,6 +34,8 @@ export interface DaemonConfig {
   idleTimeoutMs: number;
   headerTimeoutMs: number;
   shutdownGraceMs: number;
+  /** Serve the hot unary RPCs over gRPC and Connect (binary, uncompressed, HTTP/2) without connect-node (src/fast-path). */
+  fastPath: boolean;
 }
 
 /** An invalid setting. The message names the setting and where it came from. */
@@ -161,6 +163,7 @@ export const SETTINGS: readonly Setting[] = [
   setting({ key: "idleTimeoutMs", env: "STATEHOUSE_IDLE_TIMEOUT_MS", flag: "--idle-timeout-ms", placeholder: "ms", default: 300_000, description: "close connections with no call in flight after this long", parse: integer(100, 86_400_000) }),
   setting({ key: "headerTimeoutMs", env: "STATEHOUSE_HEADER_TIMEOUT_MS", flag: "--header-timeout-ms", placeholder: "ms", default: 10_000, description: "time a new connection has to send its preface / request headers", parse: integer(100, 600_000) }),
   setting({ key: "shutdownGraceMs", env: "STATEHOUSE_SHUTDOWN_GRACE_MS", flag: "--shutdown-grace-ms", placeholder: "ms", default: 10_000, description: "on SIGTERM/SIGINT, time in-flight calls get to finish", parse: integer(0, 600_000) }),
+  setting({ key: "fastPath", env: "STATEHOUSE_FAST_PATH", flag: "--fast-path", placeholder: "0|1", default: true, description: "1 = serve Transact, GetState, Health and the transaction RPCs over gRPC/Connect binary h2c without connect-node; 0 = connect-node for every call", parse: boolean }),
 ];
 
 export interface ConfigSources {

@@ -25,6 +25,8 @@ export class DaemonMetrics {
   readonly #streams: Gauge;
   readonly #connections: Gauge;
   #engineStats: (() => EngineStats) | null = null;
+  /** Counted as a plain number on the hot path; the counter reads it at scrape time. */
+  #fastPathCalls = 0;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
@@ -50,6 +52,16 @@ export class DaemonMetrics {
     });
     this.#streams = new Gauge({ name: "statehouse_open_streams", help: "Replay/Watch streams open now.", registers: [this.registry] });
     this.#connections = new Gauge({ name: "statehouse_open_connections", help: "TCP connections open now.", registers: [this.registry] });
+    const fastPathCalls = (): number => this.#fastPathCalls;
+    new Counter({
+      name: "statehouse_fast_path_calls_total",
+      help: "Calls served by the fast path (STATEHOUSE_FAST_PATH); every other call goes through connect-node.",
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(fastPathCalls());
+      },
+    });
     const stats = (): EngineStats | null => this.#engineStats?.() ?? null;
     new Gauge({
       name: "statehouse_open_transactions",
@@ -107,6 +119,10 @@ export class DaemonMetrics {
 
   watchEvent(): void {
     this.#watchEvents.inc();
+  }
+
+  fastPathCall(): void {
+    this.#fastPathCalls += 1;
   }
 
   rpcError(code: string): void {

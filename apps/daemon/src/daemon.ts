@@ -12,6 +12,7 @@ import { type Engine, type EngineOptions, isEngineError, openEngine, parseFailpo
 import { parseListenAddr, type DaemonConfig } from "./config.js";
 import { CorsPolicy } from "./cors-policy.js";
 import { DaemonMetrics } from "./daemon-metrics.js";
+import { FastPath } from "./fast-path/fast-path.js";
 import { createHealthService } from "./health-service.js";
 import type { Logger } from "./logger.js";
 import { formatAddress, ProtocolServer, type HttpRequest, type HttpResponse } from "./protocol-server.js";
@@ -120,30 +121,46 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
   const recursionLimit = 2 * config.maxJsonDepth + 16;
   const abortListener = onCallAbort(metrics);
 
+  // One implementation for both paths: connect-node routes and the fast path call the same functions.
+  const service = createStatehouseService({
+    engine,
+    validator,
+    metrics,
+    log,
+    streams,
+    txnOps: new TxnOperationCounter(config.txTimeoutMs),
+    maxOpenTransactions: config.maxOpenTransactions,
+    version: versionInfo(),
+    followSignal: followController.signal,
+  });
   const routes = (router: ConnectRouter): void => {
-    router.service(
-      StatehouseService,
-      createStatehouseService({
-        engine,
-        validator,
-        metrics,
-        log,
-        streams,
-        txnOps: new TxnOperationCounter(config.txTimeoutMs),
-        maxOpenTransactions: config.maxOpenTransactions,
-        version: versionInfo(),
-        followSignal: followController.signal,
-      }),
-    );
+    router.service(StatehouseService, service);
     router.service(GrpcHealth, createHealthService({ log, streams, shutdownSignal: followController.signal }));
   };
   const cors = new CorsPolicy(config.corsOrigins);
+  const readMaxBytes = config.maxRequestBytes;
+  const writeMaxBytes = Math.max(config.maxRequestBytes, 64 * 1024 * 1024);
+  const binaryOptions = { recursionLimit };
+  const jsonOptions = { recursionLimit, ignoreUnknownFields: true };
+  const fastPath = config.fastPath
+    ? new FastPath({
+        service,
+        metrics,
+        readMaxBytes,
+        writeMaxBytes,
+        binaryOptions,
+        jsonOptions,
+        requestGate() {
+          if (shuttingDown) throw unavailable();
+        },
+      })
+    : null;
   const rpc = connectNodeAdapter({
     routes,
-    readMaxBytes: config.maxRequestBytes,
-    writeMaxBytes: Math.max(config.maxRequestBytes, 64 * 1024 * 1024),
-    binaryOptions: { recursionLimit },
-    jsonOptions: { recursionLimit, ignoreUnknownFields: true },
+    readMaxBytes,
+    writeMaxBytes,
+    binaryOptions,
+    jsonOptions,
     shutdownSignal: shutdownController.signal,
     requestGate(context) {
       if (shuttingDown) throw unavailable();
@@ -186,6 +203,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     idleTimeoutMs: config.idleTimeoutMs,
     headerTimeoutMs: config.headerTimeoutMs,
     onConnections: (open) => metrics.setOpenConnections(open),
+    ...(fastPath === null ? {} : { streamHandler: (stream, headers) => fastPath.handle(stream, headers) }),
   });
 
   let bound;
@@ -198,7 +216,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
   }
   const addresses = bound.map(formatAddress);
   const address = addresses[0] ?? config.listenAddr;
-  log.info({ address, addresses, url: `http://${address}` }, "listening");
+  log.info({ address, addresses, url: `http://${address}`, fastPath: fastPath === null ? "off" : fastPath.paths }, "listening");
   if (config.readyFile !== null) {
     await writeReadyFile(config.readyFile, { address, pid: process.pid, commitTs: engine.commitTs().toString() });
   }

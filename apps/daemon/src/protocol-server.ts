@@ -30,6 +30,11 @@ export interface ProtocolServerOptions {
   headerTimeoutMs: number;
   /** Called with the number of open TCP connections whenever it changes. */
   onConnections?: (open: number) => void;
+  /**
+   * Takes an HTTP/2 stream before the compatibility API sees it (the fast
+   * path) and returns true, or returns false to leave it to `handler`.
+   */
+  streamHandler?: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => boolean;
 }
 
 export interface BoundAddress {
@@ -60,7 +65,29 @@ export class ProtocolServer {
   constructor(options: ProtocolServerOptions) {
     this.#options = options;
     const handler = this.#wrap(options.handler);
-    this.#h2 = http2.createServer({ settings: { maxConcurrentStreams: options.maxConcurrentStreams } }, handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
+    const h2Options: http2.ServerOptions = { settings: { maxConcurrentStreams: options.maxConcurrentStreams } };
+    const h2Handler = handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void;
+    if (options.streamHandler === undefined) {
+      this.#h2 = http2.createServer(h2Options, h2Handler);
+    } else {
+      // The listening server has no 'request' listener, so Node's compatibility
+      // layer does not run for its streams; the ones the stream handler leaves
+      // are handed to a second server object that only runs that layer.
+      const streamHandler = options.streamHandler;
+      const compat = http2.createServer(h2Options, h2Handler);
+      this.#h2 = http2.createServer(h2Options);
+      this.#h2.on("stream", (stream, headers, flags, rawHeaders) => {
+        if (!streamHandler(stream, headers)) {
+          compat.emit("stream", stream, headers, flags, rawHeaders);
+          return;
+        }
+        this.#inFlight += 1;
+        stream.once("close", () => {
+          this.#inFlight -= 1;
+          this.#checkDrained();
+        });
+      });
+    }
     this.#h2.on("session", (session) => this.#trackSession(session));
     this.#h2.on("sessionError", (error) => options.log.debug({ err: error }, "http2 session error"));
     this.#h1 = http.createServer(

@@ -48,14 +48,21 @@ function eventMessage(event: AgentEvent): ReplayEventInit {
   };
 }
 
+/**
+ * The StatehouseService implementation. Its unary methods need no
+ * HandlerContext (none reads one), so the fast path (src/fast-path) calls the
+ * same functions without creating one.
+ */
+export type StatehouseServiceImpl = ReturnType<typeof createStatehouseService>;
+
 /** Builds the StatehouseService implementation. */
-export function createStatehouseService(deps: StatehouseServiceDeps): ServiceImpl<typeof StatehouseService> {
+export function createStatehouseService(deps: StatehouseServiceDeps) {
   const { engine, validator, metrics, log, streams, txnOps } = deps;
 
-  function unary<I, O>(procedure: string, fn: (req: I, ctx: HandlerContext) => Promise<O> | O): (req: I, ctx: HandlerContext) => Promise<O> {
-    return async (req, ctx) => {
+  function unary<I, O>(procedure: string, fn: (req: I) => Promise<O> | O): (req: I, _ctx?: HandlerContext) => Promise<O> {
+    return async (req) => {
       try {
-        return await fn(req, ctx);
+        return await fn(req);
       } catch (error) {
         throw toRpcError(error, log, procedure);
       }
@@ -109,7 +116,7 @@ export function createStatehouseService(deps: StatehouseServiceDeps): ServiceImp
     return { operations, preconditions, ...(idempotencyKey === "" ? {} : { idempotencyKey }) };
   }
 
-  return {
+  const impl = {
     health: unary("Health", () => ({ status: "ok" })),
 
     version: unary("Version", () => ({ version: deps.version.version, gitSha: deps.version.gitSha })),
@@ -233,5 +240,6 @@ export function createStatehouseService(deps: StatehouseServiceDeps): ServiceImp
       const key = validator.key(req.key);
       return stateFields(await engine.getAsOf({ namespace, agentId, key }, req.commitTs));
     }),
-  };
+  } satisfies ServiceImpl<typeof StatehouseService>;
+  return impl;
 }

@@ -108,10 +108,19 @@ export class DaemonProcess {
   }
 }
 
+/**
+ * STATEHOUSE_FAST_PATH of the test run reaches every daemon a test starts (unless the test sets it):
+ * the daemon's test target runs the whole suite once with the fast path on and once with it off.
+ */
+function inheritedEnv(): Record<string, string> {
+  const fastPath = process.env["STATEHOUSE_FAST_PATH"];
+  return fastPath === undefined ? {} : { STATEHOUSE_FAST_PATH: fastPath };
+}
+
 /** Spawns statehoused without waiting for readiness (startup-failure tests). */
 export function spawnDaemon(env: Record<string, string>, args: string[] = []): { child: ChildProcess; exited: Promise<DaemonExit>; output: string[] } {
   const child = spawn(NODE_BIN, [DAEMON_MAIN, ...args], {
-    env: { PATH: process.env["PATH"] ?? "", HOME: process.env["HOME"] ?? "", ...env },
+    env: { PATH: process.env["PATH"] ?? "", HOME: process.env["HOME"] ?? "", ...inheritedEnv(), ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const output: string[] = [];
