@@ -30,6 +30,14 @@ export interface DaemonConfig {
   maxStreamingCalls: number;
   maxRequestBytes: number;
   maxJsonDepth: number;
+  /** Largest ListKeys page (keys). */
+  maxPageKeys: number;
+  /** Largest ScanPrefix / GetStateAsOf page (entries). */
+  maxPageEntries: number;
+  /** Byte budget of one page (keys and values as stored); a page ends early once it is reached. */
+  maxPageBytes: number;
+  /** Largest answer to a ListKeys / ScanPrefix / GetStateAsOf that does not page (old clients). */
+  maxUnpagedBytes: number;
   maxConnections: number;
   idleTimeoutMs: number;
   headerTimeoutMs: number;
@@ -159,6 +167,10 @@ export const SETTINGS: readonly Setting[] = [
   setting({ key: "maxStreamingCalls", env: "STATEHOUSE_MAX_STREAMING_CALLS", flag: "--max-streaming-calls", placeholder: "n", default: 1024, description: "Replay/Watch/health Watch streams open at once (whole daemon)", parse: integer(1, 1_000_000) }),
   setting({ key: "maxRequestBytes", env: "STATEHOUSE_MAX_REQUEST_BYTES", flag: "--max-request-bytes", placeholder: "bytes", default: 4 * MIB, description: "largest request message, >= max value bytes + 64 KiB (default: the larger of 4 MiB and max value bytes + 1 MiB)", parse: integer(KIB, 1024 * MIB) }),
   setting({ key: "maxJsonDepth", env: "STATEHOUSE_MAX_JSON_DEPTH", flag: "--max-json-depth", placeholder: "levels", default: 32, description: "deepest nesting of objects/arrays in a value", parse: integer(1, 100) }),
+  setting({ key: "maxPageKeys", env: "STATEHOUSE_MAX_PAGE_KEYS", flag: "--max-page-keys", placeholder: "keys", default: 10_000, description: "largest ListKeys page (a larger page_size is capped to it)", parse: integer(1, 1_000_000) }),
+  setting({ key: "maxPageEntries", env: "STATEHOUSE_MAX_PAGE_ENTRIES", flag: "--max-page-entries", placeholder: "entries", default: 1000, description: "largest ScanPrefix / GetStateAsOf page (a larger page_size is capped to it)", parse: integer(1, 1_000_000) }),
+  setting({ key: "maxPageBytes", env: "STATEHOUSE_MAX_PAGE_BYTES", flag: "--max-page-bytes", placeholder: "bytes", default: 2 * MIB, description: "byte budget of one page (keys and values as stored): the page ends once it is reached", parse: integer(KIB, 256 * MIB) }),
+  setting({ key: "maxUnpagedBytes", env: "STATEHOUSE_MAX_UNPAGED_BYTES", flag: "--max-unpaged-bytes", placeholder: "bytes", default: 64 * MIB, description: "largest answer to a ListKeys / ScanPrefix / GetStateAsOf without page_size (old clients); larger is RESOURCE_EXHAUSTED", parse: integer(KIB, 4096 * MIB) }),
   setting({ key: "maxConnections", env: "STATEHOUSE_MAX_CONNECTIONS", flag: "--max-connections", placeholder: "n", default: 4096, description: "TCP connections open at once", parse: integer(1, 1_000_000) }),
   setting({ key: "idleTimeoutMs", env: "STATEHOUSE_IDLE_TIMEOUT_MS", flag: "--idle-timeout-ms", placeholder: "ms", default: 300_000, description: "close connections with no call in flight after this long", parse: integer(100, 86_400_000) }),
   setting({ key: "headerTimeoutMs", env: "STATEHOUSE_HEADER_TIMEOUT_MS", flag: "--header-timeout-ms", placeholder: "ms", default: 10_000, description: "time a new connection has to send its preface / request headers", parse: integer(100, 600_000) }),

@@ -11,6 +11,11 @@ export interface ValidationLimits {
   maxJsonDepth: number;
   maxOperationsPerTxn: number;
   maxTxnTimeoutMs: number;
+  /** Paging (src/paging.ts): ListKeys page cap, ScanPrefix/GetStateAsOf page cap, page byte budget, unpaged answer limit. */
+  maxPageKeys: number;
+  maxPageEntries: number;
+  maxPageBytes: number;
+  maxUnpagedBytes: number;
 }
 
 export const DEFAULT_NAMESPACE = "default";

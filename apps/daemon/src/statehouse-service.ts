@@ -7,6 +7,7 @@ import type { AgentEvent, CommitOptions, Engine, OperationInput, Precondition, S
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { GenMessage } from "@bufbuild/protobuf/codegenv2";
 import type { DaemonMetrics } from "./daemon-metrics.js";
+import { Paging } from "./paging.js";
 import type { RequestValidator } from "./request-validator.js";
 import { abortReason, invalidRequest, limitExceeded, toRpcError, unavailable, type ErrorLogger } from "./rpc-errors.js";
 import type { StreamSlots } from "./stream-slots.js";
@@ -58,6 +59,7 @@ export type StatehouseServiceImpl = ReturnType<typeof createStatehouseService>;
 /** Builds the StatehouseService implementation. */
 export function createStatehouseService(deps: StatehouseServiceDeps) {
   const { engine, validator, metrics, log, streams, txnOps } = deps;
+  const paging = new Paging(validator.limits);
 
   function unary<I, O>(procedure: string, fn: (req: I) => Promise<O> | O): (req: I, _ctx?: HandlerContext) => Promise<O> {
     return async (req) => {
@@ -182,15 +184,20 @@ export function createStatehouseService(deps: StatehouseServiceDeps) {
 
     listKeys: unary("ListKeys", async (req) => {
       const { namespace, agentId } = validator.agent(req);
+      const prefix = validator.prefix(req.prefix);
+      const plan = paging.plan("keys", req, [namespace, agentId, prefix], "ListKeys");
       metrics.read("list_keys");
-      return { keys: await engine.listKeys(namespace, agentId) };
+      const page = await engine.listKeysPage(namespace, agentId, { ...plan.options, prefix });
+      return { keys: page.items, nextPageToken: plan.finish(page) };
     }),
 
     scanPrefix: unary("ScanPrefix", async (req) => {
       const { namespace, agentId } = validator.agent(req);
       const prefix = validator.prefix(req.prefix);
+      const plan = paging.plan("entries", req, [namespace, agentId, prefix], "ScanPrefix");
       metrics.read("scan_prefix");
-      return { entries: (await engine.scanPrefix(namespace, agentId, prefix)).map(entryMessage) };
+      const page = await engine.scanPrefixPage(namespace, agentId, prefix, plan.options);
+      return { entries: page.items.map(entryMessage), nextPageToken: plan.finish(page) };
     }),
 
     async *replay(req, ctx) {
@@ -204,6 +211,8 @@ export function createStatehouseService(deps: StatehouseServiceDeps) {
             signal,
             ...(req.startTs === undefined ? {} : { startTs: req.startTs }),
             ...(req.endTs === undefined ? {} : { endTs: req.endTs }),
+            ...(req.limit === 0 ? {} : { limit: req.limit }),
+            ...(req.reverse ? { reverse: true } : {}),
           }),
         () => metrics.replayEvent(),
         false,
@@ -234,8 +243,9 @@ export function createStatehouseService(deps: StatehouseServiceDeps) {
       const { namespace, agentId } = validator.agent(req);
       metrics.read("get_state_as_of");
       if (req.key === undefined) {
-        const entries = await engine.getAgentAsOf(namespace, agentId, req.commitTs);
-        return { entries: entries.map(entryMessage) };
+        const plan = paging.plan("entries", req, [namespace, agentId, String(req.commitTs)], "GetStateAsOf");
+        const page = await engine.getAgentAsOfPage(namespace, agentId, req.commitTs, plan.options);
+        return { entries: page.items.map(entryMessage), nextPageToken: plan.finish(page) };
       }
       const key = validator.key(req.key);
       return stateFields(await engine.getAsOf({ namespace, agentId, key }, req.commitTs));
