@@ -21,6 +21,7 @@ export type {
   ListKeysOptions,
   NamespaceOptions,
   Operation,
+  PageOptions,
   ReplayEvent,
   ReplayOptions,
   StateEntry,

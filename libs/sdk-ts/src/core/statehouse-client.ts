@@ -15,6 +15,7 @@ import type {
   ClientOptions,
   ListKeysOptions,
   NamespaceOptions,
+  PageOptions,
   ReplayEvent,
   ReplayOptions,
   StateEntry,
@@ -54,6 +55,30 @@ function requirePositiveInteger(value: number, name: string): number {
     throw new TypeError(`${name} must be a positive integer, got ${value}`);
   }
   return value;
+}
+
+/** Items asked for per page when the caller names no pageSize (the daemon's default caps). */
+const DEFAULT_KEYS_PAGE = 10_000;
+const DEFAULT_ENTRIES_PAGE = 1_000;
+
+function pageSizeOf(options: PageOptions | undefined, fallback: number): number {
+  return options?.pageSize === undefined ? fallback : requirePositiveInteger(options.pageSize, "pageSize");
+}
+
+/** Every item of a paged read, one round trip per page, until the daemon sends no next_page_token. */
+async function* paged<T>(fetch: (pageToken: string) => Promise<{ items: T[]; next: string }>): AsyncGenerator<T> {
+  let pageToken = "";
+  do {
+    const page = await fetch(pageToken);
+    yield* page.items;
+    pageToken = page.next;
+  } while (pageToken !== "");
+}
+
+async function toArray<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of items) out.push(item);
+  return out;
 }
 
 function requireNonNegativeInteger(value: number, name: string): number {
@@ -254,33 +279,73 @@ export class StatehouseClient implements AsyncDisposable {
     return toStateResult(await this.#runner.unary(options, (rpc, o) => rpc.getStateAsOf(request, o)));
   }
 
-  /** Every key of an agent that existed as of a commit_ts, in key order. */
-  async getAgentStateAsOf(agentId: string, commitTs: Uint64Input, options?: NamespaceOptions): Promise<StateEntry[]> {
+  /** Every key of an agent that existed as of a commit_ts, in key order (fetched in pages). */
+  async getAgentStateAsOf(agentId: string, commitTs: Uint64Input, options?: PageOptions): Promise<StateEntry[]> {
+    return toArray(this.iterateAgentStateAsOf(agentId, commitTs, options));
+  }
+
+  /**
+   * {@link getAgentStateAsOf} one page at a time: the pages of one commit_ts are one
+   * consistent view (history does not change).
+   */
+  iterateAgentStateAsOf(agentId: string, commitTs: Uint64Input, options?: PageOptions): AsyncIterable<StateEntry> {
     const request = {
       namespace: this.#namespace(options),
       agentId: requireName(agentId, "agentId"),
       commitTs: toUint64(commitTs, "commitTs"),
+      pageSize: pageSizeOf(options, DEFAULT_ENTRIES_PAGE),
     };
-    const response = await this.#runner.unary(options, (rpc, o) => rpc.getStateAsOf(request, o));
-    return response.entries.map(toStateEntry);
+    return paged(async (pageToken) => {
+      const response = await this.#runner.unary(options, (rpc, o) => rpc.getStateAsOf({ ...request, pageToken }, o));
+      return { items: response.entries.map(toStateEntry), next: response.nextPageToken };
+    });
   }
 
-  /** The agent's existing keys (deleted keys excluded), in key order; optionally only those with a prefix. */
+  /**
+   * The agent's existing keys (deleted keys excluded), in key order; optionally only those
+   * with a prefix (filtered by the daemon). Fetched in pages; see {@link iterateKeys}.
+   */
   async listKeys(agentId: string, options?: ListKeysOptions): Promise<string[]> {
-    const request = { namespace: this.#namespace(options), agentId: requireName(agentId, "agentId") };
-    const prefix = options?.prefix ?? "";
-    const response = await this.#runner.unary(options, (rpc, o) => rpc.listKeys(request, o));
-    return response.keys.filter((key) => key.startsWith(prefix));
+    return toArray(this.iterateKeys(agentId, options));
   }
 
-  /** The agent's existing records whose key starts with `prefix`, in key order. */
-  async scanPrefix(agentId: string, prefix: string, options?: NamespaceOptions): Promise<StateEntry[]> {
+  /**
+   * {@link listKeys} one page at a time, for agents too large to hold in memory. Between
+   * pages other commits may land: a key that exists throughout appears exactly once.
+   *
+   * @example
+   * ```ts
+   * for await (const key of client.iterateKeys("agent-1", { prefix: "tool/" })) console.log(key);
+   * ```
+   */
+  iterateKeys(agentId: string, options?: ListKeysOptions): AsyncIterable<string> {
+    const prefix = options?.prefix ?? "";
     if (typeof prefix !== "string") {
       throw new TypeError(`prefix must be a string, got ${typeof prefix}`);
     }
-    const request = { namespace: this.#namespace(options), agentId: requireName(agentId, "agentId"), prefix };
-    const response = await this.#runner.unary(options, (rpc, o) => rpc.scanPrefix(request, o));
-    return response.entries.map(toStateEntry);
+    const request = { namespace: this.#namespace(options), agentId: requireName(agentId, "agentId"), prefix, pageSize: pageSizeOf(options, DEFAULT_KEYS_PAGE) };
+    return paged(async (pageToken) => {
+      const response = await this.#runner.unary(options, (rpc, o) => rpc.listKeys({ ...request, pageToken }, o));
+      // A daemon older than the prefix field answers every key: filter here too.
+      return { items: prefix === "" ? response.keys : response.keys.filter((key) => key.startsWith(prefix)), next: response.nextPageToken };
+    });
+  }
+
+  /** The agent's existing records whose key starts with `prefix`, in key order (fetched in pages). */
+  async scanPrefix(agentId: string, prefix: string, options?: PageOptions): Promise<StateEntry[]> {
+    return toArray(this.iterateScan(agentId, prefix, options));
+  }
+
+  /** {@link scanPrefix} one page at a time (same consistency as {@link iterateKeys}). */
+  iterateScan(agentId: string, prefix: string, options?: PageOptions): AsyncIterable<StateEntry> {
+    if (typeof prefix !== "string") {
+      throw new TypeError(`prefix must be a string, got ${typeof prefix}`);
+    }
+    const request = { namespace: this.#namespace(options), agentId: requireName(agentId, "agentId"), prefix, pageSize: pageSizeOf(options, DEFAULT_ENTRIES_PAGE) };
+    return paged(async (pageToken) => {
+      const response = await this.#runner.unary(options, (rpc, o) => rpc.scanPrefix({ ...request, pageToken }, o));
+      return { items: response.entries.map(toStateEntry), next: response.nextPageToken };
+    });
   }
 
   /**
@@ -301,8 +366,33 @@ export class StatehouseClient implements AsyncDisposable {
       agentId: requireName(agentId, "agentId"),
       startTs: toOptionalUint64(options?.startTs, "startTs"),
       endTs: toOptionalUint64(options?.endTs, "endTs"),
+      limit: options?.limit === undefined ? 0 : requirePositiveInteger(options.limit, "limit"),
+      reverse: options?.reverse === true,
     };
     return this.#runner.stream(options, (rpc, o) => rpc.replay(request, o), toReplayEvent);
+  }
+
+  /**
+   * The agent's last `count` events, oldest first. The daemon reads only those, from the end
+   * of the agent's history; a daemon older than Replay's `reverse` streams the whole history,
+   * which is detected from the order and kept to the last `count` as it arrives.
+   */
+  async lastEvents(agentId: string, count: number, options?: NamespaceOptions): Promise<ReplayEvent[]> {
+    requireNonNegativeInteger(count, "count");
+    if (count === 0) return [];
+    const events: ReplayEvent[] = [];
+    let oldestFirst = false;
+    for await (const event of this.replay(agentId, { ...options, limit: count, reverse: true })) {
+      const previous = events[events.length - 1];
+      if (previous !== undefined && !oldestFirst && event.commitTs > previous.commitTs) oldestFirst = true;
+      events.push(event);
+      if (oldestFirst) {
+        if (events.length > count) events.shift();
+      } else if (events.length === count && events.length > 1) {
+        break;
+      }
+    }
+    return oldestFirst ? events : events.reverse();
   }
 
   /**

@@ -90,9 +90,18 @@ export interface NamespaceOptions extends CallOptions {
   namespace?: string;
 }
 
-/** Options of {@link StatehouseClient.listKeys}. */
-export interface ListKeysOptions extends NamespaceOptions {
-  /** Only keys starting with this prefix. */
+/** Options of the reads that page ({@link StatehouseClient.iterateScan}, ...). */
+export interface PageOptions extends NamespaceOptions {
+  /**
+   * Items asked for per round trip (default 10 000 keys or 1 000 entries; the daemon caps
+   * it at its `max_page_keys` / `max_page_entries` and ends a page early at its byte budget).
+   */
+  pageSize?: number;
+}
+
+/** Options of {@link StatehouseClient.listKeys} and {@link StatehouseClient.iterateKeys}. */
+export interface ListKeysOptions extends PageOptions {
+  /** Only keys starting with this prefix (filtered by the daemon). */
   prefix?: string;
 }
 
@@ -102,6 +111,14 @@ export interface ReplayOptions extends NamespaceOptions {
   startTs?: Uint64Input;
   /** Last commit_ts to return (inclusive). */
   endTs?: Uint64Input;
+  /** At most this many events (a positive integer). */
+  limit?: number;
+  /**
+   * Newest first: with `limit`, the last `limit` events of the range, read from the end of
+   * the agent's history. A daemon older than this option streams oldest first and ignores
+   * `limit`; {@link StatehouseClient.lastEvents} handles both.
+   */
+  reverse?: boolean;
 }
 
 /** Options of {@link StatehouseClient.watch}. */
