@@ -1,8 +1,8 @@
-// How long and how much: one plan per mode (full, --quick, --smoke).
+// How long and how much: one plan per mode (full, --quick, --smoke, --scale).
 import { FIGURES, type Figure } from "./measure.js";
 
 export interface BenchPlan {
-  mode: "full" | "quick" | "smoke";
+  mode: "full" | "quick" | "smoke" | "scale";
   rounds: number;
   warmupMs: number;
   /** Measurement window of one commit run (P1/P2). */
@@ -14,6 +14,8 @@ export interface BenchPlan {
   replayEvents: number;
   /** Committed events (= records) of the restart/RSS data sets (P4/P6). */
   datasets: readonly number[];
+  /** Idle Watch streams (on agents nobody writes) of the watcher row on each data set. */
+  idleWatchers: number;
   figures: ReadonlySet<Figure>;
   /** Start etcd and PostgreSQL (false in smoke mode). */
   peers: boolean;
@@ -25,6 +27,10 @@ export interface PlanOptions {
   quick?: boolean;
   smoke?: boolean;
   huge?: boolean;
+  /** P1/P4/P6 on the data sets only (default 100k, 1M, 10M records), no peers. */
+  scale?: boolean;
+  /** Data set sizes (records) instead of the mode's. */
+  datasets?: readonly number[];
   only?: readonly Figure[];
   rounds?: number;
   /** Default: on in full mode, off otherwise. */
@@ -42,7 +48,8 @@ export function makePlan(options: PlanOptions): BenchPlan {
       shortMs: 400,
       concurrency: [1, 8],
       replayEvents: 1_000,
-      datasets: [2_000],
+      datasets: options.datasets ?? [2_000],
+      idleWatchers: 50,
       figures,
       peers: false,
       profile: options.profile ?? false,
@@ -56,13 +63,38 @@ export function makePlan(options: PlanOptions): BenchPlan {
     shortMs: 2_000,
     concurrency: [1, 64],
     replayEvents: 100_000,
-    datasets: [100_000, 1_000_000, ...(options.huge === true ? [10_000_000] : [])],
+    datasets: options.datasets ?? [100_000, 1_000_000, ...(options.huge === true ? [10_000_000] : [])],
+    idleWatchers: 1_000,
     figures: new Set<Figure>(options.only ?? FIGURES),
     peers: true,
     profile: options.profile ?? true,
   };
+  if (options.scale === true) {
+    // One table: P1 (64 clients), restart and peak RSS at each size; the data sets dominate the time.
+    return {
+      ...full,
+      mode: "scale",
+      rounds: options.rounds ?? 1,
+      shortMs: 4_000,
+      datasets: options.datasets ?? [100_000, 1_000_000, 10_000_000],
+      figures: new Set<Figure>(["P1", "P4", "P6"]),
+      peers: false,
+      profile: false,
+    };
+  }
   if (options.quick !== true) return full;
   return { ...full, mode: "quick", rounds: options.rounds ?? 2, warmupMs: 300, commitMs: 1_000, shortMs: 700, profile: options.profile ?? false };
+}
+
+/** Parses "100k,1M,10M" (or plain integers) into record counts. */
+export function parseCounts(value: string): number[] {
+  return value.split(",").map((part) => {
+    const match = /^(\d+)([kM]?)$/.exec(part.trim());
+    if (match === null) throw new Error(`"${part}" is not a count (e.g. 2000, 100k, 1M)`);
+    const n = Number(match[1]) * (match[2] === "k" ? 1_000 : match[2] === "M" ? 1_000_000 : 1);
+    if (n < 1) throw new Error(`"${part}": a data set needs at least one record`);
+    return n;
+  });
 }
 
 /** "100k", "1M", "10M", "2000" for labels. */

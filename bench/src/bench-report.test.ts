@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
 import { makePlan } from "./bench-plan.js";
-import { buildReport, checkAims, reportToMarkdown, roundRatio, type ReportRow } from "./bench-report.js";
+import { buildReport, checkAims, reportToMarkdown, roundRatio, scaleTable, type ReportRow } from "./bench-report.js";
 import type { Measure } from "./measure.js";
 import { opsPerSecMetric } from "./measure.js";
 import { p1ChartSvg } from "./p1-chart.js";
@@ -120,6 +120,54 @@ test("checkAims compares the top-concurrency P1 rows, P3, P4 at 1M and P6 growth
     ["P3: replay ≥ 200k events/s to the TS SDK", true],
     ["P4: restart-to-serving ≤ 1 s at 1M events", false],
     ["P6: peak RSS flat in the number of records (≤ 1.25× across data sets)", true],
+    ["P6: peak RSS ≤ 150 MiB at 100k events", true],
+  ]);
+});
+
+test("the data set rows become one table by size and issue 11's aims", () => {
+  const row = (cell: string, metric: string, median: number): ReportRow => ({
+    measureId: `p4.${cell.split(" ")[0] ?? ""}`,
+    figure: metric === "vmHwmMiB" ? "P6" : metric.includes("estart") ? "P4" : "P1",
+    cell,
+    subject: "Statehouse daemon",
+    system: "statehouse",
+    metric,
+    label: metric,
+    unit: "",
+    better: "lower",
+    runs: 1,
+    median,
+    min: median,
+    max: median,
+    samples: [median],
+    sampleRounds: [0],
+    ratios: {},
+  });
+  const rows = [
+    ...["100k events", "10M events"].flatMap((cell, i) => [
+      row(cell, "datasetCommitsPerSec", i === 0 ? 2000 : 1850),
+      row(cell, "writeAmplification", 3.5),
+      row(cell, "watchersRatio", i === 0 ? 0.95 : 0.5),
+      row(cell, "restartMs", i === 0 ? 300 : 1200),
+      row(cell, "crashRestartMs", 900),
+      row(cell, "vmHwmMiB", i === 0 ? 140 : 260),
+    ]),
+  ];
+  expect(scaleTable(rows)).toEqual([
+    "| records | P1 commits/s (64 clients) | daemon CPU µs/commit | disk bytes / committed byte | write() bytes / committed byte | P1 with idle watchers ÷ without | restart after SIGTERM (ms) | … engine recovery (ms) | restart after SIGKILL (ms) | … engine recovery (ms) | … events replayed | peak RSS (MiB) |",
+    "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+    "| 100k | 2,000 |  | 3.50 |  | 0.95 | 300 |  | 900 |  |  | 140 |",
+    "| 10M | 1,850 |  | 3.50 |  | 0.50 | 1,200 |  | 900 |  |  | 260 |",
+  ]);
+  expect(scaleTable([])).toEqual([]);
+  expect(checkAims(rows).map((a) => [a.aim, a.met])).toEqual([
+    ["P6: peak RSS flat in the number of records (≤ 1.25× across data sets)", false],
+    ["P4: restart-to-serving ≤ 1 s at 10M events", false],
+    ["P4: restart-to-serving after SIGKILL ≤ 1 s at 10M events", true],
+    ["P1 (64 clients) at 10M events within 10% of 100k events", true],
+    ["P6: peak RSS ≤ 150 MiB at 100k events", true],
+    ["P6: peak RSS ≤ 250 MiB at 10M events", false],
+    ["Watch: P1 with idle watchers on other agents ≈ P1 without (≥ 0.9×, worst data set)", false],
   ]);
 });
 

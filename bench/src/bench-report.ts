@@ -51,6 +51,7 @@ export interface BenchReport {
     concurrency: number[];
     replayEvents: number;
     datasets: number[];
+    idleWatchers: number;
     figures: Figure[];
     peers: boolean;
   };
@@ -155,6 +156,7 @@ export function buildReport(input: ReportInput): BenchReport {
       concurrency: [...plan.concurrency],
       replayEvents: plan.replayEvents,
       datasets: [...plan.datasets],
+      idleWatchers: plan.idleWatchers,
       figures: FIGURES.filter((f) => plan.figures.has(f)),
       peers: plan.peers,
     },
@@ -184,7 +186,8 @@ export function roundRatio(a: ReportRow, b: ReportRow): number | undefined {
 /**
  * The aims of issue 8: P1 at the highest concurrency >= etcd and >= PostgreSQL
  * (for the TS SDK and for the best Statehouse client), P3 >= 200k events/s to
- * the TS SDK, P4 <= 1 s at 1M events, P6 flat in the number of records.
+ * the TS SDK, P4 <= 1 s at 1M events, P6 flat in the number of records; and
+ * issue 11's on the data sets (`scaleAims`).
  */
 export function checkAims(rows: readonly ReportRow[]): Aim[] {
   const aims: Aim[] = [];
@@ -222,7 +225,80 @@ export function checkAims(rows: readonly ReportRow[]): Aim[] {
       met: growth <= 1.25,
     });
   }
+  aims.push(...scaleAims(rows));
   return aims;
+}
+
+/** Issue 11's aims on the data sets: costs that do not grow with the records, and absolute memory. */
+function scaleAims(rows: readonly ReportRow[]): Aim[] {
+  const aims: Aim[] = [];
+  const at = (metric: string, cell: string): ReportRow | undefined => rows.find((r) => r.measureId.startsWith("p4.") && r.metric === metric && r.cell === cell);
+  const cells = [...new Set(rows.filter((r) => r.measureId.startsWith("p4.") && r.metric === "restartMs").map((r) => r.cell))];
+  const first = cells[0];
+  const last = cells.at(-1);
+  if (last !== undefined && first !== undefined && first !== last) {
+    for (const metric of ["restartMs", "crashRestartMs"]) {
+      const row = at(metric, last);
+      if (row !== undefined) {
+        aims.push({ aim: `P4: ${metric === "restartMs" ? "restart-to-serving" : "restart-to-serving after SIGKILL"} ≤ 1 s at ${last}`, measured: `${formatNumber(row.median)} ms`, met: row.median <= 1000 });
+      }
+    }
+    const p1Small = at("datasetCommitsPerSec", first);
+    const p1Large = at("datasetCommitsPerSec", last);
+    if (p1Small !== undefined && p1Large !== undefined) {
+      const r = p1Large.median / p1Small.median;
+      aims.push({
+        aim: `P1 (64 clients) at ${last} within 10% of ${first}`,
+        measured: `${formatNumber(p1Small.median)}/s → ${formatNumber(p1Large.median)}/s (${roundSig(r, 3)}×)`,
+        met: r >= 0.9,
+      });
+    }
+  }
+  for (const [cell, limit] of [["100k events", 150], ["10M events", 250]] as const) {
+    const row = at("vmHwmMiB", cell);
+    if (row !== undefined) aims.push({ aim: `P6: peak RSS ≤ ${limit} MiB at ${cell}`, measured: `${formatNumber(row.median)} MiB`, met: row.median <= limit });
+  }
+  const watchers = rows.filter((r) => r.metric === "watchersRatio");
+  if (watchers.length > 0) {
+    const worst = watchers.reduce((a, b) => (b.median < a.median ? b : a));
+    aims.push({
+      aim: "Watch: P1 with idle watchers on other agents ≈ P1 without (≥ 0.9×, worst data set)",
+      measured: `${worst.median}× at ${worst.cell}`,
+      met: worst.median >= 0.9,
+    });
+  }
+  return aims;
+}
+
+/** The columns of the one-table-per-size view of the data sets (`scaleTable`). */
+const SCALE_COLUMNS: readonly { metric: string; title: string }[] = [
+  { metric: "datasetCommitsPerSec", title: "P1 commits/s (64 clients)" },
+  { metric: "datasetServerCpuUsPerOp", title: "daemon CPU µs/commit" },
+  { metric: "writeAmplification", title: "disk bytes / committed byte" },
+  { metric: "wcharAmplification", title: "write() bytes / committed byte" },
+  { metric: "watchersRatio", title: "P1 with idle watchers ÷ without" },
+  { metric: "restartMs", title: "restart after SIGTERM (ms)" },
+  { metric: "recoveryMs", title: "… engine recovery (ms)" },
+  { metric: "crashRestartMs", title: "restart after SIGKILL (ms)" },
+  { metric: "crashRecoveryMs", title: "… engine recovery (ms)" },
+  { metric: "crashEventsReplayed", title: "… events replayed" },
+  { metric: "vmHwmMiB", title: "peak RSS (MiB)" },
+];
+
+/** P1, restart, RSS, write amplification and watchers by data set size, one row per size (Markdown lines). */
+export function scaleTable(rows: readonly ReportRow[]): string[] {
+  const dataset = rows.filter((r) => r.measureId.startsWith("p4."));
+  const cells = [...new Set(dataset.map((r) => r.cell))];
+  if (cells.length === 0) return [];
+  const lines = [`| records | ${SCALE_COLUMNS.map((c) => c.title).join(" | ")} |`, `|---|${SCALE_COLUMNS.map(() => "--:").join("|")}|`];
+  for (const cell of cells) {
+    const values = SCALE_COLUMNS.map(({ metric }) => {
+      const row = dataset.find((r) => r.cell === cell && r.metric === metric);
+      return row === undefined ? "" : formatNumber(row.median);
+    });
+    lines.push(`| ${escapeCell(cell.replace(/ events$/, ""))} | ${values.join(" | ")} |`);
+  }
+  return lines;
 }
 
 /** Flatness of P6 stated in words. */
@@ -275,6 +351,17 @@ export function reportToMarkdown(report: BenchReport, chartFile?: string): strin
     lines.push("## Aims", "", "| aim | measured | met |", "|---|---|---|");
     for (const aim of report.aims) lines.push(`| ${escapeCell(aim.aim)} | ${escapeCell(aim.measured)} | ${aim.met ? "yes" : "**no**"} |`);
     lines.push("");
+  }
+  const scale = scaleTable(report.rows);
+  if (scale.length > 0) {
+    lines.push(
+      "## By data set size (P1 at 64 clients, write amplification, watchers, P4, P6)",
+      "",
+      "Medians over rounds; the rows behind each figure (min–max, every sample) are in the sections below and in the JSON.",
+      "",
+      ...scale,
+      "",
+    );
   }
   for (const figure of FIGURES) {
     const rows = report.rows.filter((r) => r.figure === figure && !CPU_METRICS.has(r.metric));

@@ -1,6 +1,7 @@
-// `npm run bench [-- --quick] [-- --only P1,P3] [-- --huge] [-- --smoke]`
+// `npm run bench [-- --quick] [-- --only P1,P3] [-- --huge] [-- --smoke] [-- --scale]`
 import { Command, Option } from "commander";
 import { join } from "node:path";
+import { parseCounts } from "./bench-plan.js";
 import { FIGURES, type Figure } from "./measure.js";
 import { REPO_ROOT } from "./peers/statehouse-daemon.js";
 import { runBench } from "./run-bench.js";
@@ -19,6 +20,8 @@ const program = new Command()
   .option("--quick", "short runs (2 rounds of ~1 s windows)")
   .option("--smoke", "seconds, Statehouse only, P1-P6 on tiny data (what the test target runs)")
   .option("--huge", "add the 10M-record data set to P4/P6")
+  .option("--scale", "P1/P4/P6 only, on 100k, 1M and 10M records (one table; ~20 min, ~6 GB of scratch disk)")
+  .addOption(new Option("--datasets <counts>", "data set sizes in records, e.g. 100k,1M").argParser(parseCounts))
   .addOption(new Option("--only <figures>", `comma list of ${FIGURES.join(",")}`).argParser(parseFigures))
   .addOption(new Option("--rounds <n>", "alternating rounds").argParser((v) => Number.parseInt(v, 10)))
   .option("--out <dir>", "where the JSON, Markdown and SVG go", join(REPO_ROOT, "bench", "results"))
@@ -28,12 +31,14 @@ const program = new Command()
   .option("--no-profile", "skip the daemon profile");
 
 program.parse();
-const opts = program.opts<{ quick?: boolean; smoke?: boolean; huge?: boolean; only?: Figure[]; rounds?: number; out: string; scratch: string; keep?: boolean; profile?: boolean }>();
+const opts = program.opts<{ quick?: boolean; smoke?: boolean; huge?: boolean; scale?: boolean; datasets?: number[]; only?: Figure[]; rounds?: number; out: string; scratch: string; keep?: boolean; profile?: boolean }>();
 const args = process.argv.slice(2);
 const { markdown, files } = await runBench({
   ...(opts.quick === undefined ? {} : { quick: opts.quick }),
   ...(opts.smoke === undefined ? {} : { smoke: opts.smoke }),
   ...(opts.huge === undefined ? {} : { huge: opts.huge }),
+  ...(opts.scale === undefined ? {} : { scale: opts.scale }),
+  ...(opts.datasets === undefined ? {} : { datasets: opts.datasets }),
   ...(opts.only === undefined ? {} : { only: opts.only }),
   ...(opts.rounds === undefined ? {} : { rounds: opts.rounds }),
   ...(opts.keep === undefined ? {} : { keep: opts.keep }),

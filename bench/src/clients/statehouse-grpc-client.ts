@@ -12,6 +12,7 @@ import {
   ReplayRequestSchema,
   TransactRequestSchema,
   TransactResponseSchema,
+  WatchRequestSchema,
   type GetStateResponse,
   type ReplayEvent,
 } from "@statehouse/api";
@@ -39,10 +40,15 @@ export interface RecordOp {
 export class StatehouseGrpcClient {
   private readonly client: Client;
 
-  /** `address` is host:port. */
-  constructor(address: string) {
+  /**
+   * `address` is host:port. grpc-js shares one connection among clients of the same target;
+   * `ownConnection` gives this client its own (to open more streams than one HTTP/2
+   * connection allows).
+   */
+  constructor(address: string, options: { ownConnection?: boolean } = {}) {
     this.client = new Client(address, credentials.createInsecure(), {
       "grpc.max_receive_message_length": 64 * 1024 * 1024,
+      ...(options.ownConnection === true ? { "grpc.use_local_subchannel_pool": 1 } : {}),
     });
   }
 
@@ -84,6 +90,20 @@ export class StatehouseGrpcClient {
     } finally {
       stream.cancel();
     }
+  }
+
+  /** Opens a Watch stream on one agent (new commits only); returns its cancel function. */
+  watch(namespace: string, agentId: string, onEvent: (event: ReplayEvent) => void): () => void {
+    const stream = this.client.makeServerStreamRequest(
+      `${SERVICE}/Watch`,
+      serializer(WatchRequestSchema),
+      deserializer(ReplayEventSchema),
+      create(WatchRequestSchema, { namespace, agentId }),
+    );
+    stream.on("data", (event: ReplayEvent) => onEvent(event));
+    // A cancelled stream ends with CANCELLED; nothing else is expected of an idle watcher.
+    stream.on("error", () => undefined);
+    return () => stream.cancel();
   }
 
   close(): void {

@@ -11,9 +11,11 @@
 //
 // One run: start the daemon on the data set (restart after a clean stop),
 // serve 64-client point reads and writes over the whole key space, measure
-// the 64-client commit rate on it (P1 on a large store), read VmHWM, then
-// SIGKILL it while 64 writes are in flight and start it again
-// (crash restart), check it serves, stop it. The engine's recovery time and
+// the 64-client commit rate on it (P1 on a large store) with the daemon's CPU
+// and disk writes (/proc/PID/io) over the window, measure it again with idle
+// Watch streams open on agents nobody writes, read VmHWM, then SIGKILL it
+// while 64 writes are in flight and start it again (crash restart), check it
+// serves, stop it. The engine's recovery time and
 // the number of events it replayed come from the daemon's "engine recovered"
 // log line.
 import { openEngine } from "@statehouse/engine";
@@ -24,12 +26,14 @@ import { NAMESPACE, type BenchEnv } from "../bench-env.js";
 import { benchValue } from "../bench-value.js";
 import { StatehouseGrpcClient } from "../clients/statehouse-grpc-client.js";
 import { runClosedLoop } from "../closed-loop.js";
+import { cpuProbe, cpuWindow } from "../cpu-probe.js";
 import type { Measure, MeasureGroup, MetricSpec } from "../measure.js";
 import { memoryOf, startDaemon, type RunningDaemon } from "../peers/statehouse-daemon.js";
+import { combineWindows, WriteAmplificationWindow } from "../proc-io.js";
 
 const AGENTS = 1000;
 
-const restartMetrics: readonly MetricSpec[] = [
+const restartMetrics = (idleWatchers: number): readonly MetricSpec[] => [
   { key: "restartMs", figure: "P4", label: "restart-to-serving after a clean stop (SIGTERM)", unit: "ms", better: "lower" },
   { key: "recoveryMs", figure: "P4", label: "… of which engine recovery (daemon log)", unit: "ms", better: "lower" },
   { key: "eventsReplayed", figure: "P4", label: "… events replayed after the snapshot", unit: "events", better: "lower" },
@@ -37,6 +41,11 @@ const restartMetrics: readonly MetricSpec[] = [
   { key: "crashRecoveryMs", figure: "P4", label: "… of which engine recovery (daemon log)", unit: "ms", better: "lower" },
   { key: "crashEventsReplayed", figure: "P4", label: "… events replayed after the snapshot", unit: "events", better: "lower" },
   { key: "datasetCommitsPerSec", figure: "P1", label: "durable commits/s, 64 clients (grpc-js Transact), on this data set", unit: "/s", better: "higher" },
+  { key: "datasetServerCpuUsPerOp", figure: "P1", label: "… daemon CPU per commit", unit: "µs", better: "lower" },
+  { key: "writeAmplification", figure: "P1", label: "… disk bytes written per committed byte (/proc write_bytes)", unit: "B/B", better: "lower" },
+  { key: "wcharAmplification", figure: "P1", label: "… bytes passed to write() per committed byte (/proc wchar)", unit: "B/B", better: "lower" },
+  { key: "watchersCommitsPerSec", figure: "P1", label: `… the same with ${idleWatchers} idle Watch streams open on other agents`, unit: "/s", better: "higher" },
+  { key: "watchersRatio", figure: "P1", label: "… with idle watchers ÷ without (same run)", unit: "×", better: "higher" },
   { key: "vmHwmMiB", figure: "P6", label: "daemon peak RSS (VmHWM) while serving the data set", unit: "MiB", better: "lower" },
 ];
 
@@ -114,18 +123,72 @@ async function serveLoad(env: BenchEnv, daemon: RunningDaemon, events: number): 
   });
 }
 
-/** P1's 64-client commit rate, on a daemon holding the data set (does the rate depend on the store's size?). */
-async function commitRate(env: BenchEnv, daemon: RunningDaemon, events: number): Promise<number> {
+/**
+ * Payload bytes of one write, the unit of write amplification: the UTF-8 bytes of its namespace,
+ * agent id and key plus its value's compact JSON (what the client asked to store).
+ */
+export function payloadBytes(op: { namespace: string; agentId: string; key: string; value: unknown }): number {
+  return Buffer.byteLength(op.namespace) + Buffer.byteLength(op.agentId) + Buffer.byteLength(op.key) + Buffer.byteLength(JSON.stringify(op.value));
+}
+
+interface CommitWindow {
+  opsPerSec: number;
+  serverCpuUsPerOp?: number;
+  writeAmplification?: number;
+  wcharAmplification?: number;
+}
+
+/**
+ * P1's 64-client commit rate on a daemon holding the data set (does the rate depend on the
+ * store's size?), with the daemon's CPU and disk writes per committed byte over the window.
+ */
+async function commitWindow(env: BenchEnv, daemon: RunningDaemon, events: number): Promise<CommitWindow> {
   using client = new StatehouseGrpcClient(daemon.address);
+  const io = new WriteAmplificationWindow(daemon.pid);
   const result = await runClosedLoop({
     concurrency: 64,
     warmupMs: env.plan.warmupMs,
     durationMs: env.plan.shortMs,
+    window: combineWindows(cpuWindow(cpuProbe({ pid: daemon.pid, withChildren: false })), io),
     op: async (w, seq) => {
-      await client.transact([{ namespace: NAMESPACE, ...recordOf((w * 7919 + seq * 64) % events), value: benchValue(seq) }]);
+      const op = { namespace: NAMESPACE, ...recordOf((w * 7919 + seq * 64) % events), value: benchValue(seq) };
+      await client.transact([op]);
+      io.add(payloadBytes(op));
     },
   });
-  return result.opsPerSec;
+  return result;
+}
+
+/** The daemon's `statehouse_open_streams` gauge (Replay/Watch streams holding a slot). */
+async function openStreams(daemon: RunningDaemon): Promise<number> {
+  const text = await (await fetch(`${daemon.url}/metrics`)).text();
+  return Number(/^statehouse_open_streams (\d+)$/m.exec(text)?.[1] ?? Number.NaN);
+}
+
+/** Runs `body` with `count` idle Watch streams open on agents nobody writes to. */
+async function withIdleWatchers<T>(daemon: RunningDaemon, count: number, body: () => Promise<T>): Promise<T> {
+  // One HTTP/2 connection carries at most the daemon's max concurrent streams (256 by default).
+  const perConnection = 200;
+  const clients = Array.from({ length: Math.ceil(count / perConnection) }, () => new StatehouseGrpcClient(daemon.address, { ownConnection: true }));
+  let events = 0;
+  const cancels: (() => void)[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const client = clients[Math.floor(i / perConnection)] as StatehouseGrpcClient;
+      cancels.push(client.watch(NAMESPACE, `idle-watcher-${i}`, () => events++));
+    }
+    const deadline = performance.now() + 30_000;
+    while ((await openStreams(daemon)) < count) {
+      if (performance.now() > deadline) throw new Error(`${count} Watch streams did not all open within 30 s`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const result = await body();
+    if (events !== 0) throw new Error(`idle watchers received ${events} events`);
+    return result;
+  } finally {
+    for (const cancel of cancels) cancel();
+    for (const client of clients) client.close();
+  }
 }
 
 /** The engine's own account of the last recovery, from the daemon's JSON log ("engine recovered"). */
@@ -151,7 +214,7 @@ export function restartGroup(env: BenchEnv): MeasureGroup {
     cell: `${countLabel(events)} events`,
     subject: "Statehouse daemon, default snapshots",
     system: "statehouse",
-    metrics: restartMetrics,
+    metrics: restartMetrics(env.plan.idleWatchers),
     run: async () => {
       let dataDir = dirs.get(events);
       if (dataDir === undefined) {
@@ -164,8 +227,10 @@ export function restartGroup(env: BenchEnv): MeasureGroup {
       let second: RunningDaemon | null = null;
       try {
         await serveLoad(env, first, events);
-        const datasetCommitsPerSec = await commitRate(env, first, events);
+        const p1 = await commitWindow(env, first, events);
+        // P6 before the watcher row, so that the peak is that of serving the data set.
         const vmHwmMiB = memoryOf(first.pid).vmHwmKiB / 1024;
+        const watched = await withIdleWatchers(first, env.plan.idleWatchers, () => commitWindow(env, first, events));
         // Crash with writes in flight, then restart.
         using writer = new StatehouseGrpcClient(first.address);
         const inFlight = Array.from({ length: 64 }, (_, worker) =>
@@ -189,7 +254,12 @@ export function restartGroup(env: BenchEnv): MeasureGroup {
           crashRestartMs: second.startMs,
           ...(crash.recoveryMs === undefined ? {} : { crashRecoveryMs: crash.recoveryMs }),
           ...(crash.eventsReplayed === undefined ? {} : { crashEventsReplayed: crash.eventsReplayed }),
-          datasetCommitsPerSec,
+          datasetCommitsPerSec: p1.opsPerSec,
+          ...(p1.serverCpuUsPerOp === undefined ? {} : { datasetServerCpuUsPerOp: p1.serverCpuUsPerOp }),
+          ...(p1.writeAmplification === undefined ? {} : { writeAmplification: p1.writeAmplification }),
+          ...(p1.wcharAmplification === undefined ? {} : { wcharAmplification: p1.wcharAmplification }),
+          watchersCommitsPerSec: watched.opsPerSec,
+          watchersRatio: watched.opsPerSec / p1.opsPerSec,
           vmHwmMiB,
         };
       } finally {
