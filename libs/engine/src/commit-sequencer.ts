@@ -2,23 +2,28 @@
 // queued commit into ONE atomic storage batch (group commit), written with sync when
 // fsyncOnCommit is on. A commit's promise settles only after the batch holding it returned,
 // and nothing of it is readable before (storage reads only see returned batches).
+//
+// After a write that threw, what storage holds is unknown (the WAL append may have
+// succeeded while its fsync failed, and RocksDB replays it on reopen). Before numbering
+// another transaction the sequencer therefore re-establishes the truth from storage
+// (reopen, read the durable commit_ts marker, drop every cached version): a batch that
+// turns out durable is reconciled (numbering continues after it), and evidence that storage
+// went backwards halts commits with CORRUPTION. No commit_ts or version is handed out twice.
 import { EngineError } from "./engine-error.ts";
 import type { Failpoints } from "./failpoints.ts";
 import {
-  agentEventKey,
-  agentPrefix,
-  encodeU64,
-  eventKey,
-  idempotencyKey as idempotencyKeyOf,
-  metaKey,
-  TABLE_AGENT_EVENT,
-  versionKey,
-} from "./key-encoding.ts";
-import { decodeStateHeader, encodeState, encodeTransaction, type EncodableOperation } from "./record-codec.ts";
+  contentFingerprint,
+  decodeIdempotency,
+  idempotencyScope,
+  indexEntries,
+  type IdempotencyRecord,
+} from "./index-entries.ts";
+import { decodeU64, encodeU64, eventKey, idempotencyKey as idempotencyKeyOf, metaKey } from "./key-encoding.ts";
+import { decodeEvent, decodeStateHeader, type EncodableOperation } from "./record-codec.ts";
 import type { KvOp, OrderedKv } from "./storage/ordered-kv.ts";
 import { storageError } from "./storage/storage-error.ts";
 import type { StagedOperation } from "./transaction-manager.ts";
-import type { RecordRef } from "./types.ts";
+import type { EngineLogger, RecordRef } from "./types.ts";
 
 export const META_COMMIT_TS = metaKey("commit_ts");
 
@@ -48,11 +53,32 @@ export interface AppliedBatch {
   firstTs: number;
   lastTs: number;
   durationMs: number;
+  /** The (namespace, agent) pairs the batch wrote, as `agentId(namespace, agentId)` strings. */
+  agents: ReadonlySet<string>;
+}
+
+export interface SequencerOptions {
+  kv: OrderedKv;
+  sync: boolean;
+  lastCommitTs: number;
+  failpoints: Failpoints;
+  /** Milliseconds since the epoch (injectable for tests). */
+  clock: () => number;
+  /** How long an idempotency key is honoured. */
+  idempotencyWindowMs: number;
+  logger: EngineLogger | undefined;
+  onApplied: (batch: AppliedBatch) => void;
 }
 
 interface Pending {
   request: CommitRequest;
   resolve: (outcome: CommitOutcome) => void;
+  reject: (error: unknown) => void;
+}
+
+interface Exclusive {
+  run: () => void;
+  resolve: () => void;
   reject: (error: unknown) => void;
 }
 
@@ -65,24 +91,54 @@ const STATE_CACHE_MAX = 100_000;
 
 type Verdict = { ok: true; outcome: CommitOutcome } | { ok: false; error: EngineError };
 
+/** One string per (namespace, agent), unambiguous for any names. */
+export function agentId(namespace: string, agent: string): string {
+  return `${namespace.length}:${namespace}${agent}`;
+}
+
+/** Silent data damage is worse than a stopped writer: a violated invariant halts commits. */
+function invariant(condition: boolean, what: string): asserts condition {
+  if (!condition) throw new EngineError("CORRUPTION", `commit sequencer invariant violated: ${what}`, { details: { invariant: what } });
+}
+
+function outcomeUnknown(cause: unknown): EngineError {
+  const base = storageError(cause);
+  return new EngineError(
+    base.code,
+    `${base.message}; the outcome of this commit is unknown (it may have been applied): retry with the same idempotency key to find out`,
+    { cause, details: { ...base.details, outcome: "unknown" } },
+  );
+}
+
 export class CommitSequencer {
   private queue: Pending[] = [];
+  private exclusive: Exclusive[] = [];
   private scheduled = false;
   private idleWaiters: (() => void)[] = [];
   private committed: number;
+  /** True after a write threw: storage must be re-read before the next transaction is numbered. */
+  private suspect = false;
+  /** Set when the truth could not be re-established or an invariant broke: commits are refused, reads go on. */
+  private haltedBy: EngineError | null = null;
   /** Versions of recently touched keys as stored by returned batches (the sequencer is the only writer). */
   private readonly cache = new Map<string, KeyState>();
   private readonly kv: OrderedKv;
   private readonly sync: boolean;
   private readonly failpoints: Failpoints;
+  private readonly clock: () => number;
+  private readonly idempotencyWindowMs: number;
+  private readonly logger: EngineLogger | undefined;
   private readonly onApplied: (batch: AppliedBatch) => void;
 
-  constructor(kv: OrderedKv, sync: boolean, lastCommitTs: number, failpoints: Failpoints, onApplied: (batch: AppliedBatch) => void) {
-    this.kv = kv;
-    this.sync = sync;
-    this.committed = lastCommitTs;
-    this.failpoints = failpoints;
-    this.onApplied = onApplied;
+  constructor(options: SequencerOptions) {
+    this.kv = options.kv;
+    this.sync = options.sync;
+    this.committed = options.lastCommitTs;
+    this.failpoints = options.failpoints;
+    this.clock = options.clock;
+    this.idempotencyWindowMs = options.idempotencyWindowMs;
+    this.logger = options.logger;
+    this.onApplied = options.onApplied;
   }
 
   /** commit_ts of the last batch that returned from storage. */
@@ -90,84 +146,205 @@ export class CommitSequencer {
     return this.committed;
   }
 
+  /** Why commits are refused, or null while the writer works. */
+  get halted(): EngineError | null {
+    return this.haltedBy;
+  }
+
   submit(request: CommitRequest): Promise<CommitOutcome> {
     return new Promise<CommitOutcome>((resolve, reject) => {
       this.queue.push({ request, resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        // setImmediate runs after the I/O poll phase: every commit that arrived in this
-        // loop turn (network events, resolved awaits) joins the same batch.
-        setImmediate(() => this.flush());
-      }
+      this.schedule();
     });
+  }
+
+  /** Runs `run` (which may write storage synchronously) between two batches, never during one. */
+  runExclusive(run: () => void): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.exclusive.push({ run, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** One synced write of the commit_ts marker: with it, every batch returned so far is durable. */
+  syncLog(): Promise<void> {
+    return this.runExclusive(() => this.kv.writeSync([{ type: "put", key: META_COMMIT_TS, value: encodeU64(this.committed) }], true));
   }
 
   /** Resolves once every submitted commit has settled. */
   idle(): Promise<void> {
-    if (!this.scheduled && this.queue.length === 0) return Promise.resolve();
+    if (!this.scheduled && this.queue.length === 0 && this.exclusive.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    // setImmediate runs after the I/O poll phase: every commit that arrived in this
+    // loop turn (network events, resolved awaits) joins the same batch.
+    setImmediate(() => this.flush());
+  }
+
   private flush(): void {
-    if (this.kv.broken) {
-      // A failed write (e.g. a full disk) leaves RocksDB refusing writes until it is
-      // reopened: repair first (it refuses while space is still short), then write.
-      this.kv.repair().then(
+    if (this.haltedBy !== null) {
+      this.failAll(this.haltedBy);
+      return;
+    }
+    if (this.suspect || this.kv.broken) {
+      this.reconcile().then(
         () => this.flushNow(),
-        (cause: unknown) => {
-          const error = storageError(cause);
-          const batch = this.queue;
-          this.queue = [];
-          for (const pending of batch) pending.reject(error);
-          this.scheduled = false;
-          this.notifyIdle();
-        },
+        (cause: unknown) => this.failAll(cause instanceof EngineError ? cause : storageError(cause)),
       );
       return;
     }
     this.flushNow();
   }
 
+  private failAll(error: EngineError): void {
+    this.scheduled = false;
+    const batch = this.queue;
+    const tasks = this.exclusive;
+    this.queue = [];
+    this.exclusive = [];
+    for (const pending of batch) pending.reject(error);
+    for (const task of tasks) task.reject(error);
+    this.notifyIdle();
+  }
+
+  /**
+   * Re-establishes what storage holds after a failed or uncertain write: reopen (RocksDB
+   * replays its WAL), read the durable commit_ts marker, drop every cached version. A batch
+   * reported failed that is durable after all is reconciled; a marker behind what was
+   * acknowledged halts commits. Rejects (and stays suspect) while storage cannot be reopened.
+   */
+  private async reconcile(): Promise<void> {
+    await this.kv.repair();
+    this.cache.clear();
+    const [raw] = this.kv.getManySync([META_COMMIT_TS]);
+    const durable = raw === undefined ? 0 : decodeU64(raw);
+    if (durable < this.committed) {
+      this.haltedBy = new EngineError(
+        "CORRUPTION",
+        `after a failed write storage holds commit_ts ${durable}, but ${this.committed} was acknowledged: commits refused (reads go on); restart to run recovery`,
+        { details: { durableCommitTs: String(durable), acknowledgedCommitTs: String(this.committed) } },
+      );
+      this.logger?.error({ durableCommitTs: durable, acknowledgedCommitTs: this.committed }, "storage went back after a failed write: commits halted");
+      throw this.haltedBy;
+    }
+    if (durable > this.committed) this.adoptDurable(durable);
+    this.suspect = false;
+  }
+
+  /** A batch reported failed turned out durable: its events are in the log, so numbering continues after them. */
+  private adoptDurable(durable: number): void {
+    const firstTs = this.committed + 1;
+    const keys: Buffer[] = [];
+    for (let ts = firstTs; ts <= durable; ts++) keys.push(eventKey(ts));
+    const agents = new Set<string>();
+    let operations = 0;
+    this.kv.getManySync(keys).forEach((raw, i) => {
+      if (raw === undefined) {
+        this.haltedBy = new EngineError("CORRUPTION", `commit_ts marker is ${durable} but event ${firstTs + i} is missing: commits refused; restart to run recovery`);
+        throw this.haltedBy;
+      }
+      const event = decodeEvent(raw, firstTs + i);
+      operations += event.operations.length;
+      for (const op of event.operations) agents.add(agentId(op.namespace, op.agentId));
+    });
+    this.logger?.warn({ firstTs, lastTs: durable }, "a batch reported failed is durable after all: reconciled, numbering continues after it");
+    this.committed = durable;
+    this.emitApplied({ transactions: durable - firstTs + 1, operations, firstTs, lastTs: durable, durationMs: 0, agents });
+  }
+
   private flushNow(): void {
     this.scheduled = false;
+    const tasks = this.exclusive;
+    this.exclusive = [];
+    for (const task of tasks) this.runTask(task);
     const batch = this.queue;
     this.queue = [];
     if (batch.length > 0) this.writeBatch(batch);
     this.notifyIdle();
   }
 
+  private runTask(task: Exclusive): void {
+    if (this.suspect || this.haltedBy !== null) {
+      task.reject(this.haltedBy ?? new EngineError("STORAGE_ERROR", "storage is being re-established after a failed write"));
+      return;
+    }
+    try {
+      task.run();
+      task.resolve();
+    } catch (error) {
+      // A maintenance write failed: what storage holds is uncertain again.
+      this.suspect = true;
+      task.reject(storageError(error));
+    }
+  }
+
   private notifyIdle(): void {
-    if (this.queue.length > 0 || this.scheduled) return;
+    if (this.queue.length > 0 || this.exclusive.length > 0 || this.scheduled) return;
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const resolve of waiters) resolve();
   }
 
   private writeBatch(batch: Pending[]): void {
+    if (this.suspect || this.haltedBy !== null) {
+      // A task of this flush failed: the next flush reconciles first.
+      const error = this.haltedBy ?? new EngineError("STORAGE_ERROR", "storage is being re-established after a failed write; retry");
+      for (const pending of batch) pending.reject(error);
+      return;
+    }
+    let current: ReturnType<CommitSequencer["readCurrent"]>;
     try {
-      this.writeBatchUnsafe(batch);
+      current = this.readCurrent(batch);
     } catch (cause) {
-      // Only reading the current versions can get here (the write itself is caught below).
+      // Reading the current versions failed: nothing was written, nothing is uncertain.
       const error = storageError(cause);
       for (const pending of batch) pending.reject(error);
+      return;
+    }
+    try {
+      this.numberAndWrite(batch, current);
+    } catch (error) {
+      // Only an invariant can get here (the write's own failure is handled inside).
+      this.haltedBy = error instanceof EngineError ? error : storageError(error);
+      this.logger?.error({ err: this.haltedBy }, "commit sequencer halted");
+      for (const pending of batch) pending.reject(this.haltedBy);
     }
   }
 
-  private writeBatchUnsafe(batch: Pending[]): void {
+  private numberAndWrite(batch: Pending[], { keyStates, idempotent }: ReturnType<CommitSequencer["readCurrent"]>): void {
     const started = performance.now();
-    const { keyStates, idempotent } = this.readCurrent(batch);
     const ops: KvOp[] = [];
     const verdicts: Verdict[] = [];
-    const committedAtMs = Date.now();
+    const committedAtMs = this.clock();
+    const agents = new Set<string>();
     let ts = this.committed;
     let operations = 0;
     let applied = 0;
 
     for (const { request } of batch) {
+      const encodable = request.operations.map((op): EncodableOperation => ({
+        namespace: op.ref.namespace,
+        agentId: op.ref.agentId,
+        key: op.ref.key,
+        version: (keyStates.get(op.id)?.version ?? 0) + 1,
+        valueJson: op.valueJson,
+      }));
+      let idemId: string | null = null;
+      let fingerprint: Buffer | undefined;
       if (request.idempotencyKey !== null) {
-        const previous = idempotent.get(request.idempotencyKey);
-        if (previous !== undefined) {
-          verdicts.push({ ok: true, outcome: { commitTs: previous, duplicate: true } });
+        fingerprint = contentFingerprint(encodable);
+        idemId = idempotencyKeyOf(idempotencyScope(encodable), request.idempotencyKey).toString("latin1");
+        const previous = idempotent.get(idemId);
+        if (previous !== undefined && previous.createdAtMs + this.idempotencyWindowMs > committedAtMs) {
+          verdicts.push(
+            previous.fingerprint.equals(fingerprint)
+              ? { ok: true, outcome: { commitTs: previous.commitTs, duplicate: true } }
+              : { ok: false, error: keyReused(request.idempotencyKey, idempotencyScope(encodable), previous.commitTs) },
+          );
           continue;
         }
       }
@@ -176,29 +353,27 @@ export class CommitSequencer {
         verdicts.push({ ok: false, error: conflict });
         continue;
       }
+      let entries;
+      try {
+        entries = indexEntries({ txnId: request.txnId, commitTs: ts + 1, committedAtMs, idempotencyKey: request.idempotencyKey, operations: encodable, ...(fingerprint === undefined ? {} : { fingerprint }) });
+      } catch (cause) {
+        // Too large to encode (V8's string limit): this transaction fails alone.
+        verdicts.push({ ok: false, error: tooLargeToEncode(cause) });
+        continue;
+      }
       ts++;
       applied++;
-      const encodable: EncodableOperation[] = [];
-      for (const op of request.operations) {
-        const id = op.id;
-        const version = (keyStates.get(id)?.version ?? 0) + 1;
-        keyStates.set(id, { version, exists: op.valueJson !== null });
-        encodable.push({ namespace: op.ref.namespace, agentId: op.ref.agentId, key: op.ref.key, version, valueJson: op.valueJson });
-        ops.push({ type: "put", key: op.stateKey, value: encodeState(version, ts, op.valueJson) });
-        ops.push({ type: "put", key: versionKey(op.stateKey, version), value: encodeU64(ts) });
-      }
+      for (const entry of entries) ops.push({ type: "put", key: entry.key, value: entry.value });
+      request.operations.forEach((op, i) => {
+        keyStates.set(op.id, { version: (encodable[i] as EncodableOperation).version, exists: op.valueJson !== null });
+        agents.add(agentId(op.ref.namespace, op.ref.agentId));
+      });
       operations += encodable.length;
-      const encoded = encodeTransaction(request.txnId, ts, committedAtMs, request.idempotencyKey, encodable);
-      ops.push({ type: "put", key: eventKey(ts), value: encoded.event });
-      for (const agent of encoded.agents) {
-        ops.push({ type: "put", key: agentEventKey(agentPrefix(TABLE_AGENT_EVENT, agent.namespace, agent.agentId), ts), value: agent.value });
-      }
-      if (request.idempotencyKey !== null) {
-        ops.push({ type: "put", key: idempotencyKeyOf(request.idempotencyKey), value: encodeU64(ts) });
-        idempotent.set(request.idempotencyKey, ts);
-      }
+      if (idemId !== null && fingerprint !== undefined) idempotent.set(idemId, { commitTs: ts, createdAtMs: committedAtMs, fingerprint });
       verdicts.push({ ok: true, outcome: { commitTs: ts, duplicate: false } });
     }
+    invariant(verdicts.length === batch.length, "one verdict per request");
+    invariant(ts === this.committed + applied, "commit_ts dense: committed + applied");
 
     if (applied > 0) {
       ops.push({ type: "put", key: META_COMMIT_TS, value: encodeU64(ts) });
@@ -206,25 +381,33 @@ export class CommitSequencer {
       try {
         this.kv.writeSync(ops, this.sync);
       } catch (cause) {
-        const error = storageError(cause);
+        // The write may or may not be durable: the next flush re-reads storage first.
+        this.suspect = true;
+        this.cache.clear();
+        const error = outcomeUnknown(cause);
         for (const pending of batch) pending.reject(error);
         return;
       }
       const firstTs = this.committed + 1;
+      invariant(ts > this.committed, "commit_ts strictly increasing");
       this.committed = ts;
       this.remember(keyStates);
       this.failpoints.hit("commit:after-sync-before-reply");
-      try {
-        this.onApplied({ transactions: applied, operations, firstTs, lastTs: ts, durationMs: performance.now() - started });
-      } catch {
-        // Observers must not throw; the batch is durable whatever they do.
-      }
+      this.emitApplied({ transactions: applied, operations, firstTs, lastTs: ts, durationMs: performance.now() - started, agents });
     }
     batch.forEach((pending, i) => {
       const verdict = verdicts[i] as Verdict;
       if (verdict.ok) pending.resolve(verdict.outcome);
       else pending.reject(verdict.error);
     });
+  }
+
+  private emitApplied(batch: AppliedBatch): void {
+    try {
+      this.onApplied(batch);
+    } catch {
+      // Observers must not throw; the batch is durable whatever they do.
+    }
   }
 
   /** Keeps the versions the batch saw or wrote (durable now) so hot keys need no storage read. */
@@ -243,14 +426,15 @@ export class CommitSequencer {
   }
 
   /** The current version of every state key (cache, then one synchronous multi-get) and idempotency key the batch touches. */
-  private readCurrent(batch: readonly Pending[]): { keyStates: Map<string, KeyState>; idempotent: Map<string, number> } {
+  private readCurrent(batch: readonly Pending[]): { keyStates: Map<string, KeyState>; idempotent: Map<string, IdempotencyRecord> } {
     const stateKeys = new Map<string, Buffer>();
     const idemKeys = new Map<string, Buffer>();
     for (const { request } of batch) {
       for (const op of request.operations) stateKeys.set(op.id, op.stateKey);
       for (const pre of request.preconditions) stateKeys.set(pre.id, pre.stateKey);
-      if (request.idempotencyKey !== null && !idemKeys.has(request.idempotencyKey)) {
-        idemKeys.set(request.idempotencyKey, idempotencyKeyOf(request.idempotencyKey));
+      if (request.idempotencyKey !== null) {
+        const key = idempotencyKeyOf(idempotencyScope(request.operations.map((op) => op.ref)), request.idempotencyKey);
+        idemKeys.set(key.toString("latin1"), key);
       }
     }
     const keyStates = new Map<string, KeyState>();
@@ -272,28 +456,42 @@ export class CommitSequencer {
       const raw = values[i++];
       keyStates.set(id, raw === undefined ? { version: 0, exists: false } : decodeStateHeader(raw));
     }
-    const idempotent = new Map<string, number>();
-    for (const key of idemKeys.keys()) {
+    const idempotent = new Map<string, IdempotencyRecord>();
+    for (const id of idemKeys.keys()) {
       const raw = values[i++];
-      if (raw !== undefined) idempotent.set(key, raw.readUInt32BE(0) * 2 ** 32 + raw.readUInt32BE(4));
+      if (raw !== undefined) idempotent.set(id, decodeIdempotency(raw));
     }
     return { keyStates, idempotent };
   }
 }
 
+function keyReused(key: string, namespace: string, commitTs: number): EngineError {
+  return new EngineError(
+    "IDEMPOTENCY_KEY_REUSED",
+    `idempotency key ${JSON.stringify(key)} in namespace ${JSON.stringify(namespace)} already committed different operations (commit_ts ${commitTs}); use a new key for new content`,
+    { details: { idempotencyKey: key, namespace, commitTs: String(commitTs) } },
+  );
+}
+
+function tooLargeToEncode(cause: unknown): EngineError {
+  return new EngineError("LIMIT_EXCEEDED", "transaction is too large to encode as one event; split it", {
+    cause,
+    details: { limit: "max_transaction_bytes" },
+  });
+}
 
 function checkPreconditions(preconditions: readonly NormalizedPrecondition[], keyStates: Map<string, KeyState>): EngineError | null {
   for (const pre of preconditions) {
     const current = keyStates.get(pre.id) ?? { version: 0, exists: false };
     const versionMismatch = pre.expectedVersion !== null && current.version !== pre.expectedVersion;
     if (versionMismatch || (pre.mustNotExist && current.exists)) {
-      const { namespace, agentId, key } = pre.ref;
+      const { namespace, agentId: agent, key } = pre.ref;
       return new EngineError(
         "CONFLICT",
         versionMismatch
-          ? `precondition failed for ${agentId}/${key}: expected version ${pre.expectedVersion}, found ${current.version}`
-          : `precondition failed for ${agentId}/${key}: it exists (version ${current.version})`,
-        { details: { namespace, agentId, key, currentVersion: String(current.version) } },
+          ? `precondition failed for ${agent}/${key}: expected version ${pre.expectedVersion}, found ${current.version}`
+          : `precondition failed for ${agent}/${key}: it exists (version ${current.version})`,
+        { details: { namespace, agentId: agent, key, currentVersion: String(current.version) } },
       );
     }
   }

@@ -13,7 +13,12 @@ export const TABLE_EVENT = 0x02;
 export const TABLE_AGENT_EVENT = 0x03;
 export const TABLE_STATE = 0x04;
 export const TABLE_VERSION = 0x05;
-export const TABLE_IDEMPOTENCY = 0x06;
+/** Format 1's idempotency keys (`06 str(key)` → u64 commit_ts): migrated to TABLE_IDEMPOTENCY at open. */
+export const TABLE_IDEMPOTENCY_V1 = 0x06;
+/** Idempotency keys scoped by namespace: `07 str(namespace) str(key)` → u64 commit_ts, u64 created-at ms, 32-byte fingerprint. */
+export const TABLE_IDEMPOTENCY = 0x07;
+/** Expiry order of idempotency keys: `08 u64(created-at ms) str(namespace) str(key)` → empty. */
+export const TABLE_IDEMPOTENCY_EXPIRY = 0x08;
 
 const TWO_32 = 2 ** 32;
 
@@ -140,8 +145,30 @@ export function statePrefix(namespace: string, agentId: string, keyPrefix: strin
   return tupleKey(TABLE_STATE, [namespace, agentId, keyPrefix], true);
 }
 
-export function idempotencyKey(key: string): Buffer {
-  return tupleKey(TABLE_IDEMPOTENCY, [key]);
+export function idempotencyKey(namespace: string, key: string): Buffer {
+  return tupleKey(TABLE_IDEMPOTENCY, [namespace, key]);
+}
+
+/** Expiry-index key of an idempotency key: created-at first, so expired keys are one range from the start. */
+export function idempotencyExpiryKey(createdAtMs: number, namespace: string, key: string): Buffer {
+  const tuple = tupleKey(TABLE_IDEMPOTENCY_EXPIRY, [namespace, key]);
+  const out = Buffer.allocUnsafe(tuple.length + 8);
+  out[0] = TABLE_IDEMPOTENCY_EXPIRY;
+  out.writeUInt32BE(Math.floor(createdAtMs / TWO_32), 1);
+  out.writeUInt32BE(createdAtMs >>> 0, 5);
+  tuple.copy(out, 9, 1);
+  return out;
+}
+
+/** Decodes (createdAtMs, namespace, key) from an expiry-index key. */
+export function decodeIdempotencyExpiryKey(buffer: Buffer): { createdAtMs: number; namespace: string; key: string } {
+  const ns = decodeString(buffer, 9);
+  return { createdAtMs: decodeU64(buffer, 1), namespace: ns.value, key: decodeString(buffer, ns.next).value };
+}
+
+/** Decodes the single string of a format-1 idempotency key. */
+export function decodeV1IdempotencyKey(buffer: Buffer): string {
+  return decodeString(buffer, 1).value;
 }
 
 /** The smallest key greater than every key starting with prefix (for exclusive upper bounds). */

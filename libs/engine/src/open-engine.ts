@@ -4,8 +4,9 @@ import { Failpoints } from "./failpoints.ts";
 import { recover, type RecoveryMode } from "./recovery.ts";
 import { SnapshotScheduler } from "./snapshot-scheduler.ts";
 import { SnapshotStore } from "./snapshot-store.ts";
-import { StatehouseEngine } from "./statehouse-engine.ts";
+import { StatehouseEngine, type EngineCoreOptions } from "./statehouse-engine.ts";
 import { MemoryKv } from "./storage/memory-kv.ts";
+import type { OrderedKv } from "./storage/ordered-kv.ts";
 import { RocksKv } from "./storage/rocks-kv.ts";
 import type { Engine, EngineOptions } from "./types.ts";
 
@@ -15,23 +16,23 @@ export const DEFAULTS = {
   snapshotsKept: 3,
   txTimeoutMs: 30_000,
   maxValueBytes: 1_048_576,
+  // Sized for the systemd unit's MemoryMax=2G: a quarter of it for staged transaction data.
+  maxStagedBytes: 512 * 1024 * 1024,
+  // Well under V8's string limit (~512 MiB): a transaction's event is encoded as one string.
+  maxTransactionBytes: 64 * 1024 * 1024,
+  idempotencyWindowMs: 24 * 60 * 60 * 1000,
+  idempotencyPurgeIntervalMs: 60_000,
 } as const;
+
+/** The largest maxTransactionBytes accepted: an event's JSON must stay far below V8's string limit. */
+const MAX_TRANSACTION_BYTES_CEILING = 256 * 1024 * 1024;
+const RECOVERY_MODES: readonly RecoveryMode[] = ["auto", "rebuild", "accept-rollback"];
+
+type Common = Omit<EngineCoreOptions, "kv" | "sync" | "lastCommitTs" | "recovery" | "afterBatch" | "beforeClose">;
 
 /** Opens (and, for RocksDB, recovers) an engine. */
 export async function openEngine(options: EngineOptions): Promise<Engine> {
-  if (typeof options !== "object" || options === null) throw new TypeError("openEngine options must be an object");
-  const txTimeoutMs = integer(options.txTimeoutMs, "txTimeoutMs", 1) ?? DEFAULTS.txTimeoutMs;
-  const maxValueBytes = integer(options.maxValueBytes, "maxValueBytes", 1) ?? DEFAULTS.maxValueBytes;
-  const snapshotInterval = integer(options.snapshotInterval, "snapshotInterval", 0) ?? DEFAULTS.snapshotInterval;
-  const snapshotsKept = integer(options.snapshotsKept, "snapshotsKept", 1) ?? DEFAULTS.snapshotsKept;
-  const mode: RecoveryMode = options.recoveryMode ?? "auto";
-  if (mode !== "auto" && mode !== "rebuild") throw new TypeError(`recoveryMode must be "auto" or "rebuild"`);
-  if (options.fsyncOnCommit !== undefined && typeof options.fsyncOnCommit !== "boolean") throw new TypeError("fsyncOnCommit must be a boolean");
-  if (options.inMemory !== undefined && typeof options.inMemory !== "boolean") throw new TypeError("inMemory must be a boolean");
-  const failpoints = new Failpoints(options.failpoint);
-  const started = performance.now();
-  const common = { txTimeoutMs, maxValueBytes, observer: options.observer, failpoints };
-
+  const common = commonOptions(options);
   if (options.inMemory === true) {
     return new StatehouseEngine({
       ...common,
@@ -44,28 +45,41 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
         snapshotTs: null,
         snapshotFile: null,
         eventsReplayed: 0,
-        durationMs: performance.now() - started,
+        durationMs: 0,
         commitTs: 0n,
         notes: ["in-memory storage: nothing to recover, nothing persisted"],
       },
     });
   }
-
   if (typeof options.dataDir !== "string" || options.dataDir.length === 0) {
     throw new TypeError("dataDir is required unless inMemory is true");
   }
   const dataDir = resolve(options.dataDir);
   await mkdir(dataDir, { recursive: true });
-  const kv = await RocksKv.open(join(dataDir, "db"));
-  const store = new SnapshotStore(join(dataDir, "snapshots"), snapshotsKept, failpoints);
+  const memory = { blockCacheBytes: options.rocksdbCacheBytes, memtableBudgetBytes: options.rocksdbMemtableBytes };
+  return openEngineOn(await RocksKv.open(join(dataDir, "db"), memory), dataDir, options);
+}
+
+/**
+ * Recovers and opens an engine over an already opened store whose snapshots live in
+ * `<dataDir>/snapshots` (openEngine's RocksDB path; tests wrap the store, e.g. to inject faults).
+ * Closes the store when recovery fails.
+ */
+export async function openEngineOn(kv: OrderedKv, dataDir: string, options: EngineOptions): Promise<Engine> {
+  const common = commonOptions(options);
+  const started = performance.now();
+  const snapshotsKept = integer(options.snapshotsKept, "snapshotsKept", 1) ?? DEFAULTS.snapshotsKept;
+  const snapshotInterval = integer(options.snapshotInterval, "snapshotInterval", 0) ?? DEFAULTS.snapshotInterval;
+  const mode: RecoveryMode = options.recoveryMode ?? "auto";
+  const sync = options.fsyncOnCommit ?? DEFAULTS.fsyncOnCommit;
+  const store = new SnapshotStore(join(dataDir, "snapshots"), snapshotsKept, common.failpoints);
   let result;
   try {
-    result = await recover(kv, store, failpoints, mode);
+    result = await recover({ kv, snapshots: store, failpoints: common.failpoints, mode, now: common.clock(), idempotencyWindowMs: common.idempotencyWindowMs });
   } catch (error) {
     await kv.close();
     throw error;
   }
-  const scheduler = new SnapshotScheduler(kv, store, snapshotInterval, result.snapshot?.commitTs ?? 0, options.logger, options.observer);
   const recovery = {
     storage: "rocksdb" as const,
     dataDir,
@@ -80,6 +94,7 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
     {
       dataDir,
       snapshotTs: recovery.snapshotTs?.toString() ?? null,
+      snapshotFile: recovery.snapshotFile,
       eventsReplayed: recovery.eventsReplayed,
       commitTs: recovery.commitTs.toString(),
       durationMs: Math.round(recovery.durationMs),
@@ -87,15 +102,52 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
     },
     "engine recovered",
   );
-  return new StatehouseEngine({
+  let scheduler: SnapshotScheduler | null = null;
+  const engine: StatehouseEngine = new StatehouseEngine({
     ...common,
     kv,
-    sync: options.fsyncOnCommit ?? DEFAULTS.fsyncOnCommit,
+    sync,
     lastCommitTs: result.lastCommitTs,
     recovery,
-    afterBatch: (batch) => scheduler.onBatch(batch),
-    beforeClose: () => scheduler.stop(),
+    afterBatch: (batch) => scheduler?.onBatch(batch),
+    beforeClose: async () => scheduler?.stop(),
   });
+  scheduler = new SnapshotScheduler({
+    kv,
+    store,
+    interval: snapshotInterval,
+    lastSnapshotTs: result.snapshot?.commitTs ?? 0,
+    // With fsync off, a snapshot may only claim what a synced write made durable.
+    syncLog: sync ? null : () => engine.syncLog(),
+    clock: common.clock,
+    logger: options.logger,
+    observer: options.observer,
+  });
+  return engine;
+}
+
+function commonOptions(options: EngineOptions): Common {
+  if (typeof options !== "object" || options === null) throw new TypeError("openEngine options must be an object");
+  if (options.recoveryMode !== undefined && !RECOVERY_MODES.includes(options.recoveryMode)) {
+    throw new TypeError(`recoveryMode must be one of ${RECOVERY_MODES.map((m) => `"${m}"`).join(", ")}`);
+  }
+  if (options.fsyncOnCommit !== undefined && typeof options.fsyncOnCommit !== "boolean") throw new TypeError("fsyncOnCommit must be a boolean");
+  if (options.inMemory !== undefined && typeof options.inMemory !== "boolean") throw new TypeError("inMemory must be a boolean");
+  if (options.clock !== undefined && typeof options.clock !== "function") throw new TypeError("clock must be a function");
+  const maxTransactionBytes = integer(options.maxTransactionBytes, "maxTransactionBytes", 1) ?? DEFAULTS.maxTransactionBytes;
+  if (maxTransactionBytes > MAX_TRANSACTION_BYTES_CEILING) throw new TypeError(`maxTransactionBytes must be at most ${MAX_TRANSACTION_BYTES_CEILING}`);
+  return {
+    txTimeoutMs: integer(options.txTimeoutMs, "txTimeoutMs", 1) ?? DEFAULTS.txTimeoutMs,
+    maxValueBytes: integer(options.maxValueBytes, "maxValueBytes", 1) ?? DEFAULTS.maxValueBytes,
+    maxStagedBytes: integer(options.maxStagedBytes, "maxStagedBytes", 1) ?? DEFAULTS.maxStagedBytes,
+    maxTransactionBytes,
+    idempotencyWindowMs: integer(options.idempotencyWindowMs, "idempotencyWindowMs", 1) ?? DEFAULTS.idempotencyWindowMs,
+    idempotencyPurgeIntervalMs: integer(options.idempotencyPurgeIntervalMs, "idempotencyPurgeIntervalMs", 0) ?? DEFAULTS.idempotencyPurgeIntervalMs,
+    clock: options.clock ?? Date.now,
+    observer: options.observer,
+    logger: options.logger,
+    failpoints: new Failpoints(options.failpoint),
+  };
 }
 
 function integer(value: unknown, what: string, min: number): number | undefined {

@@ -3,8 +3,18 @@ import { crc32 } from "node:zlib";
 import { EngineError } from "./engine-error.ts";
 import type { JsonObject } from "./types.ts";
 
-/** One operation as stored in an event: [namespace, agentId, key, version, valueJson | null]. */
-export type StoredOperation = [namespace: string, agentId: string, key: string, version: number, value: JsonObject | null];
+/** One operation of a stored event (on disk a positional array `[namespace, agentId, key, version, value | null]`). */
+export interface StoredOperation {
+  namespace: string;
+  agentId: string;
+  key: string;
+  version: number;
+  /** null for a delete (tombstone). */
+  value: JsonObject | null;
+}
+
+/** The on-disk form of one operation inside an event's JSON. */
+type StoredOperationTuple = [namespace: string, agentId: string, key: string, version: number, value: JsonObject | null];
 
 export interface StoredEvent {
   txnId: string;
@@ -93,7 +103,7 @@ interface EventJson {
   c: number;
   at: number;
   ik: string | null;
-  o: StoredOperation[];
+  o: StoredOperationTuple[];
 }
 
 /**
@@ -113,7 +123,12 @@ export function decodeEvent(buffer: Buffer, expectedTs: number | null): StoredEv
   if (parsed.f !== EVENT_FORMAT || (expectedTs !== null && parsed.c !== expectedTs) || !Array.isArray(parsed.o)) {
     throw corrupt(expectedTs, "unexpected format or commit_ts");
   }
-  return { txnId: parsed.t, commitTs: parsed.c, committedAtMs: parsed.at, idempotencyKey: parsed.ik, operations: parsed.o };
+  const operations: StoredOperation[] = [];
+  for (const op of parsed.o) {
+    if (!Array.isArray(op) || op.length !== 5) throw corrupt(expectedTs, "ill-formed operation");
+    operations.push({ namespace: op[0], agentId: op[1], key: op[2], version: op[3], value: op[4] });
+  }
+  return { txnId: parsed.t, commitTs: parsed.c, committedAtMs: parsed.at, idempotencyKey: parsed.ik, operations };
 }
 
 function corrupt(commitTs: number | null, what: string, cause?: unknown): EngineError {

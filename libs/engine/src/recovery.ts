@@ -1,47 +1,60 @@
 // Recovery of a RocksDB store, run by openEngine after RocksDB's own WAL recovery.
 //
 // The event log (table E) is the source of truth. The indexes (latest state S, versions V,
-// agent events A, idempotency keys I) are written in the SAME atomic batch as the events,
-// so after RocksDB's recovery they normally match the log exactly. Recovery therefore:
-//   1. picks the newest snapshot whose checksum verifies (older ones on failure);
-//   2. replays the events after that snapshot against the durable indexes, verifying each
-//      event's checksum and that every index entry it implies is present ("verify");
-//   3. only if something is missing or inconsistent (or a previous rebuild was interrupted,
-//      or a full rebuild was asked for) rebuilds the indexes: the state table from the
-//      snapshot plus the events after it, or everything from the full log when no snapshot
-//      is valid. A rebuild is marked in the meta table first, so a crash during it simply
-//      makes the next open rebuild again.
+// agent events A, idempotency keys I + their expiry order X) are written in the SAME atomic
+// batch as the events (index-entries.ts defines them once), so after RocksDB's recovery they
+// normally match the log exactly. Recovery therefore:
+//   1. loads the newest valid snapshot (a checkpoint: commit_ts S was durable, event S had
+//      checksum C) and REFUSES to start (CORRUPTION) when the log no longer reaches S or holds
+//      another event S: acknowledged commits are missing. recoveryMode "accept-rollback" lets
+//      an operator accept that explicitly (the newer snapshots are removed, with a note);
+//   2. replays the events after S against the durable indexes, verifying each event's checksum
+//      and that every index entry it implies is present; a state entry newer than the log is
+//      rollback evidence as well;
+//   3. only if something is missing or inconsistent (or a previous rebuild was interrupted, or
+//      a full rebuild was asked for) rebuilds every index from the full log. A rebuild is marked
+//      in the meta table first, so a crash during it simply makes the next open rebuild again.
+import { crc32 } from "node:zlib";
 import { EngineError } from "./engine-error.ts";
 import type { Failpoints } from "./failpoints.ts";
+import { decodeIdempotency, eventRecord, indexEntries, type IndexEntry } from "./index-entries.ts";
 import {
-  agentEventKey,
-  agentPrefix,
   decodeU64,
+  decodeV1IdempotencyKey,
   encodeU64,
   eventKey,
-  idempotencyKey,
   metaKey,
-  stateKey,
   TABLE_AGENT_EVENT,
   TABLE_EVENT,
   TABLE_IDEMPOTENCY,
+  TABLE_IDEMPOTENCY_EXPIRY,
+  TABLE_IDEMPOTENCY_V1,
   TABLE_STATE,
   TABLE_VERSION,
-  versionKey,
 } from "./key-encoding.ts";
 import { META_COMMIT_TS } from "./commit-sequencer.ts";
-import { decodeEvent, decodeStateHeader, encodeState, encodeTransaction, type EncodableOperation, type StoredEvent } from "./record-codec.ts";
+import { decodeEvent, decodeStateHeader, type StoredEvent } from "./record-codec.ts";
 import type { SnapshotInfo, SnapshotStore } from "./snapshot-store.ts";
 import type { KvOp, OrderedKv } from "./storage/ordered-kv.ts";
 
 export const META_FORMAT = metaKey("format");
 export const META_REBUILD = metaKey("rebuild-in-progress");
-const FORMAT = Buffer.from("statehouse-engine/1", "utf8");
+const FORMAT_V1 = Buffer.from("statehouse-engine/1", "utf8");
+const FORMAT = Buffer.from("statehouse-engine/2", "utf8");
 const CHUNK = 512;
 const REBUILD_FULL = Buffer.from("full", "utf8");
-const REBUILD_FROM_SNAPSHOT = Buffer.from("snapshot", "utf8");
 
-export type RecoveryMode = "auto" | "rebuild";
+export type RecoveryMode = "auto" | "rebuild" | "accept-rollback";
+
+export interface RecoveryContext {
+  kv: OrderedKv;
+  snapshots: SnapshotStore;
+  failpoints: Failpoints;
+  mode: RecoveryMode;
+  /** Milliseconds since the epoch. */
+  now: number;
+  idempotencyWindowMs: number;
+}
 
 export interface RecoveryResult {
   lastCommitTs: number;
@@ -51,7 +64,13 @@ export interface RecoveryResult {
   notes: string[];
 }
 
-export async function recover(kv: OrderedKv, snapshots: SnapshotStore, failpoints: Failpoints, mode: RecoveryMode): Promise<RecoveryResult> {
+const ROLLBACK_HELP =
+  "acknowledged commits are missing (a restored older db/, lost WAL or SST files, a truncated WAL): " +
+  "restore the matching data directory, or restart with recovery mode accept-rollback to serve the older state " +
+  "(commit_ts values after it will be issued again)";
+
+export async function recover(ctx: RecoveryContext): Promise<RecoveryResult> {
+  const { kv, snapshots, failpoints, mode } = ctx;
   const notes: string[] = [];
   await snapshots.init();
   const [rawTs, rebuildMarker, format] = kv.getManySync([META_COMMIT_TS, META_REBUILD, META_FORMAT]);
@@ -59,6 +78,9 @@ export async function recover(kv: OrderedKv, snapshots: SnapshotStore, failpoint
   if (format === undefined) {
     if (firstEvent !== undefined) throw new EngineError("CORRUPTION", "store has events but no format marker");
     kv.writeSync([{ type: "put", key: META_FORMAT, value: FORMAT }], true);
+  } else if (format.equals(FORMAT_V1)) {
+    const moved = await migrateIdempotencyKeys(ctx);
+    notes.push(`store format upgraded from statehouse-engine/1 to /2 (${moved} idempotency keys scoped by namespace)`);
   } else if (!format.equals(FORMAT)) {
     throw new EngineError("STORAGE_ERROR", `unsupported store format ${format.toString("utf8")}`);
   }
@@ -68,37 +90,65 @@ export async function recover(kv: OrderedKv, snapshots: SnapshotStore, failpoint
   if (mode === "rebuild") reasons.push("full rebuild requested");
   if (rebuildMarker !== undefined) reasons.push("a previous index rebuild was interrupted");
   if (rawTs === undefined && firstEvent !== undefined) reasons.push("commit_ts marker missing");
-  if ((await firstKey(kv, eventKey(lastTs + 1), Buffer.of(TABLE_EVENT + 1))) !== undefined) reasons.push("events beyond the commit_ts marker");
+  const beyond = await lastKey(kv, eventKey(lastTs + 1), Buffer.of(TABLE_EVENT + 1));
+  if (beyond !== undefined) {
+    // The events are there, only the marker lags (it is written in the same batch, so this is damage, not a rollback).
+    reasons.push("events beyond the commit_ts marker");
+    lastTs = decodeU64(beyond, 1);
+  }
 
-  const snapshot = await newestValidSnapshot(snapshots, lastTs, notes);
+  const snapshot = await newestSnapshot(ctx, lastTs, notes);
   let eventsReplayed = 0;
   if (reasons.length === 0) {
-    const verified = await verifyTail(kv, snapshot?.commitTs ?? 0, lastTs, failpoints);
+    const verified = await verifyTail(ctx, snapshot?.commitTs ?? 0, lastTs);
     eventsReplayed = verified.events;
+    if (verified.rollback !== null) {
+      acceptOrRefuse(mode, verified.rollback, notes);
+      reasons.push("index entries newer than the log (rollback accepted)");
+    }
     if (verified.problem !== null) reasons.push(verified.problem);
   }
   if (reasons.length === 0) return { lastCommitTs: lastTs, snapshot, eventsReplayed, rebuilt: false, notes };
 
-  notes.push(`rebuilding indexes: ${reasons.join("; ")}`);
-  // An interrupted full rebuild already deleted the version, agent and idempotency indexes:
-  // only another full rebuild restores them.
-  const resumeFull = rebuildMarker !== undefined && rebuildMarker.equals(REBUILD_FULL);
-  const base = mode === "rebuild" || resumeFull ? null : snapshot;
-  const rebuilt = await rebuild(kv, snapshots, base, failpoints);
-  if (base === null && snapshot !== null) notes.push("snapshot not used: indexes rebuilt from the full event log");
-  lastTs = rebuilt.lastTs;
-  return { lastCommitTs: lastTs, snapshot: base, eventsReplayed: rebuilt.events, rebuilt: true, notes };
+  notes.push(`rebuilding indexes from the full event log: ${reasons.join("; ")}`);
+  const rebuilt = await rebuild(ctx, failpoints);
+  if (snapshot !== null) notes.push(`snapshot ${snapshot.file} checked but not needed: indexes rebuilt from the full event log`);
+  return { lastCommitTs: rebuilt.lastTs, snapshot: null, eventsReplayed: rebuilt.events, rebuilt: true, notes };
 }
 
-async function newestValidSnapshot(snapshots: SnapshotStore, lastTs: number, notes: string[]): Promise<SnapshotInfo | null> {
+/** Rollback evidence: refused with CORRUPTION, unless the operator chose accept-rollback. */
+function acceptOrRefuse(mode: RecoveryMode, evidence: string, notes: string[]): void {
+  if (mode !== "accept-rollback") {
+    throw new EngineError("CORRUPTION", `refusing to start: ${evidence}; ${ROLLBACK_HELP}`, { details: { evidence } });
+  }
+  notes.push(`rollback accepted (recovery mode accept-rollback): ${evidence}`);
+}
+
+/**
+ * The newest valid snapshot that the log agrees with. A snapshot ahead of the log, or one
+ * whose event S is missing or different, is rollback evidence.
+ */
+async function newestSnapshot(ctx: RecoveryContext, lastTs: number, notes: string[]): Promise<SnapshotInfo | null> {
+  const { kv, snapshots, mode } = ctx;
   for (const candidate of await snapshots.list()) {
-    if (candidate.commitTs > lastTs) {
-      notes.push(`snapshot ${candidate.file} is newer than the log (commit_ts ${lastTs}): ignored`);
+    const check = await snapshots.check(candidate);
+    if (!check.ok) {
+      notes.push(`snapshot ${candidate.file} rejected: ${check.reason}`);
       continue;
     }
-    const check = await snapshots.check(candidate);
-    if (check.ok) return candidate;
-    notes.push(`snapshot ${candidate.file} rejected: ${check.reason}`);
+    let evidence: string | null = null;
+    if (candidate.commitTs > lastTs) {
+      evidence = `snapshot ${candidate.file} records commit_ts ${candidate.commitTs} as durable, but the event log ends at ${lastTs}`;
+    } else if (candidate.commitTs > 0) {
+      const [event] = await kv.getMany([eventKey(candidate.commitTs)]);
+      if (event === undefined) evidence = `snapshot ${candidate.file} records commit_ts ${candidate.commitTs}, which is missing from the event log`;
+      else if (check.eventCrc !== null && crc32(event) !== check.eventCrc) {
+        evidence = `snapshot ${candidate.file} recorded another event at commit_ts ${candidate.commitTs} than the log holds now`;
+      }
+    }
+    if (evidence === null) return candidate;
+    acceptOrRefuse(mode, evidence, notes);
+    await snapshots.remove(candidate);
   }
   return null;
 }
@@ -107,6 +157,20 @@ async function firstKey(kv: OrderedKv, gte: Buffer, lt: Buffer): Promise<Buffer 
   const iterator = kv.iterator({ gte, lt, limit: 1 });
   try {
     return (await iterator.next(1))[0]?.[0];
+  } finally {
+    iterator.close();
+  }
+}
+
+async function lastKey(kv: OrderedKv, gte: Buffer, lt: Buffer): Promise<Buffer | undefined> {
+  const iterator = kv.iterator({ gte, lt });
+  let last: Buffer | undefined;
+  try {
+    for (;;) {
+      const rows = await iterator.next(CHUNK);
+      if (rows.length === 0) return last;
+      last = rows[rows.length - 1]?.[0];
+    }
   } finally {
     iterator.close();
   }
@@ -138,53 +202,54 @@ async function* events(kv: OrderedKv, afterTs: number, upToTs: number): AsyncGen
   }
 }
 
-type Check = (value: Buffer | undefined) => string | null;
+/** What a stored entry says about one expected index entry: null (fine), a problem (repairable) or rollback evidence. */
+type Finding = null | { problem: string } | { rollback: string };
 
-/** Operations in an agent's slice of a multi-agent event, or -1 when the stored slice does not decode. */
-function sliceOperationCount(stored: Buffer, ts: number): number {
+function sameAgentSlice(stored: Buffer, expected: Buffer, ts: number): boolean {
+  if (stored.equals(expected)) return true;
   try {
-    return decodeEvent(stored, ts).operations.length;
+    const a = decodeEvent(stored, ts);
+    const b = decodeEvent(expected, ts);
+    return a.txnId === b.txnId && JSON.stringify(a.operations) === JSON.stringify(b.operations);
   } catch {
-    return -1;
+    return false;
   }
 }
 
-/** The index entries one event implies, each with its check. */
-function eventChecks(event: StoredEvent, raw: Buffer, keys: Buffer[], checks: Check[]): void {
+/** Checks one stored value against the index entry the event implies. */
+function checkEntry(entry: IndexEntry, stored: Buffer | undefined, event: StoredEvent, lastTs: number, ctx: RecoveryContext): Finding {
   const ts = event.commitTs;
-  const agents = new Map<string, { namespace: string; agentId: string; count: number }>();
-  for (const [namespace, agentId, key, version, value] of event.operations) {
-    const sKey = stateKey(namespace, agentId, key);
-    keys.push(sKey);
-    checks.push((stored) => {
-      if (stored === undefined) return `state of ${agentId}/${key} missing (event ${ts})`;
+  const expired = event.committedAtMs + ctx.idempotencyWindowMs <= ctx.now;
+  switch (entry.kind) {
+    case "event":
+      return null;
+    case "agent-event":
+      if (stored === undefined) return { problem: `event ${ts} missing from an agent index` };
+      return sameAgentSlice(stored, entry.value, ts) ? null : { problem: `agent index entry of event ${ts} differs from the log` };
+    case "state": {
+      const op = entry.operation;
+      if (op === undefined) return null;
+      const where = `${op.agentId}/${op.key}`;
+      if (stored === undefined) return { problem: `state of ${where} missing (event ${ts})` };
       const header = decodeStateHeader(stored);
-      if (header.version < version) return `state of ${agentId}/${key} older than event ${ts}`;
-      if (header.version === version && (header.commitTs !== ts || header.exists !== (value !== null))) {
-        return `state of ${agentId}/${key} disagrees with event ${ts}`;
+      if (header.commitTs > lastTs) return { rollback: `state of ${where} was written at commit_ts ${header.commitTs}, after the end of the event log (${lastTs})` };
+      if (header.version < op.version) return { problem: `state of ${where} older than event ${ts}` };
+      if (header.version === op.version && (header.commitTs !== ts || header.exists !== (op.valueJson !== null))) {
+        return { problem: `state of ${where} disagrees with event ${ts}` };
       }
       return null;
-    });
-    keys.push(versionKey(sKey, version));
-    checks.push((stored) => (stored !== undefined && decodeU64(stored) === ts ? null : `version ${version} of ${agentId}/${key} not indexed`));
-    const id = `${namespace.length}:${namespace}${agentId}`;
-    const agent = agents.get(id);
-    if (agent === undefined) agents.set(id, { namespace, agentId, count: 1 });
-    else agent.count++;
-  }
-  for (const { namespace, agentId, count } of agents.values()) {
-    keys.push(agentEventKey(agentPrefix(TABLE_AGENT_EVENT, namespace, agentId), ts));
-    checks.push((stored) => {
-      if (stored === undefined) return `event ${ts} missing from the index of agent ${agentId}`;
-      // A single-agent event is indexed with the very same bytes; otherwise compare the slice.
-      // An index entry that does not even decode is damage to repair from the log, like any other mismatch.
-      const same = agents.size === 1 ? stored.equals(raw) : sliceOperationCount(stored, ts) === count;
-      return same ? null : `index entry of event ${ts} for agent ${agentId} differs from the log`;
-    });
-  }
-  if (event.idempotencyKey !== null) {
-    keys.push(idempotencyKey(event.idempotencyKey));
-    checks.push((stored) => (stored !== undefined && decodeU64(stored) === ts ? null : `idempotency key of event ${ts} not indexed`));
+    }
+    case "version":
+      return stored !== undefined && stored.equals(entry.value) ? null : { problem: `version index entry of event ${ts} missing` };
+    case "idempotency": {
+      // Purged after the window, or taken over by a later commit after the window: both fine.
+      if (stored === undefined) return expired ? null : { problem: `idempotency key of event ${ts} not indexed` };
+      const found = decodeIdempotency(stored).commitTs;
+      if (found > ts) return null;
+      return found === ts && stored.equals(entry.value) ? null : { problem: `idempotency key of event ${ts} not indexed` };
+    }
+    case "idempotency-expiry":
+      return stored !== undefined || expired ? null : { problem: `idempotency expiry entry of event ${ts} missing` };
   }
 }
 
@@ -192,76 +257,65 @@ function eventChecks(event: StoredEvent, raw: Buffer, keys: Buffer[], checks: Ch
  * Checks that the indexes hold everything the events after the snapshot imply. Read-only.
  * The point reads of one chunk run (in the storage thread pool) while the next chunk is decoded.
  */
-async function verifyTail(kv: OrderedKv, afterTs: number, upToTs: number, failpoints: Failpoints): Promise<{ events: number; problem: string | null }> {
+async function verifyTail(ctx: RecoveryContext, afterTs: number, upToTs: number): Promise<{ events: number; problem: string | null; rollback: string | null }> {
+  const { kv, failpoints } = ctx;
   let count = 0;
-  let pending: { checks: Check[]; values: Promise<(Buffer | undefined)[]> } | null = null;
+  let rollback: string | null = null;
+  type Pending = { checks: { entry: IndexEntry; event: StoredEvent }[]; values: Promise<(Buffer | undefined)[]> };
+  let pending: Pending | null = null;
   const settle = async (): Promise<string | null> => {
     if (pending === null) return null;
     const { checks, values } = pending;
     pending = null;
     const stored = await values;
-    for (let i = 0; i < checks.length; i++) {
-      const problem = (checks[i] as Check)(stored[i]);
-      if (problem !== null) return problem;
-    }
-    return null;
+    let problem: string | null = null;
+    checks.forEach(({ entry, event }, i) => {
+      const finding = checkEntry(entry, stored[i], event, upToTs, ctx);
+      if (finding === null) return;
+      if ("rollback" in finding) rollback ??= finding.rollback;
+      else problem ??= finding.problem;
+    });
+    return problem;
   };
   for await (const batch of events(kv, afterTs, upToTs)) {
-    const keys: Buffer[] = [];
-    const checks: Check[] = [];
-    for (const { event, raw } of batch) {
+    const checks: Pending["checks"] = [];
+    for (const { event } of batch) {
       failpoints.hit("recovery:mid-replay");
       count++;
-      eventChecks(event, raw, keys, checks);
+      for (const entry of indexEntries(eventRecord(event))) if (entry.kind !== "event") checks.push({ entry, event });
     }
     const problem = await settle();
-    if (problem !== null) return { events: count, problem };
-    pending = { checks, values: kv.getMany(keys) };
+    if (problem !== null || rollback !== null) return { events: count, problem, rollback };
+    pending = { checks, values: kv.getMany(checks.map((c) => c.entry.key)) };
   }
-  return { events: count, problem: await settle() };
+  const problem = await settle();
+  return { events: count, problem, rollback };
 }
 
-/** Rebuilds the indexes from a snapshot (state only) + later events, or from the whole log. */
-async function rebuild(kv: OrderedKv, snapshots: SnapshotStore, base: SnapshotInfo | null, failpoints: Failpoints): Promise<{ lastTs: number; events: number }> {
+const INDEX_TABLES = [TABLE_STATE, TABLE_VERSION, TABLE_AGENT_EVENT, TABLE_IDEMPOTENCY_V1, TABLE_IDEMPOTENCY, TABLE_IDEMPOTENCY_EXPIRY];
+
+/** Rebuilds every index from the whole log. */
+async function rebuild(ctx: RecoveryContext, failpoints: Failpoints): Promise<{ lastTs: number; events: number }> {
+  const { kv } = ctx;
   // Read-only pass first: a damaged log (checksum, gap) is refused before any index is touched.
-  for await (const _batch of events(kv, base?.commitTs ?? 0, Infinity)) {
+  for await (const _batch of events(kv, 0, Infinity)) {
     // decoding verifies each event
   }
-  kv.writeSync([{ type: "put", key: META_REBUILD, value: base === null ? REBUILD_FULL : REBUILD_FROM_SNAPSHOT }], true);
-  await clearTable(kv, TABLE_STATE);
-  if (base === null) {
-    for (const table of [TABLE_VERSION, TABLE_AGENT_EVENT, TABLE_IDEMPOTENCY]) await clearTable(kv, table);
-  } else {
-    for await (const entries of snapshots.read(base)) {
-      const ops: KvOp[] = [];
-      for (const [key, value] of entries) {
-        if (key[0] !== TABLE_STATE) throw new EngineError("CORRUPTION", `snapshot ${base.file} holds a non-state key`);
-        ops.push({ type: "put", key, value });
-      }
-      kv.writeSync(ops, false);
-    }
-  }
-  let lastTs = base?.commitTs ?? 0;
+  kv.writeSync([{ type: "put", key: META_REBUILD, value: REBUILD_FULL }], true);
+  for (const table of INDEX_TABLES) await clearTable(kv, table);
+  let lastTs = 0;
   let count = 0;
-  for await (const batch of events(kv, lastTs, Infinity)) {
+  for await (const batch of events(kv, 0, Infinity)) {
     const ops: KvOp[] = [];
     for (const { event } of batch) {
       failpoints.hit("recovery:mid-replay");
       count++;
-      const ts = event.commitTs;
-      const encodable: EncodableOperation[] = [];
-      for (const [namespace, agentId, key, version, value] of event.operations) {
-        const valueJson = value === null ? null : JSON.stringify(value);
-        encodable.push({ namespace, agentId, key, version, valueJson });
-        const sKey = stateKey(namespace, agentId, key);
-        ops.push({ type: "put", key: sKey, value: encodeState(version, ts, valueJson) });
-        ops.push({ type: "put", key: versionKey(sKey, version), value: encodeU64(ts) });
+      const expired = event.committedAtMs + ctx.idempotencyWindowMs <= ctx.now;
+      for (const entry of indexEntries(eventRecord(event))) {
+        if (entry.kind === "event" || (expired && (entry.kind === "idempotency" || entry.kind === "idempotency-expiry"))) continue;
+        ops.push({ type: "put", key: entry.key, value: entry.value });
       }
-      for (const agent of encodeTransaction(event.txnId, ts, event.committedAtMs, event.idempotencyKey, encodable).agents) {
-        ops.push({ type: "put", key: agentEventKey(agentPrefix(TABLE_AGENT_EVENT, agent.namespace, agent.agentId), ts), value: agent.value });
-      }
-      if (event.idempotencyKey !== null) ops.push({ type: "put", key: idempotencyKey(event.idempotencyKey), value: encodeU64(ts) });
-      lastTs = ts;
+      lastTs = event.commitTs;
     }
     kv.writeSync(ops, false);
   }
@@ -273,6 +327,42 @@ async function rebuild(kv: OrderedKv, snapshots: SnapshotStore, base: SnapshotIn
     true,
   );
   return { lastTs, events: count };
+}
+
+/**
+ * Format 1 kept idempotency keys without namespace or content fingerprint. Each is re-derived
+ * from its event (the same entries a commit writes now); the old entry is deleted in the same
+ * batch, so an interrupted migration simply continues at the next open.
+ */
+async function migrateIdempotencyKeys(ctx: RecoveryContext): Promise<number> {
+  const { kv } = ctx;
+  let moved = 0;
+  for (;;) {
+    const iterator = kv.iterator({ gte: Buffer.of(TABLE_IDEMPOTENCY_V1), lt: Buffer.of(TABLE_IDEMPOTENCY_V1 + 1), limit: CHUNK });
+    let rows;
+    try {
+      rows = await iterator.next(CHUNK);
+    } finally {
+      iterator.close();
+    }
+    if (rows.length === 0) break;
+    const raws = await kv.getMany(rows.map(([, value]) => eventKey(decodeU64(value))));
+    const ops: KvOp[] = [];
+    rows.forEach(([key, value], i) => {
+      ops.push({ type: "del", key });
+      const raw = raws[i];
+      if (raw === undefined) return; // its event is gone: nothing to scope it by (recovery reports the log's state separately)
+      const record = eventRecord(decodeEvent(raw, decodeU64(value)));
+      if (record.idempotencyKey !== decodeV1IdempotencyKey(key)) return;
+      for (const entry of indexEntries(record)) {
+        if (entry.kind === "idempotency" || entry.kind === "idempotency-expiry") ops.push({ type: "put", key: entry.key, value: entry.value });
+      }
+      moved++;
+    });
+    kv.writeSync(ops, true);
+  }
+  kv.writeSync([{ type: "put", key: META_FORMAT, value: FORMAT }], true);
+  return moved;
 }
 
 async function clearTable(kv: OrderedKv, table: number): Promise<void> {

@@ -1,23 +1,24 @@
-// Snapshot files: the whole latest-state table as of one commit_ts, written in the
-// background from a storage iterator (a consistent view taken when the snapshot starts).
+// Snapshot files: durable checkpoints of the store, O(1) each whatever the data size.
+//
+// The latest state lives in RocksDB, written in the same atomic batch as the events, so a
+// snapshot does not copy it: it records that everything up to commit_ts S was durable and
+// which event S was (its checksum). Recovery loads the newest valid one, refuses to start
+// when the log no longer reaches S or holds another event S (acknowledged commits are
+// missing: a rollback), and verifies the events after S against the indexes.
 //
 // File: <dir>/snapshot-<commit_ts, 20 digits>.snap, written as .tmp, fsynced, renamed, dir fsynced.
-//   header  32 bytes: "SHSNAP01" | u64 commitTs | u64 createdAtMs | u64 reserved (0)
-//   records         : u32 keyLength | key | u32 valueLength | value      (state-table entries, key order)
-//   trailer 20 bytes: "SHSNEND1" | u64 recordCount | u32 crc32(header + records)
-import { createReadStream } from "node:fs";
-import { mkdir, open, readdir, rename, rm, type FileHandle } from "node:fs/promises";
+//   32 bytes: "SHSNAP02" | u64 commitTs | u64 createdAtMs | u32 crc32(event S as stored) | u32 crc32(bytes 0..27)
+// Format 1 files ("SHSNAP01" + u64 commitTs, then a copy of the state table) from earlier
+// releases are read by their header only: they still mark commit_ts S as durable.
+import { mkdir, open, readdir, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import type { Failpoints } from "./failpoints.ts";
 import { decodeU64, encodeU64 } from "./key-encoding.ts";
-import type { KvEntry, KvIterator } from "./storage/ordered-kv.ts";
 
-const HEADER_MAGIC = Buffer.from("SHSNAP01", "latin1");
-const TRAILER_MAGIC = Buffer.from("SHSNEND1", "latin1");
-const HEADER_SIZE = 32;
-const TRAILER_SIZE = 20;
-const FLUSH_BYTES = 1 << 20;
+const MAGIC_V2 = Buffer.from("SHSNAP02", "latin1");
+const MAGIC_V1 = Buffer.from("SHSNAP01", "latin1");
+const SIZE = 32;
 const FILE_PATTERN = /^snapshot-(\d{20})\.snap$/;
 
 export interface SnapshotInfo {
@@ -25,12 +26,9 @@ export interface SnapshotInfo {
   file: string;
 }
 
-export interface SnapshotWriteResult extends SnapshotInfo {
-  records: number;
-  bytes: number;
-}
-
-export type SnapshotCheck = { ok: true; records: number } | { ok: false; reason: string };
+export type SnapshotCheck =
+  | { ok: true; commitTs: number; createdAtMs: number; /** crc32 of event S as stored; null for format-1 files. */ eventCrc: number | null }
+  | { ok: false; reason: string };
 
 export class SnapshotStore {
   readonly dir: string;
@@ -60,142 +58,69 @@ export class SnapshotStore {
     return out.sort((a, b) => b.commitTs - a.commitTs);
   }
 
-  /** Streams every entry of `iterator` into a new snapshot at commitTs (a temporary file until complete). */
-  async write(commitTs: number, iterator: KvIterator): Promise<SnapshotWriteResult> {
+  /** Writes the checkpoint of commit_ts S (whose stored event has checksum eventCrc) and keeps the newest `kept`. */
+  async write(commitTs: number, eventCrc: number, createdAtMs = Date.now()): Promise<SnapshotInfo> {
     const file = join(this.dir, `snapshot-${String(commitTs).padStart(20, "0")}.snap`);
     const tmp = `${file}.tmp`;
+    const body = Buffer.alloc(SIZE);
+    MAGIC_V2.copy(body, 0);
+    encodeU64(commitTs).copy(body, 8);
+    encodeU64(createdAtMs).copy(body, 16);
+    body.writeUInt32BE(eventCrc, 24);
+    body.writeUInt32BE(crc32(body.subarray(0, 28)), 28);
     const handle = await open(tmp, "w");
     let completed = false;
     try {
-      const header = Buffer.concat([HEADER_MAGIC, encodeU64(commitTs), encodeU64(Date.now()), encodeU64(0)]);
-      let crc = crc32(header);
-      let records = 0;
-      let bytes = header.length;
-      await writeAll(handle, header);
-      let pending: Buffer[] = [];
-      let pendingBytes = 0;
-      const flush = async (): Promise<void> => {
-        const chunk = Buffer.concat(pending, pendingBytes);
-        pending = [];
-        pendingBytes = 0;
-        crc = crc32(chunk, crc);
-        bytes += chunk.length;
-        await writeAll(handle, chunk);
-        this.failpoints.hit("snapshot:mid-write");
-      };
-      for (;;) {
-        const rows = await iterator.next(1000);
-        if (rows.length === 0) break;
-        for (const row of rows) {
-          const framed = frame(row);
-          pending.push(framed);
-          pendingBytes += framed.length;
-          records++;
-        }
-        if (pendingBytes >= FLUSH_BYTES) await flush();
-      }
-      await flush();
-      const countBuffer = encodeU64(records);
-      const crcBuffer = Buffer.allocUnsafe(4);
-      crcBuffer.writeUInt32BE(crc, 0);
-      await writeAll(handle, Buffer.concat([TRAILER_MAGIC, countBuffer, crcBuffer]));
+      await handle.write(body, 0, SIZE, 0);
+      this.failpoints.hit("snapshot:mid-write");
       await handle.sync();
       await handle.close();
       await rename(tmp, file);
       await syncDir(this.dir);
       completed = true;
-      await this.prune();
-      return { commitTs, file, records, bytes: bytes + TRAILER_SIZE };
     } finally {
-      iterator.close();
       if (!completed) {
         await handle.close().catch(() => undefined);
         await rm(tmp, { force: true });
       }
     }
+    await this.prune();
+    return { commitTs, file };
   }
 
-  /** Reads the whole file and checks magic, commit_ts, record framing and checksum. */
+  /** Reads and checks a snapshot's header (32 bytes, whatever the format). */
   async check(info: SnapshotInfo): Promise<SnapshotCheck> {
+    let head: Buffer;
     try {
-      let records = 0;
-      for await (const batch of this.read(info)) records += batch.length;
-      return { ok: true, records };
+      const handle = await open(info.file, "r");
+      try {
+        head = Buffer.alloc(SIZE);
+        const { bytesRead } = await handle.read(head, 0, SIZE, 0);
+        head = head.subarray(0, bytesRead);
+      } finally {
+        await handle.close();
+      }
     } catch (error) {
       return { ok: false, reason: error instanceof Error ? error.message : String(error) };
     }
+    if (head.length < 16) return { ok: false, reason: "truncated header" };
+    const magic = head.subarray(0, 8);
+    if (!magic.equals(MAGIC_V2) && !magic.equals(MAGIC_V1)) return { ok: false, reason: "bad header magic" };
+    if (decodeU64(head, 8) !== info.commitTs) return { ok: false, reason: "commit_ts differs from its file name" };
+    if (magic.equals(MAGIC_V1)) return { ok: true, commitTs: info.commitTs, createdAtMs: head.length >= 24 ? decodeU64(head, 16) : 0, eventCrc: null };
+    if (head.length < SIZE) return { ok: false, reason: "truncated header" };
+    if (crc32(head.subarray(0, 28)) !== head.readUInt32BE(28)) return { ok: false, reason: "checksum mismatch" };
+    return { ok: true, commitTs: info.commitTs, createdAtMs: decodeU64(head, 16), eventCrc: head.readUInt32BE(24) };
   }
 
-  /**
-   * Yields the entries in batches. The checksum can only be known at the end: a caller
-   * that applies entries while reading must treat everything as void if this throws.
-   */
-  async *read(info: SnapshotInfo): AsyncGenerator<KvEntry[]> {
-    const stream = createReadStream(info.file, { highWaterMark: FLUSH_BYTES });
-    let buffer: Buffer = Buffer.alloc(0);
-    let crc = 0;
-    let headerSeen = false;
-    let records = 0;
-    const fail = (what: string): never => {
-      throw new Error(`snapshot ${info.file}: ${what}`);
-    };
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      buffer = buffer.length === 0 ? chunk : Buffer.concat([buffer, chunk]);
-      if (!headerSeen) {
-        if (buffer.length < HEADER_SIZE) continue;
-        if (!buffer.subarray(0, 8).equals(HEADER_MAGIC)) fail("bad header magic");
-        if (decodeU64(buffer, 8) !== info.commitTs) fail("commit_ts differs from its file name");
-        crc = crc32(buffer.subarray(0, HEADER_SIZE));
-        buffer = buffer.subarray(HEADER_SIZE);
-        headerSeen = true;
-      }
-      // Keep at least a trailer's worth of bytes: they may be the trailer.
-      const entries: KvEntry[] = [];
-      let offset = 0;
-      for (;;) {
-        if (buffer.length - offset < 4 + TRAILER_SIZE) break;
-        const keyLength = buffer.readUInt32BE(offset);
-        if (buffer.length - offset < 8 + keyLength + TRAILER_SIZE) break;
-        const valueLength = buffer.readUInt32BE(offset + 4 + keyLength);
-        const end = offset + 8 + keyLength + valueLength;
-        if (buffer.length - end < TRAILER_SIZE) break;
-        entries.push([
-          Buffer.from(buffer.subarray(offset + 4, offset + 4 + keyLength)),
-          Buffer.from(buffer.subarray(offset + 8 + keyLength, end)),
-        ]);
-        offset = end;
-      }
-      crc = crc32(buffer.subarray(0, offset), crc);
-      buffer = buffer.subarray(offset);
-      records += entries.length;
-      if (entries.length > 0) yield entries;
-    }
-    if (!headerSeen) fail("truncated header");
-    if (buffer.length !== TRAILER_SIZE || !buffer.subarray(0, 8).equals(TRAILER_MAGIC)) fail("truncated or bad trailer");
-    if (decodeU64(buffer, 8) !== records) fail("record count mismatch");
-    if (buffer.readUInt32BE(16) !== crc) fail("checksum mismatch");
+  async remove(info: SnapshotInfo): Promise<void> {
+    await rm(info.file, { force: true });
+    await syncDir(this.dir);
   }
 
   private async prune(): Promise<void> {
     const all = await this.list();
     for (const old of all.slice(this.kept)) await rm(old.file, { force: true });
-  }
-}
-
-function frame([key, value]: KvEntry): Buffer {
-  const out = Buffer.allocUnsafe(8 + key.length + value.length);
-  out.writeUInt32BE(key.length, 0);
-  key.copy(out, 4);
-  out.writeUInt32BE(value.length, 4 + key.length);
-  value.copy(out, 8 + key.length);
-  return out;
-}
-
-async function writeAll(handle: FileHandle, data: Buffer): Promise<void> {
-  let offset = 0;
-  while (offset < data.length) {
-    const { bytesWritten } = await handle.write(data, offset, data.length - offset);
-    offset += bytesWritten;
   }
 }
 

@@ -1,9 +1,10 @@
 // The storage-agnostic engine: transactions, commit sequencing, reads, replay and watch
 // over an OrderedKv. Both backends (memory, RocksDB) run exactly this code.
 import { randomUUID } from "node:crypto";
-import { CommitSequencer, type AppliedBatch, type CommitRequest, type NormalizedPrecondition } from "./commit-sequencer.ts";
+import { agentId as agentIdOf, CommitSequencer, type AppliedBatch, type CommitRequest, type NormalizedPrecondition } from "./commit-sequencer.ts";
 import { EngineError } from "./engine-error.ts";
 import type { Failpoints } from "./failpoints.ts";
+import { purgeExpiredIdempotencyKeys } from "./idempotency-purge.ts";
 import { PagedReads } from "./paged-reads.ts";
 import {
   agentEventKey,
@@ -15,12 +16,14 @@ import {
 } from "./key-encoding.ts";
 import { decodeEvent, decodeStateHeader, decodeStateValue, type StoredEvent } from "./record-codec.ts";
 import type { OrderedKv } from "./storage/ordered-kv.ts";
+import { operationBytes, StagedBudget } from "./staged-budget.ts";
 import { TransactionManager, type RecordedRead, type StagedOperation } from "./transaction-manager.ts";
 import type {
   AgentEvent,
   CommitOptions,
   CommitResult,
   Engine,
+  EngineLogger,
   EngineObserver,
   EngineStats,
   JsonObject,
@@ -47,6 +50,13 @@ export interface EngineCoreOptions {
   observer: EngineObserver | undefined;
   failpoints: Failpoints;
   recovery: RecoveryReport;
+  maxStagedBytes: number;
+  maxTransactionBytes: number;
+  idempotencyWindowMs: number;
+  /** How often expired idempotency keys are purged (0 = only when purgeIdempotencyKeys is called). */
+  idempotencyPurgeIntervalMs: number;
+  clock: () => number;
+  logger: EngineLogger | undefined;
   /** Called after each applied batch (snapshot scheduling). */
   afterBatch?: (batch: AppliedBatch) => void;
   /** Called during close, after the last commit settled and before storage closes. */
@@ -69,11 +79,18 @@ export class StatehouseEngine implements Engine {
   private readonly maxValueBytes: number;
   private readonly beforeClose: (() => Promise<void>) | undefined;
   private readonly pages: PagedReads;
-  private commitWaiters = new Set<() => void>();
+  private readonly budget: StagedBudget;
+  private readonly clock: () => number;
+  private readonly idempotencyWindowMs: number;
+  private readonly purgeTimer: NodeJS.Timeout | null;
+  private purging: Promise<number> | null = null;
+  /** Watchers waiting for a batch that touches their agent, by agentId(namespace, agent). */
+  private readonly watchers = new Map<string, Set<() => void>>();
   private closing: Promise<void> | null = null;
   private closed = false;
   private groupCommits = 0;
   private committedTransactions = 0;
+  private watcherWakeups = 0;
 
   constructor(options: EngineCoreOptions) {
     this.kv = options.kv;
@@ -83,19 +100,32 @@ export class StatehouseEngine implements Engine {
     this.beforeClose = options.beforeClose;
     this.pages = new PagedReads(options.kv, async (namespace, agentId, picks) => {
       const events = await this.loadAgentEvents(namespace, agentId, picks.map((p) => p.ts));
-      return picks.map((pick, i) => findOperation(events[i] as StoredEvent, namespace, agentId, pick.key)?.[4] ?? null);
+      return picks.map((pick, i) => findOperation(events[i] as StoredEvent, namespace, agentId, pick.key)?.value ?? null);
     });
-    this.txns = new TransactionManager(options.txTimeoutMs, () => this.observer?.onExpire?.());
+    this.budget = new StagedBudget(options.maxStagedBytes, options.maxTransactionBytes);
+    this.clock = options.clock;
+    this.idempotencyWindowMs = options.idempotencyWindowMs;
+    this.txns = new TransactionManager(options.txTimeoutMs, this.budget, () => this.observer?.onExpire?.());
     const afterBatch = options.afterBatch;
-    this.sequencer = new CommitSequencer(options.kv, options.sync, options.lastCommitTs, options.failpoints, (batch) => {
-      this.groupCommits++;
-      this.committedTransactions += batch.transactions;
-      this.observer?.onGroupCommit?.({ transactions: batch.transactions, operations: batch.operations, durationMs: batch.durationMs });
-      const waiters = this.commitWaiters;
-      this.commitWaiters = new Set();
-      for (const wake of waiters) wake();
-      afterBatch?.(batch);
+    this.sequencer = new CommitSequencer({
+      kv: options.kv,
+      sync: options.sync,
+      lastCommitTs: options.lastCommitTs,
+      failpoints: options.failpoints,
+      clock: options.clock,
+      idempotencyWindowMs: options.idempotencyWindowMs,
+      logger: options.logger,
+      onApplied: (batch) => {
+        this.groupCommits++;
+        this.committedTransactions += batch.transactions;
+        this.observer?.onGroupCommit?.({ transactions: batch.transactions, operations: batch.operations, durationMs: batch.durationMs });
+        this.wakeWatchers(batch.agents);
+        afterBatch?.(batch);
+      },
     });
+    const every = options.idempotencyPurgeIntervalMs;
+    this.purgeTimer = every > 0 ? setInterval(() => void this.purgeIdempotencyKeys().catch(() => undefined), every) : null;
+    this.purgeTimer?.unref();
   }
 
   // ---- transactions -------------------------------------------------------------------
@@ -112,15 +142,13 @@ export class StatehouseEngine implements Engine {
     this.assertOpen();
     const txn = this.txns.requireOpen(txnId);
     if (value === null) throw new TypeError("stageWrite needs a JSON object value; use stageDelete to delete");
-    const op = this.stagedOperation(ref, value);
-    txn.staged.set(op.id, op);
+    this.txns.stage(txn, this.stagedOperation(ref, value));
   }
 
   stageDelete(txnId: string, ref: RecordRef): void {
     this.assertOpen();
     const txn = this.txns.requireOpen(txnId);
-    const op = this.stagedOperation(ref, null);
-    txn.staged.set(op.id, op);
+    this.txns.stage(txn, this.stagedOperation(ref, null));
   }
 
   /**
@@ -150,7 +178,7 @@ export class StatehouseEngine implements Engine {
     }
     txn.status = "committing";
     try {
-      const result = await this.submit(request);
+      const result = await this.submit(request, txn.bytes);
       this.txns.finish(txn, "committed");
       return result;
     } catch (error) {
@@ -169,7 +197,7 @@ export class StatehouseEngine implements Engine {
     if (typeof options !== "object" || options === null) throw new TypeError("transact options must be an object");
     // One-shot: nobody else knows the id, so it never enters the transaction table.
     const request = this.commitRequest(randomUUID(), EMPTY_STAGED, EMPTY_READS, options);
-    return this.submit(request);
+    return this.submit(request, 0);
   }
 
   // ---- reads -----------------------------------------------------------------------------
@@ -200,7 +228,7 @@ export class StatehouseEngine implements Engine {
   async getAsOf(ref: RecordRef, commitTs: bigint): Promise<StateRecord> {
     this.assertOpen();
     const checked = checkRef(ref);
-    const asOf = toSafeNumber(checkTimestamp(commitTs, "commitTs"));
+    const asOf = this.asOfTs(commitTs);
     const key = stateKeyOf(checked.namespace, checked.agentId, checked.key);
     const [raw] = await this.kv.getMany([key]);
     if (raw === undefined) return NOT_FOUND;
@@ -251,7 +279,7 @@ export class StatehouseEngine implements Engine {
 
   getAgentAsOfPage(namespace: string, agentId: string, commitTs: bigint, options?: PageOptions): Promise<Page<StateEntry>> {
     this.assertOpen();
-    return this.pages.agentAsOf(namespace, agentId, toSafeNumber(checkTimestamp(commitTs, "commitTs")), options);
+    return this.pages.agentAsOf(namespace, agentId, this.asOfTs(commitTs), options);
   }
 
   replay(namespace: string, agentId: string, options: ReplayOptions = {}): AsyncIterable<AgentEvent> {
@@ -287,7 +315,30 @@ export class StatehouseEngine implements Engine {
       commitTs: BigInt(this.sequencer.committedTs),
       groupCommits: this.groupCommits,
       committedTransactions: this.committedTransactions,
+      stagedBytes: this.budget.stagedBytes,
+      writable: this.sequencer.halted === null,
+      watchersWaiting: this.watchersWaiting(),
+      watcherWakeups: this.watcherWakeups,
+      haltReason: this.sequencer.halted?.message ?? null,
     };
+  }
+
+  /** Makes every acknowledged commit durable with one synced write through the writer (used before a snapshot when fsyncOnCommit is off). */
+  syncLog(): Promise<void> {
+    return this.sequencer.syncLog();
+  }
+
+  /**
+   * Deletes idempotency keys older than the window (oldest first, through the single writer,
+   * so a commit never sees half a purge); resolves to how many were deleted. Runs by itself
+   * every `idempotencyPurgeIntervalMs`; one purge at a time.
+   */
+  purgeIdempotencyKeys(): Promise<number> {
+    this.assertOpen();
+    this.purging ??= purgeExpiredIdempotencyKeys(this.kv, this.sequencer, this.clock() - this.idempotencyWindowMs).finally(() => {
+      this.purging = null;
+    });
+    return this.purging;
   }
 
   close(): Promise<void> {
@@ -299,11 +350,12 @@ export class StatehouseEngine implements Engine {
 
   private async doClose(): Promise<void> {
     this.txns.close();
+    if (this.purgeTimer !== null) clearInterval(this.purgeTimer);
+    await this.purging?.catch(() => undefined);
     await this.sequencer.idle();
     this.closed = true;
-    const waiters = this.commitWaiters;
-    this.commitWaiters = new Set();
-    for (const wake of waiters) wake();
+    for (const waiters of this.watchers.values()) for (const wake of waiters) wake();
+    this.watchers.clear();
     await this.beforeClose?.();
     await this.kv.close();
   }
@@ -312,14 +364,28 @@ export class StatehouseEngine implements Engine {
     if (this.closed || this.closing !== null) throw new EngineError("CLOSED", "engine is closed");
   }
 
+  /** A commit_ts for an as-of read: one that exists now (the same question must get the same answer later). */
+  private asOfTs(commitTs: bigint): number {
+    const asOf = checkTimestamp(commitTs, "commitTs");
+    const current = this.sequencer.committedTs;
+    if (asOf > BigInt(current)) {
+      throw new EngineError("INVALID_ARGUMENT", `commit_ts ${asOf} is in the future: the current commit_ts is ${current}`, {
+        details: { field: "commit_ts", commitTs: String(asOf), currentCommitTs: String(current) },
+      });
+    }
+    return Number(asOf);
+  }
+
   private stagedOperation(ref: RecordRef, value: JsonObject | null): StagedOperation {
     const checked = checkRef(ref);
     const stateKey = stateKeyOf(checked.namespace, checked.agentId, checked.key);
+    const serialized = value === null ? null : serializeValue(value, this.maxValueBytes);
     return {
       ref: checked,
       stateKey,
       id: stateKey.toString("latin1"),
-      valueJson: value === null ? null : serializeValue(value, this.maxValueBytes),
+      valueJson: serialized?.json ?? null,
+      bytes: operationBytes(checked.namespace, checked.agentId, checked.key, serialized?.bytes ?? 0),
     };
   }
 
@@ -349,7 +415,15 @@ export class StatehouseEngine implements Engine {
     return { txnId, operations: [...staged.values()], preconditions, idempotencyKey: key ?? null };
   }
 
-  private async submit(request: CommitRequest): Promise<CommitResult> {
+  /**
+   * Queues the request for the single writer. `alreadyCharged` bytes (a server-side
+   * transaction's staged data) are on the budget already; the rest is charged while queued.
+   */
+  private async submit(request: CommitRequest, alreadyCharged: number): Promise<CommitResult> {
+    let total = 0;
+    for (const op of request.operations) total += op.bytes;
+    const extra = Math.max(0, total - alreadyCharged);
+    this.budget.charge(extra, total);
     const started = performance.now();
     try {
       const outcome = await this.sequencer.submit(request);
@@ -367,7 +441,25 @@ export class StatehouseEngine implements Engine {
     } catch (error) {
       if (error instanceof EngineError && error.code === "CONFLICT") this.observer?.onConflict?.();
       throw error;
+    } finally {
+      this.budget.release(extra);
     }
+  }
+
+  private wakeWatchers(agents: ReadonlySet<string>): void {
+    for (const agent of agents) {
+      const waiters = this.watchers.get(agent);
+      if (waiters === undefined) continue;
+      this.watchers.delete(agent);
+      this.watcherWakeups += waiters.size;
+      for (const wake of waiters) wake();
+    }
+  }
+
+  private watchersWaiting(): number {
+    let n = 0;
+    for (const waiters of this.watchers.values()) n += waiters.size;
+    return n;
   }
 
   private async versionRecord(ref: RecordRef, key: Buffer, version: number): Promise<StateRecord | undefined> {
@@ -376,8 +468,8 @@ export class StatehouseEngine implements Engine {
     const ts = decodeU64(rawTs);
     const [event] = await this.loadAgentEvents(ref.namespace, ref.agentId, [ts]);
     const op = findOperation(event as StoredEvent, ref.namespace, ref.agentId, ref.key);
-    if (op === undefined || op[3] !== version) throw corruptIndex(`event ${ts} lacks version ${version} of ${ref.agentId}/${ref.key}`);
-    return { value: op[4], version: BigInt(version), commitTs: BigInt(ts), exists: op[4] !== null };
+    if (op === undefined || op.version !== version) throw corruptIndex(`event ${ts} lacks version ${version} of ${ref.agentId}/${ref.key}`);
+    return { value: op.value, version: BigInt(version), commitTs: BigInt(ts), exists: op.value !== null };
   }
 
   /** The agent's part of the events at these commit_ts, from the covering agent-event index. */
@@ -438,8 +530,16 @@ export class StatehouseEngine implements Engine {
 
   private async *follow(namespace: string, agentId: string, start: number, signal?: AbortSignal): AsyncGenerator<AgentEvent> {
     let next = start;
+    const id = agentIdOf(namespace, agentId);
     let wake: (() => void) | null = null;
-    const onAbort = (): void => wake?.();
+    // A cancelled watcher is unregistered at once, not at the next commit of its agent.
+    const onAbort = (): void => {
+      if (wake === null) return;
+      const waiters = this.watchers.get(id);
+      waiters?.delete(wake);
+      if (waiters?.size === 0) this.watchers.delete(id);
+      wake();
+    };
     signal?.addEventListener("abort", onAbort, { once: true });
     try {
       while (!aborted(signal) && !this.closed) {
@@ -449,11 +549,13 @@ export class StatehouseEngine implements Engine {
           next = upTo + 1;
           continue;
         }
-        // Nothing new: sleep until the next applied batch (registered synchronously after
+        // Nothing new: sleep until a batch touches this agent (registered synchronously after
         // reading committedTs, so no batch can slip between the check and the wait).
         await new Promise<void>((resolve) => {
           wake = resolve;
-          this.commitWaiters.add(resolve);
+          let waiters = this.watchers.get(id);
+          if (waiters === undefined) this.watchers.set(id, (waiters = new Set()));
+          waiters.add(resolve);
         });
         wake = null;
       }
@@ -480,13 +582,13 @@ function normalizePrecondition(pre: Precondition): NormalizedPrecondition {
 }
 
 function findOperation(event: StoredEvent, namespace: string, agentId: string, key: string): StoredEvent["operations"][number] | undefined {
-  return event.operations.find((op) => op[0] === namespace && op[1] === agentId && op[2] === key);
+  return event.operations.find((op) => op.namespace === namespace && op.agentId === agentId && op.key === key);
 }
 
 function toAgentEvent(event: StoredEvent, namespace: string, agentId: string): AgentEvent {
   const operations = [];
   for (const op of event.operations) {
-    if (op[0] === namespace && op[1] === agentId) operations.push({ key: op[2], value: op[4], version: BigInt(op[3]) });
+    if (op.namespace === namespace && op.agentId === agentId) operations.push({ key: op.key, value: op.value, version: BigInt(op.version) });
   }
   return { txnId: event.txnId, commitTs: BigInt(event.commitTs), committedAtMs: event.committedAtMs, namespace, agentId, operations };
 }

@@ -2,6 +2,7 @@
 // Nothing here is persisted: an uncommitted transaction dies with the process.
 import { randomUUID } from "node:crypto";
 import { EngineError } from "./engine-error.ts";
+import type { StagedBudget } from "./staged-budget.ts";
 import type { RecordRef } from "./types.ts";
 
 export interface StagedOperation {
@@ -11,6 +12,8 @@ export interface StagedOperation {
   id: string;
   /** Serialized value, or null for a delete. */
   valueJson: string | null;
+  /** What the operation is charged against the staged-data budget. */
+  bytes: number;
 }
 
 export interface RecordedRead {
@@ -30,6 +33,8 @@ export interface Transaction {
   readonly staged: Map<string, StagedOperation>;
   /** Versions seen by reads made through the transaction (first read of a key wins). */
   readonly reads: Map<string, RecordedRead>;
+  /** Bytes of `staged`, charged to the budget until the transaction ends. */
+  bytes: number;
 }
 
 /** Terminal states are remembered this long so late calls get a precise error. */
@@ -42,9 +47,11 @@ export class TransactionManager {
   private readonly reaper: NodeJS.Timeout;
   private readonly defaultTimeoutMs: number;
   private readonly onExpire: () => void;
+  private readonly budget: StagedBudget;
 
-  constructor(defaultTimeoutMs: number, onExpire: () => void, reapIntervalMs = Math.min(1000, Math.max(10, Math.floor(defaultTimeoutMs / 4)))) {
+  constructor(defaultTimeoutMs: number, budget: StagedBudget, onExpire: () => void, reapIntervalMs = Math.min(1000, Math.max(10, Math.floor(defaultTimeoutMs / 4)))) {
     this.defaultTimeoutMs = defaultTimeoutMs;
+    this.budget = budget;
     this.onExpire = onExpire;
     this.reaper = setInterval(() => this.reap(), reapIntervalMs);
     this.reaper.unref();
@@ -61,6 +68,7 @@ export class TransactionManager {
       deadline: Date.now() + timeoutMs,
       staged: new Map(),
       reads: new Map(),
+      bytes: 0,
     };
     this.open.set(txn.id, txn);
     return txn;
@@ -82,8 +90,18 @@ export class TransactionManager {
     throw stateError(id, done?.status ?? null);
   }
 
-  /** Marks a transaction terminal and forgets its staged data. */
+  /** Stages an operation (the last one on a key wins), charging its bytes; LIMIT_EXCEEDED leaves the transaction as it was. */
+  stage(txn: Transaction, op: StagedOperation): void {
+    const replaced = txn.staged.get(op.id)?.bytes ?? 0;
+    this.budget.charge(op.bytes - replaced, txn.bytes + op.bytes - replaced);
+    txn.bytes += op.bytes - replaced;
+    txn.staged.set(op.id, op);
+  }
+
+  /** Marks a transaction terminal and forgets its staged data (its bytes return to the budget). */
   finish(txn: Transaction, status: "committed" | "aborted" | "expired"): void {
+    if (this.open.get(txn.id) === txn) this.budget.release(txn.bytes);
+    txn.bytes = 0;
     txn.status = status;
     this.open.delete(txn.id);
     this.remember(txn.id, status);
@@ -110,6 +128,7 @@ export class TransactionManager {
 
   close(): void {
     clearInterval(this.reaper);
+    for (const txn of this.open.values()) this.budget.release(txn.bytes);
     this.open.clear();
   }
 

@@ -32,7 +32,14 @@ export interface CommitOptions {
   /** Operations applied after the transaction's staged ones (last operation on a key wins). */
   operations?: readonly OperationInput[];
   preconditions?: readonly Precondition[];
-  /** A key that already committed returns the original commitTs and applies nothing (survives restarts). */
+  /**
+   * Makes a retry safe. The key belongs to the namespace the transaction writes (the smallest
+   * one when it writes several; "default" when it writes nothing) and to the transaction's
+   * content (its operations): the same key with the same operations returns the original
+   * commitTs with `duplicate: true` and applies nothing; with other operations it fails with
+   * IDEMPOTENCY_KEY_REUSED. Keys are kept for `idempotencyWindowMs` (default 24 h, across
+   * restarts), then purged: a retry after the window applies again.
+   */
   idempotencyKey?: string;
 }
 
@@ -163,13 +170,32 @@ export interface EngineOptions {
   snapshotInterval?: number;
   /** Snapshots kept on disk. Default 3. */
   snapshotsKept?: number;
+  /** RocksDB block cache in bytes (data, index and filter blocks; README "Memory"). Default 16 MiB. */
+  rocksdbCacheBytes?: number;
+  /** RocksDB memtable budget in bytes (write buffers of a quarter of it; README "Memory"). Default 32 MiB. */
+  rocksdbMemtableBytes?: number;
   /** Default transaction timeout. Default 30000. */
   txTimeoutMs?: number;
   /**
    * "auto" (default): verify the events after the newest valid snapshot against the durable
-   * indexes and rebuild only on inconsistency. "rebuild": rebuild every index from the full log.
+   * indexes and rebuild only on inconsistency; evidence that acknowledged commits are missing
+   * (a snapshot ahead of the log, another event at a snapshot's commit_ts, index entries newer
+   * than the log) refuses to open with CORRUPTION. "rebuild": rebuild every index from the full
+   * log. "accept-rollback": like auto, but such evidence is accepted (noted in the recovery
+   * report, the newer snapshots removed) and the store serves the older state: commit_ts values
+   * after it are issued again, so use it only when you chose to go back.
    */
-  recoveryMode?: "auto" | "rebuild";
+  recoveryMode?: "auto" | "rebuild" | "accept-rollback";
+  /** Budget in bytes for the data of all open transactions (staged and queued). Default 512 MiB. */
+  maxStagedBytes?: number;
+  /** Largest transaction in bytes (its operations' serialized values plus names). Default 64 MiB. */
+  maxTransactionBytes?: number;
+  /** How long idempotency keys are kept. Default 24 h. */
+  idempotencyWindowMs?: number;
+  /** How often expired idempotency keys are purged in the background (0 = never by itself). Default 60 s. */
+  idempotencyPurgeIntervalMs?: number;
+  /** Wall clock in milliseconds since the epoch (tests inject one). Default Date.now. */
+  clock?: () => number;
   /** Largest accepted serialized value in bytes (LIMIT_EXCEEDED beyond). Default 1 MiB. */
   maxValueBytes?: number;
   /**
@@ -188,6 +214,16 @@ export interface EngineStats {
   groupCommits?: number;
   /** Transactions committed since open (duplicates and conflicts excluded). */
   committedTransactions?: number;
+  /** Bytes charged to the staged-data budget now. */
+  stagedBytes?: number;
+  /** False once commits are refused because storage's state could not be re-established (reads go on). */
+  writable?: boolean;
+  /** Why commits are refused, or null. */
+  haltReason?: string | null;
+  /** Watch streams waiting for a commit to their agent. */
+  watchersWaiting?: number;
+  /** Times a waiting watcher was woken by a batch that touched its agent, since open. */
+  watcherWakeups?: number;
 }
 
 /** The engine: one logical writer, many readers. Obtain one with `openEngine`. */
@@ -218,6 +254,7 @@ export interface Engine {
   getAtVersion(ref: RecordRef, version: bigint): Promise<StateRecord>;
   /** State of one key as of commitTs (its latest version with commit_ts <= commitTs). */
   getAsOf(ref: RecordRef, commitTs: bigint): Promise<StateRecord>;
+  // As-of reads (getAsOf, getAgentAsOf, getAgentAsOfPage) of a commitTs beyond the current one fail with INVALID_ARGUMENT.
   /** Every key of the agent that existed as of commitTs, in key order. */
   getAgentAsOf(namespace: string, agentId: string, commitTs: bigint): Promise<StateEntry[]>;
   /** Existing keys of the agent, in key order. */
@@ -241,6 +278,9 @@ export interface Engine {
   replay(namespace: string, agentId: string, options?: ReplayOptions): AsyncIterable<AgentEvent>;
   /** Replay from startTs, then follow new commits live; no gap, no duplicate at the switch. Ends on signal or close. */
   watch(namespace: string, agentId: string, options?: WatchOptions): AsyncIterable<AgentEvent>;
+
+  /** Deletes idempotency keys older than the window now (it also runs by itself); resolves to the number deleted. */
+  purgeIdempotencyKeys(): Promise<number>;
 
   /** The latest commit_ts (0 when nothing was ever committed). */
   commitTs(): bigint;

@@ -27,15 +27,16 @@ export function checkRef(ref: unknown): RecordRef {
   return { namespace: checkName(r.namespace, "namespace"), agentId: checkName(r.agentId, "agentId"), key: checkName(r.key, "key") };
 }
 
-/** Validates a JSON object value and returns its serialization. */
-export function serializeValue(value: unknown, maxBytes: number): string {
+/** Validates a JSON object value and returns its serialization and its size in UTF-8 bytes. */
+export function serializeValue(value: unknown, maxBytes: number): { json: string; bytes: number } {
   if (!isPlainObject(value)) throw new TypeError("value must be a plain JSON object");
   checkJson(value, 0);
   const json = JSON.stringify(value);
-  if (Buffer.byteLength(json) > maxBytes) {
+  const bytes = Buffer.byteLength(json);
+  if (bytes > maxBytes) {
     throw new EngineError("LIMIT_EXCEEDED", `value is larger than ${maxBytes} bytes`, { details: { maxValueBytes: String(maxBytes) } });
   }
-  return json;
+  return { json, bytes };
 }
 
 function isPlainObject(value: unknown): value is JsonObject {

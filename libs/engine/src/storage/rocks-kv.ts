@@ -10,16 +10,50 @@ import { describeError, storageError } from "./storage-error.ts";
 
 const NO_OPTIONS = {};
 
-const OPEN_OPTIONS: RocksOpenOptions = {
-  createIfMissing: true,
-  // WAL compression would run on the JS thread inside every synchronous commit write.
-  walCompression: false,
-  // Level compaction with 8 MiB memtables (budget / 4): keeps the WAL that RocksDB
-  // replays on open small (fast reopen after a crash) and leaves L0/L1 uncompressed,
-  // so flushes do not compete with commits for the CPU.
-  compaction: "level",
-  memtableMemoryBudget: 32 * 1024 * 1024,
-};
+const MIB = 1024 * 1024;
+
+/** RocksDB's memory, sized deliberately (engine README, "Memory"). */
+export interface RocksMemoryOptions {
+  /**
+   * Block cache in bytes: data blocks and, because they are cached too, every SST's index and
+   * bloom filter blocks — so the cache bounds what grows with the data. Default 16 MiB.
+   */
+  blockCacheBytes?: number | undefined;
+  /**
+   * Memtable budget in bytes: write buffers of a quarter of it each, flushed two at a time, at
+   * most six (1.5× the budget in the worst case, about half of it at a steady write rate).
+   * Default 32 MiB.
+   */
+  memtableBudgetBytes?: number | undefined;
+}
+
+export const ROCKS_MEMORY_DEFAULTS = { blockCacheBytes: 16 * MIB, memtableBudgetBytes: 32 * MIB } as const;
+
+/** The binding reads the cache size as an unsigned 32-bit integer. */
+const MAX_BLOCK_CACHE_BYTES = 4095 * MIB;
+
+function openOptions(memory: RocksMemoryOptions): RocksOpenOptions {
+  const blockCacheBytes = memory.blockCacheBytes ?? ROCKS_MEMORY_DEFAULTS.blockCacheBytes;
+  const memtableBudgetBytes = memory.memtableBudgetBytes ?? ROCKS_MEMORY_DEFAULTS.memtableBudgetBytes;
+  if (!Number.isSafeInteger(blockCacheBytes) || blockCacheBytes < MIB || blockCacheBytes > MAX_BLOCK_CACHE_BYTES) {
+    throw new TypeError(`blockCacheBytes must be an integer between 1 MiB and 4095 MiB`);
+  }
+  if (!Number.isSafeInteger(memtableBudgetBytes) || memtableBudgetBytes < 4 * MIB) throw new TypeError("memtableBudgetBytes must be an integer >= 4 MiB");
+  return {
+    createIfMissing: true,
+    // WAL compression would run on the JS thread inside every synchronous commit write.
+    walCompression: false,
+    // Level compaction with memtables of budget / 4 (8 MiB by default): keeps the WAL that
+    // RocksDB replays on open small (fast reopen after a crash) and leaves L0/L1 uncompressed,
+    // so flushes do not compete with commits for the CPU.
+    compaction: "level",
+    memtableMemoryBudget: memtableBudgetBytes,
+    cacheSize: blockCacheBytes,
+    // Without this every open SST keeps its index and filter blocks in memory outside the
+    // cache: memory that grows with the records (tens of MiB at 10M).
+    cacheIndexAndFilterBlocks: true,
+  };
+}
 
 /** Free space needed before a store broken by a full disk is reopened. */
 const MIN_FREE_BYTES_TO_REPAIR = 1024 * 1024;
@@ -32,15 +66,30 @@ export class RocksKv implements OrderedKv {
   private readonly iterators = new Set<RocksIterator>();
   private failed = false;
   private reopening: Promise<void> | null = null;
+  private readonly options: RocksOpenOptions;
 
-  private constructor(db: RocksLevel, location: string) {
+  private constructor(db: RocksLevel, location: string, options: RocksOpenOptions) {
     this.db = db;
     this.location = location;
+    this.options = options;
   }
 
   /** Opens (creating if missing). RocksDB replays its WAL here. A held lock is LOCKED. */
-  static async open(location: string): Promise<RocksKv> {
-    return new RocksKv(await openDb(location), location);
+  static async open(location: string, memory: RocksMemoryOptions = {}): Promise<RocksKv> {
+    const options = openOptions(memory);
+    return new RocksKv(await openDb(location, options), location, options);
+  }
+
+  /** What RocksDB holds in memory now, in bytes (its own accounting). */
+  memoryUsage(): { memtables: number; blockCache: number; blockCachePinned: number; tableReaders: number } {
+    // NaN while the store is being reopened (the binding refuses properties of a closed database).
+    const property = (name: string): number => (this.db.status === "open" ? Number(this.db.getProperty(`rocksdb.${name}`)) : Number.NaN);
+    return {
+      memtables: property("size-all-mem-tables"),
+      blockCache: property("block-cache-usage"),
+      blockCachePinned: property("block-cache-pinned-usage"),
+      tableReaders: property("estimate-table-readers-mem"),
+    };
   }
 
   get broken(): boolean {
@@ -141,7 +190,7 @@ export class RocksKv implements OrderedKv {
       });
     }
     await this.closeDb();
-    this.db = await openDb(this.location);
+    this.db = await openDb(this.location, this.options);
     this.failed = false;
   }
 
@@ -160,10 +209,10 @@ export class RocksKv implements OrderedKv {
   }
 }
 
-async function openDb(location: string): Promise<RocksLevel> {
+async function openDb(location: string, options: RocksOpenOptions): Promise<RocksLevel> {
   const db = new RocksLevel(location);
   try {
-    await db.open(OPEN_OPTIONS);
+    await db.open(options);
   } catch (error) {
     const message = describeError(error);
     if (/lock/i.test(message)) {
@@ -171,6 +220,15 @@ async function openDb(location: string): Promise<RocksLevel> {
         cause: error,
         details: { location },
       });
+    }
+    if (/corruption/i.test(message)) {
+      // RocksDB refuses a database whose files are damaged or missing (a deleted SST, a torn
+      // MANIFEST): acknowledged commits may be gone, and this binding exposes no repair.
+      throw new EngineError(
+        "CORRUPTION",
+        `RocksDB at ${location} reports damaged or missing files: ${message}; acknowledged commits may be missing: restore the data directory from a backup (RocksDB refuses to open it as it is)`,
+        { cause: error, details: { location, evidence: message } },
+      );
     }
     throw new EngineError(/no space left/i.test(message) ? "STORAGE_FULL" : "STORAGE_ERROR", `cannot open RocksDB at ${location}: ${message}`, {
       cause: error,

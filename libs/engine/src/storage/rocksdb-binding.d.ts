@@ -11,6 +11,10 @@ declare module "@nxtedition/rocksdb" {
     compaction?: "level" | "universal";
     memtableMemoryBudget?: number;
     compression?: boolean;
+    /** Block cache bytes (uint32; 0 = no cache). The binding's default is 8 MiB. */
+    cacheSize?: number;
+    /** Keep SST index and filter blocks in the block cache instead of beside it. */
+    cacheIndexAndFilterBlocks?: boolean;
   }
 
   export interface RocksIteratorOptions {
@@ -49,5 +53,7 @@ declare module "@nxtedition/rocksdb" {
     _chainedBatch(): RocksChainedBatch;
     _getManySync(keys: readonly Buffer[]): (Buffer | undefined)[];
     _getManyAsync(keys: readonly Buffer[], options: object): Promise<(Buffer | undefined)[]>;
+    /** A RocksDB property (e.g. "rocksdb.block-cache-usage"), as text; synchronous. */
+    getProperty(property: string): string;
   }
 }

@@ -224,25 +224,77 @@ export function runEngineContract({ name, factory, supports }: EngineContractOpt
       expect(await engine.get(ref("a", "counter"))).toMatchObject({ value: { n: 20 }, version: 21n });
     });
 
-    it("applies an idempotency key once and returns the original commit_ts", async () => {
+    it("applies an idempotency key once per content and returns the original commit_ts", async () => {
       const { engine } = await open();
-      const first = await engine.transact({ operations: [{ ...ref("a", "k"), value: { n: 1 } }], idempotencyKey: "req-1" });
-      const again = await engine.transact({ operations: [{ ...ref("a", "k"), value: { n: 2 } }], idempotencyKey: "req-1" });
+      const ops = [{ ...ref("a", "k"), value: { n: 1 } }];
+      const first = await engine.transact({ operations: ops, idempotencyKey: "req-1" });
+      const again = await engine.transact({ operations: ops, idempotencyKey: "req-1" });
       expect(first).toEqual({ commitTs: 1n, duplicate: false });
       expect(again).toEqual({ commitTs: 1n, duplicate: true });
+      // The same content staged server-side is the same transaction.
       const tx = engine.begin();
-      engine.stageWrite(tx, ref("a", "k"), { n: 3 });
+      engine.stageWrite(tx, ref("a", "k"), { n: 1 });
       expect(await engine.commit(tx, { idempotencyKey: "req-1" })).toEqual({ commitTs: 1n, duplicate: true });
       await expectEngineError(engine.commit(tx), "TXN_ALREADY_COMMITTED");
-      // Same key in one group commit: exactly one applies.
-      const racing = await Promise.all(
-        Array.from({ length: 5 }, (_, i) => engine.transact({ operations: [{ ...ref("a", "r"), value: { i } }], idempotencyKey: "req-2" })),
+      // Other content under the same key is refused, naming the key; nothing applies.
+      const reused = await expectEngineError(engine.transact({ operations: [{ ...ref("a", "k"), value: { n: 2 } }], idempotencyKey: "req-1" }), "IDEMPOTENCY_KEY_REUSED");
+      expect(reused.details).toMatchObject({ idempotencyKey: "req-1", namespace: ns, commitTs: "1" });
+      expect(reused.message).toContain("req-1");
+      await expectEngineError(engine.transact({ operations: [{ ...ref("a", "k"), value: null }], idempotencyKey: "req-1" }), "IDEMPOTENCY_KEY_REUSED");
+      // Same key in one group commit: exactly one applies, the others with other content are refused.
+      const racing = await Promise.allSettled(
+        Array.from({ length: 5 }, (_, i) => engine.transact({ operations: [{ ...ref("a", "r"), value: { i: i % 2 } }], idempotencyKey: "req-2" })),
       );
-      expect(racing.filter((r) => !r.duplicate)).toHaveLength(1);
-      expect(new Set(racing.map((r) => r.commitTs)).size).toBe(1);
+      const applied = racing.flatMap((r) => (r.status === "fulfilled" && !r.value.duplicate ? [r.value] : []));
+      const duplicates = racing.flatMap((r) => (r.status === "fulfilled" && r.value.duplicate ? [r.value] : []));
+      const refused = racing.filter((r) => r.status === "rejected" && (r.reason as EngineError).code === "IDEMPOTENCY_KEY_REUSED");
+      expect(applied).toHaveLength(1);
+      expect(duplicates).toHaveLength(2);
+      expect(refused).toHaveLength(2);
+      expect(duplicates.every((d) => d.commitTs === applied[0]?.commitTs)).toBe(true);
       expect(await engine.get(ref("a", "k"))).toMatchObject({ value: { n: 1 }, version: 1n });
-      expect((await engine.get(ref("a", "r"))).version).toBe(1n);
+      expect(await engine.get(ref("a", "r"))).toMatchObject({ value: { i: 0 }, version: 1n });
       expect(engine.commitTs()).toBe(2n);
+    });
+
+    it("scopes idempotency keys by namespace: another namespace's key applies on its own", async () => {
+      const { engine } = await open();
+      const inA = { namespace: "team-a", agentId: "x", key: "k" };
+      const inB = { namespace: "team-b", agentId: "x", key: "k" };
+      const a = await engine.transact({ operations: [{ ...inA, value: { n: 1 } }], idempotencyKey: "request-42" });
+      const b = await engine.transact({ operations: [{ ...inB, value: { n: 1 } }], idempotencyKey: "request-42" });
+      expect(a).toEqual({ commitTs: 1n, duplicate: false });
+      expect(b).toEqual({ commitTs: 2n, duplicate: false });
+      expect(await engine.get(inB)).toMatchObject({ value: { n: 1 }, version: 1n, commitTs: 2n });
+      expect(await engine.transact({ operations: [{ ...inB, value: { n: 1 } }], idempotencyKey: "request-42" })).toEqual({ commitTs: 2n, duplicate: true });
+      // A transaction over both namespaces keeps its key in the smallest one ("team-a"): taken there by other content.
+      await expectEngineError(
+        engine.transact({ operations: [{ ...inB, value: { n: 2 } }, { ...inA, value: { n: 2 } }], idempotencyKey: "request-42" }),
+        "IDEMPOTENCY_KEY_REUSED",
+      );
+    });
+
+    it("purges idempotency keys after the window (injectable clock): a retry then applies again", async () => {
+      let now = 1_000_000;
+      const { engine } = await open({ clock: () => now, idempotencyWindowMs: 60_000, idempotencyPurgeIntervalMs: 0 });
+      const ops = [{ ...ref("a", "k"), value: { n: 1 } }];
+      expect(await engine.transact({ operations: ops, idempotencyKey: "old" })).toEqual({ commitTs: 1n, duplicate: false });
+      now += 30_000;
+      expect(await engine.transact({ operations: [{ ...ref("a", "j"), value: { n: 1 } }], idempotencyKey: "young" })).toEqual({ commitTs: 2n, duplicate: false });
+      now += 29_999; // "old" is 59.999 s old: still inside its window
+      expect(await engine.purgeIdempotencyKeys()).toBe(0);
+      expect(await engine.transact({ operations: ops, idempotencyKey: "old" })).toEqual({ commitTs: 1n, duplicate: true });
+      now += 1; // exactly the window: expired
+      expect(await engine.purgeIdempotencyKeys()).toBe(1);
+      expect(await engine.purgeIdempotencyKeys()).toBe(0);
+      expect(await engine.transact({ operations: ops, idempotencyKey: "old" })).toEqual({ commitTs: 3n, duplicate: false });
+      expect(await engine.transact({ operations: [{ ...ref("a", "j"), value: { n: 1 } }], idempotencyKey: "young" })).toEqual({ commitTs: 2n, duplicate: true });
+      expect((await engine.get(ref("a", "k"))).version).toBe(2n);
+      // An expired key not yet purged is not honoured either, and its reuse survives the later purge of the old entry.
+      now += 60_000;
+      expect(await engine.transact({ operations: [{ ...ref("a", "j"), value: { n: 2 } }], idempotencyKey: "young" })).toEqual({ commitTs: 4n, duplicate: false });
+      expect(await engine.purgeIdempotencyKeys()).toBe(1); // "old" (commit 3); "young"'s first entry is only an expiry record now
+      expect(await engine.transact({ operations: [{ ...ref("a", "j"), value: { n: 2 } }], idempotencyKey: "young" })).toEqual({ commitTs: 4n, duplicate: true });
     });
 
     it("commits concurrent transactions with distinct increasing commit_ts in fewer batches", async () => {
@@ -355,6 +407,69 @@ export function runEngineContract({ name, factory, supports }: EngineContractOpt
       expect(await engine.listKeys("n", "a")).toEqual(["\u0001b\u0000c", "b\u0000c"]);
     });
 
+    it("wakes only the watchers of the agents a batch touched, and frees a cancelled watcher at once", async () => {
+      const { engine } = await open();
+      const controllers = Array.from({ length: 10 }, () => new AbortController());
+      const seen: AgentEvent[][] = controllers.map(() => []);
+      const loops = controllers.map(async (controller, i) => {
+        for await (const event of engine.watch(ns, "watched", { signal: controller.signal })) (seen[i] as AgentEvent[]).push(event);
+      });
+      const waiting = async (n: number): Promise<void> => {
+        while (engine.stats().watchersWaiting !== n) await new Promise((resolve) => setImmediate(resolve));
+      };
+      await waiting(10);
+      for (let i = 0; i < 20; i++) await put(engine, `other-${i % 3}`, "k", { i });
+      expect(engine.stats().watcherWakeups).toBe(0);
+      expect(engine.stats().watchersWaiting).toBe(10);
+      await put(engine, "watched", "k", { n: 1 });
+      await waiting(10);
+      expect(engine.stats().watcherWakeups).toBe(10);
+      expect(seen.map((events) => events.map((e) => e.commitTs))).toEqual(seen.map(() => [21n]));
+      (controllers[0] as AbortController).abort();
+      expect(engine.stats().watchersWaiting).toBe(9);
+      for (const controller of controllers) controller.abort();
+      expect(engine.stats().watchersWaiting).toBe(0);
+      await Promise.all(loops);
+    });
+
+    it("bounds staged data in bytes: per transaction and for all open transactions, each refused naming its limit", async () => {
+      const { engine } = await open({ maxTransactionBytes: 10_000, maxStagedBytes: 25_000 });
+      const big = { blob: "x".repeat(4_000) };
+      const tx = engine.begin();
+      engine.stageWrite(tx, ref("a", "k1"), big);
+      engine.stageWrite(tx, ref("a", "k2"), big);
+      const tooBig = await expectEngineError(() => engine.stageWrite(tx, ref("a", "k3"), big), "LIMIT_EXCEEDED");
+      expect(tooBig.details).toMatchObject({ limit: "max_transaction_bytes", maxTransactionBytes: "10000" });
+      expect(tooBig.message).toContain("max_transaction_bytes");
+      // Rewriting a staged key replaces its bytes instead of adding them; the refused write left nothing behind.
+      engine.stageWrite(tx, ref("a", "k2"), { small: true });
+      engine.stageWrite(tx, ref("a", "k3"), big);
+      expect(engine.stats().stagedBytes).toBeGreaterThan(8_000);
+      // Two more open transactions fill the budget shared by all of them.
+      const tx2 = engine.begin();
+      engine.stageWrite(tx2, ref("b", "k1"), big);
+      engine.stageWrite(tx2, ref("b", "k2"), big);
+      const tx3 = engine.begin();
+      engine.stageWrite(tx3, ref("c", "k1"), big);
+      const full = await expectEngineError(() => engine.stageWrite(tx3, ref("c", "k2"), big), "LIMIT_EXCEEDED");
+      expect(full.details).toMatchObject({ limit: "max_staged_bytes", maxStagedBytes: "25000" });
+      // One-shot commits are charged while queued; an oversized one fails alone, its batch neighbours commit.
+      const [lone, ...neighbours] = await Promise.allSettled([
+        engine.transact({ operations: [{ ...ref("d", "k"), value: { blob: "y".repeat(20_000) } }] }),
+        engine.transact({ operations: [{ ...ref("d", "n1"), value: { n: 1 } }] }),
+        engine.transact({ operations: [{ ...ref("d", "n2"), value: { n: 2 } }] }),
+      ]);
+      expect(lone.status === "rejected" && (lone.reason as EngineError).details["limit"]).toBe("max_transaction_bytes");
+      expect(neighbours.map((r) => r.status)).toEqual(["fulfilled", "fulfilled"]);
+      // Ending transactions returns their bytes.
+      engine.abort(tx2);
+      engine.stageWrite(tx3, ref("c", "k2"), big);
+      expect((await engine.commit(tx)).duplicate).toBe(false);
+      expect((await engine.commit(tx3)).duplicate).toBe(false);
+      expect(engine.stats().stagedBytes).toBe(0);
+      expect(await engine.get(ref("a", "k3"))).toMatchObject({ value: big, version: 1n });
+    });
+
     it("answers state as of a commit_ts for one key and for a whole agent", async () => {
       const { engine } = await open();
       await put(engine, "a", "x", { v: 1 }); // 1
@@ -367,7 +482,11 @@ export function runEngineContract({ name, factory, supports }: EngineContractOpt
       expect(await engine.getAsOf(ref("a", "x"), 1n)).toEqual({ value: { v: 1 }, version: 1n, commitTs: 1n, exists: true });
       expect(await engine.getAsOf(ref("a", "x"), 3n)).toEqual({ value: { v: 1 }, version: 1n, commitTs: 1n, exists: true });
       expect(await engine.getAsOf(ref("a", "x"), 5n)).toEqual({ value: { v: 2 }, version: 2n, commitTs: 4n, exists: true });
-      expect(await engine.getAsOf(ref("a", "x"), 99n)).toEqual({ value: { v: 3 }, version: 3n, commitTs: 6n, exists: true });
+      expect(await engine.getAsOf(ref("a", "x"), 6n)).toEqual({ value: { v: 3 }, version: 3n, commitTs: 6n, exists: true });
+      // The future is refused: the same question must get the same answer later.
+      const future = await expectEngineError(engine.getAsOf(ref("a", "x"), 7n), "INVALID_ARGUMENT");
+      expect(future.details).toMatchObject({ field: "commit_ts", currentCommitTs: "6" });
+      await expectEngineError(engine.getAgentAsOf(ns, "a", 99n), "INVALID_ARGUMENT");
       expect(await engine.getAsOf(ref("a", "y"), 5n)).toEqual({ value: null, version: 2n, commitTs: 5n, exists: false });
       const asOf = async (ts: bigint): Promise<[string, JsonObject, bigint][]> =>
         (await engine.getAgentAsOf(ns, "a", ts)).map((e) => [e.key, e.value, e.version]);
@@ -591,10 +710,11 @@ export function runEngineContract({ name, factory, supports }: EngineContractOpt
         expect(await engine.get(ref("a", "k"))).toEqual({ value: { n: 2 }, version: 2n, commitTs: 2n, exists: true });
         expect((await engine.get(ref("a", "lost"))).exists).toBe(false);
         await expectEngineError(() => engine.stageWrite(open1, ref("a", "lost"), {}), "TXN_NOT_FOUND");
-        expect(await engine.transact({ operations: [{ ...ref("a", "k"), value: { n: 9 } }], idempotencyKey: "once" })).toEqual({
+        expect(await engine.transact({ operations: [{ ...ref("a", "k"), value: { n: 2 } }], idempotencyKey: "once" })).toEqual({
           commitTs: 2n,
           duplicate: true,
         });
+        await expectEngineError(engine.transact({ operations: [{ ...ref("a", "k"), value: { n: 9 } }], idempotencyKey: "once" }), "IDEMPOTENCY_KEY_REUSED");
         expect((await put(engine, "a", "k", { n: 3 }))).toBe(3n);
         expect((await collect(engine.replay(ns, "a"))).map((e) => e.operations[0]?.version)).toEqual([1n, 2n, 3n]);
       });
