@@ -15,7 +15,7 @@ from typing import Any, Self, TypeVar
 
 from pyqwest import Client, HTTPTransport
 
-from ._calls import ClientBase, Stream, Unary
+from ._calls import ClientBase, LastEvents, PageCall, Stream, Unary
 from ._errors import ConflictError, ConnectionError, StatehouseError, translate_errors
 from ._format import format_event_lines
 from ._gen.statehouse.v1.statehouse_connect import StatehouseServiceClient
@@ -119,6 +119,15 @@ class AsyncStatehouse(ClientBase):
                 async for message in messages:
                     yield stream.convert(message)
 
+    async def _pages(self, page: PageCall[T]) -> AsyncGenerator[T, None]:
+        token = ""
+        while True:
+            items, token = await self._run(page(token))
+            for item in items:
+                yield item
+            if not token:
+                return
+
     async def health(self) -> str:
         return await self._run(self._calls.health())
 
@@ -180,20 +189,57 @@ class AsyncStatehouse(ClientBase):
         return await self._run(self._calls.get_state_as_of(agent_id, key, commit_ts, namespace))
 
     async def get_agent_state_as_of(
-        self, agent_id: str, commit_ts: int, namespace: str | None = None
+        self, agent_id: str, commit_ts: int, namespace: str | None = None, *, page_size: int | None = None
     ) -> list[StateResult]:
-        return await self._run(self._calls.get_agent_state_as_of(agent_id, commit_ts, namespace))
+        pages = self.iter_agent_state_as_of(agent_id, commit_ts, namespace, page_size=page_size)
+        return [entry async for entry in pages]
 
-    async def list_keys(self, agent_id: str, namespace: str | None = None) -> list[str]:
-        return await self._run(self._calls.list_keys(agent_id, namespace))
+    def iter_agent_state_as_of(
+        self, agent_id: str, commit_ts: int, namespace: str | None = None, *, page_size: int | None = None
+    ) -> AsyncIterator[StateResult]:
+        return self._pages(self._calls.agent_state_as_of_pages(agent_id, commit_ts, namespace, page_size))
 
-    async def scan_prefix(self, agent_id: str, prefix: str, namespace: str | None = None) -> list[StateResult]:
-        return await self._run(self._calls.scan_prefix(agent_id, prefix, namespace))
+    async def list_keys(
+        self, agent_id: str, namespace: str | None = None, *, prefix: str = "", page_size: int | None = None
+    ) -> list[str]:
+        return [key async for key in self.iter_keys(agent_id, namespace, prefix=prefix, page_size=page_size)]
+
+    def iter_keys(
+        self, agent_id: str, namespace: str | None = None, *, prefix: str = "", page_size: int | None = None
+    ) -> AsyncIterator[str]:
+        return self._pages(self._calls.list_keys_pages(agent_id, namespace, prefix, page_size))
+
+    async def scan_prefix(
+        self, agent_id: str, prefix: str, namespace: str | None = None, *, page_size: int | None = None
+    ) -> list[StateResult]:
+        return [entry async for entry in self.iter_scan_prefix(agent_id, prefix, namespace, page_size=page_size)]
+
+    def iter_scan_prefix(
+        self, agent_id: str, prefix: str, namespace: str | None = None, *, page_size: int | None = None
+    ) -> AsyncIterator[StateResult]:
+        return self._pages(self._calls.scan_prefix_pages(agent_id, prefix, namespace, page_size))
 
     def replay(
-        self, agent_id: str, start_ts: int | None = None, end_ts: int | None = None, namespace: str | None = None
+        self,
+        agent_id: str,
+        start_ts: int | None = None,
+        end_ts: int | None = None,
+        namespace: str | None = None,
+        *,
+        limit: int | None = None,
+        reverse: bool = False,
     ) -> AsyncIterator[ReplayEvent]:
-        return self._stream(self._calls.replay(agent_id, start_ts, end_ts, namespace))
+        return self._stream(self._calls.replay(agent_id, start_ts, end_ts, namespace, limit, reverse))
+
+    async def last_events(self, agent_id: str, count: int, namespace: str | None = None) -> list[ReplayEvent]:
+        last = LastEvents(count)
+        if count == 0:
+            return []
+        async with aclosing(self._stream(self._calls.replay(agent_id, None, None, namespace, count, True))) as events:
+            async for event in events:
+                if last.add(event):
+                    break
+        return last.result()
 
     def replay_events(
         self, agent_id: str, start_ts: int | None = None, end_ts: int | None = None, namespace: str | None = None

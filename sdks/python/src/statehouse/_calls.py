@@ -7,6 +7,7 @@ execute them (blocking or awaiting) inside ``translate_errors``.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC
@@ -20,10 +21,24 @@ from ._transport import timeout_ms
 from ._types import Operation, ReplayEvent, StateResult
 from ._values import from_struct
 
-__all__ = ["Calls", "ClientBase", "Stream", "Unary", "check_str", "event_from_pb", "normalize_url"]
+__all__ = [
+    "Calls",
+    "ClientBase",
+    "LastEvents",
+    "PageCall",
+    "Stream",
+    "Unary",
+    "check_str",
+    "event_from_pb",
+    "normalize_url",
+]
 
 T = TypeVar("T")
 DEFAULT_PORT = 50051
+# Items asked for per page when the caller names no page_size (the daemon's default caps:
+# it caps larger sizes and ends a page early at its byte budget).
+DEFAULT_KEYS_PAGE = 10_000
+DEFAULT_ENTRIES_PAGE = 1_000
 
 
 @dataclass(frozen=True)
@@ -39,6 +54,50 @@ class Stream:
     method: str
     request: Message
     convert: Callable[[pb.ReplayEvent], ReplayEvent]
+
+
+PageCall = Callable[[str], Unary[tuple[list[T], str]]]
+"""Builds the call for one page from the previous page's ``next_page_token`` (``""`` first)."""
+
+
+class LastEvents:
+    """Keeps the last ``count`` events of a Replay asked for newest first (``limit`` + ``reverse``).
+
+    A daemon without those fields streams the whole history oldest first instead: that is
+    detected from the order of the events, and only the last ``count`` are kept as they arrive.
+    """
+
+    def __init__(self, count: int) -> None:
+        _check_ts(count=count)
+        self.count = count
+        self._events: deque[ReplayEvent] = deque()
+        self._oldest_first = False
+
+    def add(self, event: ReplayEvent) -> bool:
+        """Takes one event; True once the answer is complete (stop reading)."""
+        if self._events and not self._oldest_first and event.commit_ts > self._events[-1].commit_ts:
+            self._oldest_first = True
+        self._events.append(event)
+        if self._oldest_first:
+            if len(self._events) > self.count:
+                self._events.popleft()
+            return False
+        return len(self._events) >= self.count > 1
+
+    def result(self) -> list[ReplayEvent]:
+        """The events, oldest first."""
+        return list(self._events) if self._oldest_first else list(reversed(self._events))
+
+
+def _check_positive(**values: object) -> None:
+    for name, value in values.items():
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):
+            raise TypeError(f"{name} must be a positive int or None, got {value!r}")
+
+
+def _page_size(page_size: int | None, default: int) -> int:
+    _check_positive(page_size=page_size)
+    return default if page_size is None else page_size
 
 
 def normalize_url(url: str) -> str:
@@ -149,27 +208,72 @@ class Calls:
         request = pb.GetStateAsOfRequest(namespace=ns, agent_id=agent_id, key=key, commit_ts=commit_ts)
         return Unary("get_state_as_of", request, _state(key))
 
-    def get_agent_state_as_of(self, agent_id: str, commit_ts: int, namespace: str | None) -> Unary[list[StateResult]]:
+    def agent_state_as_of_pages(
+        self, agent_id: str, commit_ts: int, namespace: str | None, page_size: int | None
+    ) -> PageCall[StateResult]:
         check_str(agent_id=agent_id)
         _check_ts(commit_ts=commit_ts)
-        request = pb.GetStateAsOfRequest(namespace=self.ns(namespace), agent_id=agent_id, commit_ts=commit_ts)
-        return Unary("get_state_as_of", request, lambda r: _entries(r.entries))
+        ns, size = self.ns(namespace), _page_size(page_size, DEFAULT_ENTRIES_PAGE)
 
-    def list_keys(self, agent_id: str, namespace: str | None) -> Unary[list[str]]:
-        check_str(agent_id=agent_id)
-        request = pb.ListKeysRequest(namespace=self.ns(namespace), agent_id=agent_id)
-        return Unary("list_keys", request, lambda r: list(r.keys))
+        def page(token: str) -> Unary[tuple[list[StateResult], str]]:
+            request = pb.GetStateAsOfRequest(
+                namespace=ns, agent_id=agent_id, commit_ts=commit_ts, page_size=size, page_token=token
+            )
+            return Unary("get_state_as_of", request, lambda r: (_entries(r.entries), str(r.next_page_token)))
 
-    def scan_prefix(self, agent_id: str, prefix: str, namespace: str | None) -> Unary[list[StateResult]]:
+        return page
+
+    def list_keys_pages(
+        self, agent_id: str, namespace: str | None, prefix: str, page_size: int | None
+    ) -> PageCall[str]:
         check_str(agent_id=agent_id, prefix=prefix)
-        request = pb.ScanPrefixRequest(namespace=self.ns(namespace), agent_id=agent_id, prefix=prefix)
-        return Unary("scan_prefix", request, lambda r: _entries(r.entries))
+        ns, size = self.ns(namespace), _page_size(page_size, DEFAULT_KEYS_PAGE)
 
-    def replay(self, agent_id: str, start_ts: int | None, end_ts: int | None, namespace: str | None) -> Stream:
+        def keys(resp: Any) -> tuple[list[str], str]:
+            # A daemon older than the prefix field answers every key: filter here too.
+            found = list(resp.keys) if not prefix else [k for k in resp.keys if k.startswith(prefix)]
+            return found, str(resp.next_page_token)
+
+        def page(token: str) -> Unary[tuple[list[str], str]]:
+            request = pb.ListKeysRequest(
+                namespace=ns, agent_id=agent_id, prefix=prefix, page_size=size, page_token=token
+            )
+            return Unary("list_keys", request, keys)
+
+        return page
+
+    def scan_prefix_pages(
+        self, agent_id: str, prefix: str, namespace: str | None, page_size: int | None
+    ) -> PageCall[StateResult]:
+        check_str(agent_id=agent_id, prefix=prefix)
+        ns, size = self.ns(namespace), _page_size(page_size, DEFAULT_ENTRIES_PAGE)
+
+        def page(token: str) -> Unary[tuple[list[StateResult], str]]:
+            request = pb.ScanPrefixRequest(
+                namespace=ns, agent_id=agent_id, prefix=prefix, page_size=size, page_token=token
+            )
+            return Unary("scan_prefix", request, lambda r: (_entries(r.entries), str(r.next_page_token)))
+
+        return page
+
+    def replay(
+        self,
+        agent_id: str,
+        start_ts: int | None,
+        end_ts: int | None,
+        namespace: str | None,
+        limit: int | None = None,
+        reverse: bool = False,
+    ) -> Stream:
         check_str(agent_id=agent_id)
         _check_ts(start_ts=start_ts, end_ts=end_ts)
+        _check_positive(limit=limit)
+        if not isinstance(reverse, bool):
+            raise TypeError(f"reverse must be a bool, got {reverse!r}")
         ns = self.ns(namespace)
-        request = pb.ReplayRequest(namespace=ns, agent_id=agent_id, start_ts=start_ts, end_ts=end_ts)
+        request = pb.ReplayRequest(
+            namespace=ns, agent_id=agent_id, start_ts=start_ts, end_ts=end_ts, limit=limit or 0, reverse=reverse
+        )
         return Stream("replay", request, _events(ns, agent_id))
 
     def watch(self, agent_id: str, start_ts: int | None, namespace: str | None) -> Stream:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import closing, suppress
 from types import TracebackType
 from typing import Self, TypeVar
 
 from pyqwest import SyncClient, SyncHTTPTransport
 
-from ._calls import ClientBase, Stream, Unary
+from ._calls import ClientBase, LastEvents, PageCall, Stream, Unary
 from ._errors import ConflictError, ConnectionError, StatehouseError, translate_errors
 from ._format import format_event_lines
 from ._gen.statehouse.v1.statehouse_connect import StatehouseServiceClientSync
@@ -105,10 +105,19 @@ class Statehouse(ClientBase):
             response = getattr(self._stub, call.method)(call.request, timeout_ms=self._calls.timeout_ms)
         return call.convert(response)
 
-    def _stream(self, stream: Stream) -> Iterator[ReplayEvent]:
+    def _stream(self, stream: Stream) -> Generator[ReplayEvent, None, None]:
         with translate_errors(self._address), closing(getattr(self._stub, stream.method)(stream.request)) as messages:
             for message in messages:
                 yield stream.convert(message)
+
+    def _pages(self, page: PageCall[T]) -> Iterator[T]:
+        """Every item of a paged read: one call per page until the daemon sends no next_page_token."""
+        token = ""
+        while True:
+            items, token = self._run(page(token))
+            yield from items
+            if not token:
+                return
 
     def health(self) -> str:
         """``"ok"`` when the daemon serves."""
@@ -179,23 +188,76 @@ class Statehouse(ClientBase):
         """The key as it was right after the commit ``commit_ts``."""
         return self._run(self._calls.get_state_as_of(agent_id, key, commit_ts, namespace))
 
-    def get_agent_state_as_of(self, agent_id: str, commit_ts: int, namespace: str | None = None) -> list[StateResult]:
-        """Every key of the agent that existed right after the commit ``commit_ts``, in key order."""
-        return self._run(self._calls.get_agent_state_as_of(agent_id, commit_ts, namespace))
+    def get_agent_state_as_of(
+        self, agent_id: str, commit_ts: int, namespace: str | None = None, *, page_size: int | None = None
+    ) -> list[StateResult]:
+        """Every key of the agent that existed right after the commit ``commit_ts``, in key order (fetched in pages)."""
+        return list(self.iter_agent_state_as_of(agent_id, commit_ts, namespace, page_size=page_size))
 
-    def list_keys(self, agent_id: str, namespace: str | None = None) -> list[str]:
-        """The agent's existing keys, in key order."""
-        return self._run(self._calls.list_keys(agent_id, namespace))
+    def iter_agent_state_as_of(
+        self, agent_id: str, commit_ts: int, namespace: str | None = None, *, page_size: int | None = None
+    ) -> Iterator[StateResult]:
+        """``get_agent_state_as_of`` one page at a time (the pages of one commit are one consistent view)."""
+        return self._pages(self._calls.agent_state_as_of_pages(agent_id, commit_ts, namespace, page_size))
 
-    def scan_prefix(self, agent_id: str, prefix: str, namespace: str | None = None) -> list[StateResult]:
-        """The agent's existing records whose key starts with ``prefix``, in key order."""
-        return self._run(self._calls.scan_prefix(agent_id, prefix, namespace))
+    def list_keys(
+        self, agent_id: str, namespace: str | None = None, *, prefix: str = "", page_size: int | None = None
+    ) -> list[str]:
+        """The agent's existing keys (only those starting with ``prefix``: filtered by the daemon), in key order.
+
+        Fetched in pages of ``page_size`` keys (default 10 000, capped by the daemon); see ``iter_keys``.
+        """
+        return list(self.iter_keys(agent_id, namespace, prefix=prefix, page_size=page_size))
+
+    def iter_keys(
+        self, agent_id: str, namespace: str | None = None, *, prefix: str = "", page_size: int | None = None
+    ) -> Iterator[str]:
+        """``list_keys`` one page at a time, for agents too large to hold in memory.
+
+        Only the pages consumed are fetched. Commits may land between pages: a key
+        that exists throughout appears exactly once.
+        """
+        return self._pages(self._calls.list_keys_pages(agent_id, namespace, prefix, page_size))
+
+    def scan_prefix(
+        self, agent_id: str, prefix: str, namespace: str | None = None, *, page_size: int | None = None
+    ) -> list[StateResult]:
+        """The agent's existing records whose key starts with ``prefix``, in key order (fetched in pages)."""
+        return list(self.iter_scan_prefix(agent_id, prefix, namespace, page_size=page_size))
+
+    def iter_scan_prefix(
+        self, agent_id: str, prefix: str, namespace: str | None = None, *, page_size: int | None = None
+    ) -> Iterator[StateResult]:
+        """``scan_prefix`` one page at a time (default 1 000 records per page)."""
+        return self._pages(self._calls.scan_prefix_pages(agent_id, prefix, namespace, page_size))
 
     def replay(
-        self, agent_id: str, start_ts: int | None = None, end_ts: int | None = None, namespace: str | None = None
+        self,
+        agent_id: str,
+        start_ts: int | None = None,
+        end_ts: int | None = None,
+        namespace: str | None = None,
+        *,
+        limit: int | None = None,
+        reverse: bool = False,
     ) -> Iterator[ReplayEvent]:
-        """The agent's committed events in commit order (``start_ts``/``end_ts`` inclusive)."""
-        return self._stream(self._calls.replay(agent_id, start_ts, end_ts, namespace))
+        """The agent's committed events in commit order (``start_ts``/``end_ts`` inclusive).
+
+        ``limit``: at most that many; ``reverse``: newest first, read from the end of
+        the history. A daemon older than these fields ignores them (see ``last_events``).
+        """
+        return self._stream(self._calls.replay(agent_id, start_ts, end_ts, namespace, limit, reverse))
+
+    def last_events(self, agent_id: str, count: int, namespace: str | None = None) -> list[ReplayEvent]:
+        """The agent's last ``count`` events, oldest first; the daemon reads only those."""
+        last = LastEvents(count)
+        if count == 0:
+            return []
+        with closing(self._stream(self._calls.replay(agent_id, None, None, namespace, count, True))) as events:
+            for event in events:
+                if last.add(event):
+                    break
+        return last.result()
 
     def replay_events(
         self, agent_id: str, start_ts: int | None = None, end_ts: int | None = None, namespace: str | None = None

@@ -13,7 +13,6 @@ import queue
 import sys
 import tempfile
 import threading
-from collections import deque
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -162,12 +161,8 @@ def get(agent_id: str, key: str, namespace: str | None, pretty: bool, json_outpu
 @click.option("--prefix", default="", help="Only keys starting with this.")
 def keys(agent_id: str, namespace: str | None, prefix: str) -> None:
     """List the existing keys of AGENT_ID, one per line, in key order."""
-    client = _opts().client
-    if prefix:
-        names = [r.key or "" for r in client.scan_prefix(agent_id, prefix, namespace=namespace)]
-    else:
-        names = client.list_keys(agent_id, namespace=namespace)
-    for name in names:
+    # Paged, prefix filtered by the daemon: printed as the pages arrive.
+    for name in _opts().client.iter_keys(agent_id, namespace=namespace, prefix=prefix):
         click.echo(name)
 
 
@@ -206,7 +201,8 @@ def replay(
     as_json: bool,
 ) -> None:
     """Print the committed events of AGENT_ID in commit order, one line per operation."""
-    events = _opts().client.replay(agent_id, start_ts, end_ts, namespace=namespace)
+    server_limit = limit or None  # --limit 0 prints nothing; the daemon reads no more than asked
+    events = _opts().client.replay(agent_id, start_ts, end_ts, namespace=namespace, limit=server_limit)
     _echo_events(_limited(events, limit), as_json=as_json, verbose=verbose)
 
 
@@ -222,7 +218,8 @@ def tail(agent_id: str, namespace: str | None, count: int, follow: bool, verbose
     client = _opts().client
     start: int | None = None  # -n 0: only what commits from now on
     if count:
-        last = deque(client.replay(agent_id, namespace=namespace), maxlen=count)
+        # Only the last N events, read from the end of the agent's history.
+        last = client.last_events(agent_id, count, namespace=namespace)
         _echo_events(last, as_json=as_json, verbose=verbose)
         start = last[-1].commit_ts + 1 if last else 1
     if not follow:
@@ -299,7 +296,10 @@ def dump(agent_id: str, namespace: str | None, output: Path | None, fmt: str) ->
     """Write every existing key of AGENT_ID with its value, version and commit_ts (one consistent read)."""
     client = _opts().client
     ns = namespace or client.namespace
-    entries = client.scan_prefix(agent_id, "", namespace=ns)
+    # One consistent view, read in pages: the agent's state as of its last commit (history
+    # does not change, so later commits cannot mix into the pages).
+    last = client.last_events(agent_id, 1, namespace=ns)
+    entries = client.get_agent_state_as_of(agent_id, last[0].commit_ts, namespace=ns) if last else []
     with _output(output) as out, _progress(entries, f"dumping {len(entries)} keys") as bar:
         if fmt == "json":
             out.write(f'{{"namespace": {_json(ns)}, "agent_id": {_json(agent_id)}, "state": {{')
