@@ -39,8 +39,10 @@ export interface DaemonConfig {
   /** Largest answer to a ListKeys / ScanPrefix / GetStateAsOf that does not page (old clients). */
   maxUnpagedBytes: number;
   maxConnections: number;
+  maxConnectionsPerAddress: number;
   idleTimeoutMs: number;
   headerTimeoutMs: number;
+  requestTimeoutMs: number;
   shutdownGraceMs: number;
   /** Serve the hot unary RPCs over gRPC and Connect (binary, uncompressed, HTTP/2) without connect-node (src/fast-path). */
   fastPath: boolean;
@@ -172,8 +174,10 @@ export const SETTINGS: readonly Setting[] = [
   setting({ key: "maxPageBytes", env: "STATEHOUSE_MAX_PAGE_BYTES", flag: "--max-page-bytes", placeholder: "bytes", default: 2 * MIB, description: "byte budget of one page (keys and values as stored): the page ends once it is reached", parse: integer(KIB, 256 * MIB) }),
   setting({ key: "maxUnpagedBytes", env: "STATEHOUSE_MAX_UNPAGED_BYTES", flag: "--max-unpaged-bytes", placeholder: "bytes", default: 64 * MIB, description: "largest answer to a ListKeys / ScanPrefix / GetStateAsOf without page_size (old clients); larger is RESOURCE_EXHAUSTED", parse: integer(KIB, 4096 * MIB) }),
   setting({ key: "maxConnections", env: "STATEHOUSE_MAX_CONNECTIONS", flag: "--max-connections", placeholder: "n", default: 4096, description: "TCP connections open at once", parse: integer(1, 1_000_000) }),
+  setting({ key: "maxConnectionsPerAddress", env: "STATEHOUSE_MAX_CONNECTIONS_PER_ADDRESS", flag: "--max-connections-per-address", placeholder: "n", default: 1024, description: "TCP connections open at once from one remote address", parse: integer(1, 1_000_000) }),
   setting({ key: "idleTimeoutMs", env: "STATEHOUSE_IDLE_TIMEOUT_MS", flag: "--idle-timeout-ms", placeholder: "ms", default: 300_000, description: "close connections with no call in flight after this long", parse: integer(100, 86_400_000) }),
   setting({ key: "headerTimeoutMs", env: "STATEHOUSE_HEADER_TIMEOUT_MS", flag: "--header-timeout-ms", placeholder: "ms", default: 10_000, description: "time a new connection has to send its preface / request headers", parse: integer(100, 600_000) }),
+  setting({ key: "requestTimeoutMs", env: "STATEHOUSE_REQUEST_TIMEOUT_MS", flag: "--request-timeout-ms", placeholder: "ms", default: 30_000, description: "time a client has to send a whole request, headers and body (HTTP/1.1 request, HTTP/2 stream)", parse: integer(100, 3_600_000) }),
   setting({ key: "shutdownGraceMs", env: "STATEHOUSE_SHUTDOWN_GRACE_MS", flag: "--shutdown-grace-ms", placeholder: "ms", default: 10_000, description: "on SIGTERM/SIGINT, time in-flight calls get to finish", parse: integer(0, 600_000) }),
   setting({ key: "fastPath", env: "STATEHOUSE_FAST_PATH", flag: "--fast-path", placeholder: "0|1", default: true, description: "1 = serve Transact, GetState, Health and the transaction RPCs over gRPC/Connect binary h2c without connect-node; 0 = connect-node for every call", parse: boolean }),
 ];

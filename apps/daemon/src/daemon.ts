@@ -16,6 +16,7 @@ import { FastPath } from "./fast-path/fast-path.js";
 import { createHealthService } from "./health-service.js";
 import type { Logger } from "./logger.js";
 import { formatAddress, ProtocolServer, type HttpRequest, type HttpResponse } from "./protocol-server.js";
+import { RateLimitedLog } from "./rate-limited-log.js";
 import { RequestValidator } from "./request-validator.js";
 import { decorateProtocolError, unavailable } from "./rpc-errors.js";
 import { createStatehouseService } from "./statehouse-service.js";
@@ -36,6 +37,7 @@ export interface Daemon {
 }
 
 const PACKAGE_DIR = dirname(dirname(fileURLToPath(import.meta.url)));
+const ERROR_LOG_WINDOW_MS = 10_000;
 
 function versionInfo(): { version: string; gitSha: string } {
   const version = (JSON.parse(readFileSync(`${PACKAGE_DIR}/package.json`, "utf8")) as { version: string }).version;
@@ -121,12 +123,14 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
   const recursionLimit = 2 * config.maxJsonDepth + 16;
   const abortListener = onCallAbort(metrics);
 
+  // Failed calls log through this: identical errors once per 10 s, with a count of the rest.
+  const limitedLog = new RateLimitedLog(log, { windowMs: ERROR_LOG_WINDOW_MS });
   // One implementation for both paths: connect-node routes and the fast path call the same functions.
   const service = createStatehouseService({
     engine,
     validator,
     metrics,
-    log,
+    log: limitedLog,
     streams,
     txnOps: new TxnOperationCounter(config.txTimeoutMs),
     maxOpenTransactions: config.maxOpenTransactions,
@@ -135,7 +139,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
   });
   const routes = (router: ConnectRouter): void => {
     router.service(StatehouseService, service);
-    router.service(GrpcHealth, createHealthService({ log, streams, shutdownSignal: followController.signal }));
+    router.service(GrpcHealth, createHealthService({ log: limitedLog, streams, shutdownSignal: followController.signal }));
   };
   const cors = new CorsPolicy(config.corsOrigins);
   const readMaxBytes = config.maxRequestBytes;
@@ -197,11 +201,13 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
       if (cors.handle(req, res)) return;
       rpc(req, res);
     },
-    log,
+    log: { info: (obj, msg) => log.info(obj, msg), debug: (obj, msg) => log.debug(obj, msg), warn: (obj, msg) => limitedLog.warn(obj, msg) },
     maxConcurrentStreams: config.maxConcurrentStreams,
     maxConnections: config.maxConnections,
+    maxConnectionsPerAddress: config.maxConnectionsPerAddress,
     idleTimeoutMs: config.idleTimeoutMs,
     headerTimeoutMs: config.headerTimeoutMs,
+    requestTimeoutMs: config.requestTimeoutMs,
     onConnections: (open) => metrics.setOpenConnections(open),
     ...(fastPath === null ? {} : { streamHandler: (stream, headers) => fastPath.handle(stream, headers) }),
   });
@@ -236,6 +242,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     await server.close();
     const commitTs = engine.commitTs();
     await engine.close();
+    limitedLog.flush();
     if (config.readyFile !== null) await rm(config.readyFile, { force: true });
     log.info({ commitTs: commitTs.toString() }, "stopped");
   };

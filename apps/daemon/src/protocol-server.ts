@@ -26,8 +26,13 @@ export interface ProtocolServerOptions {
   log: ServerLogger;
   maxConcurrentStreams: number;
   maxConnections: number;
+  /** TCP connections open at once from one remote address; more are closed on accept. */
+  maxConnectionsPerAddress: number;
   idleTimeoutMs: number;
+  /** A new connection's preface / HTTP/1.1 request headers, and an HTTP/2 session's first stream, must arrive within this. */
   headerTimeoutMs: number;
+  /** A whole request (headers and body) must arrive within this: HTTP/1.1 requests and every HTTP/2 stream. */
+  requestTimeoutMs: number;
   /** Called with the number of open TCP connections whenever it changes. */
   onConnections?: (open: number) => void;
   /**
@@ -58,6 +63,11 @@ export class ProtocolServer {
   /** Connections whose protocol is not known yet. */
   readonly #sniffing = new Set<net.Socket>();
   readonly #sessions = new Set<http2.ServerHttp2Session>();
+  /** Open connections per remote address. */
+  readonly #perAddress = new Map<string, number>();
+  /** HTTP/2 streams whose request has not fully arrived yet, with their deadline. */
+  readonly #receiving = new Map<http2.ServerHttp2Stream, number>();
+  readonly #sweeper: NodeJS.Timeout;
   readonly #drainWaiters = new Set<() => void>();
   #inFlight = 0;
   #draining = false;
@@ -92,17 +102,26 @@ export class ProtocolServer {
     this.#h2.on("sessionError", (error) => options.log.debug({ err: error }, "http2 session error"));
     this.#h1 = http.createServer(
       {
-        headersTimeout: options.headerTimeoutMs,
-        // Server streams (Watch) over HTTP/1.1 may last forever: no request timeout.
-        requestTimeout: 0,
+        headersTimeout: Math.min(options.headerTimeoutMs, options.requestTimeoutMs),
+        // Bounds receiving the request only: a server stream (Watch) may answer for as long as it likes.
+        requestTimeout: options.requestTimeoutMs,
         keepAliveTimeout: options.idleTimeoutMs,
-        connectionsCheckingInterval: Math.min(options.headerTimeoutMs, 30_000),
+        connectionsCheckingInterval: Math.min(options.headerTimeoutMs, options.requestTimeoutMs, 30_000),
       },
       handler as http.RequestListener,
     );
+    // The http server never listens itself (the sniffer hands it sockets), so the
+    // checker behind headersTimeout / requestTimeout, which Node starts on
+    // 'listening', is started here.
+    this.#h1.emit("listening");
+    // One sweep for every HTTP/2 stream still receiving its request (slowloris bodies).
+    this.#sweeper = setInterval(() => this.#sweepSlowRequests(), Math.max(50, Math.min(1000, options.requestTimeoutMs / 4)));
+    this.#sweeper.unref();
     this.#h1.on("clientError", (error, socket) => {
       options.log.debug({ err: error }, "http/1.1 client error");
-      if (socket.writable && !(socket as net.Socket).writableEnded) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
+      const code = (error as NodeJS.ErrnoException).code;
+      const status = code === "ERR_HTTP_REQUEST_TIMEOUT" || code === "ERR_HTTP_HEADERS_TIMEOUT" ? "408 Request Timeout" : "400 Bad Request";
+      if (socket.writable && !(socket as net.Socket).writableEnded) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
       socket.destroy();
     });
   }
@@ -155,15 +174,29 @@ export class ProtocolServer {
   }
 
   #onConnection(socket: net.Socket): void {
+    const remote = socket.remoteAddress ?? "";
+    const fromRemote = (this.#perAddress.get(remote) ?? 0) + 1;
+    this.#perAddress.set(remote, fromRemote);
     this.#sockets.add(socket);
     this.#options.onConnections?.(this.#sockets.size);
     socket.on("error", (error) => this.#options.log.debug({ err: error }, "socket error"));
     socket.once("close", () => {
+      const left = (this.#perAddress.get(remote) ?? 1) - 1;
+      if (left === 0) this.#perAddress.delete(remote);
+      else this.#perAddress.set(remote, left);
       this.#sockets.delete(socket);
       this.#options.onConnections?.(this.#sockets.size);
       this.#checkDrained();
     });
     if (this.#draining) {
+      socket.destroy();
+      return;
+    }
+    if (fromRemote > this.#options.maxConnectionsPerAddress) {
+      this.#options.log.warn(
+        { remote, open: fromRemote - 1, limit: this.#options.maxConnectionsPerAddress },
+        "connection refused: too many connections from this address (STATEHOUSE_MAX_CONNECTIONS_PER_ADDRESS)",
+      );
       socket.destroy();
       return;
     }
@@ -202,10 +235,18 @@ export class ProtocolServer {
   #trackSession(session: http2.ServerHttp2Session): void {
     this.#sessions.add(session);
     let streams = 0;
+    // The HTTP/2 counterpart of the HTTP/1.1 header timeout: a session must start a stream.
+    const firstStream = setTimeout(() => {
+      this.#options.log.debug({}, "http2 session opened no stream within the header timeout; closing it");
+      session.destroy();
+    }, this.#options.headerTimeoutMs);
     session.on("stream", (stream) => {
+      clearTimeout(firstStream);
       streams += 1;
+      if (stream.state.remoteClose === 0) this.#receiving.set(stream, Date.now() + this.#options.requestTimeoutMs);
       stream.once("close", () => {
         streams -= 1;
+        this.#receiving.delete(stream);
       });
     });
     // Idle = no stream open for idleTimeoutMs; quiet Watch streams keep it open.
@@ -213,7 +254,10 @@ export class ProtocolServer {
       if (streams === 0) session.close();
     });
     session.on("error", (error) => this.#options.log.debug({ err: error }, "http2 session error"));
-    session.once("close", () => this.#sessions.delete(session));
+    session.once("close", () => {
+      clearTimeout(firstStream);
+      this.#sessions.delete(session);
+    });
     if (this.#draining) session.close();
   }
 
@@ -228,6 +272,20 @@ export class ProtocolServer {
       if (this.#draining && req.httpVersionMajor === 1) res.setHeader("connection", "close");
       handler(req, res);
     };
+  }
+
+  /** Resets HTTP/2 streams whose request did not fully arrive within the request timeout. */
+  #sweepSlowRequests(): void {
+    const now = Date.now();
+    for (const [stream, deadline] of this.#receiving) {
+      if (stream.state.remoteClose !== 0 || stream.closed) {
+        this.#receiving.delete(stream);
+      } else if (deadline <= now) {
+        this.#receiving.delete(stream);
+        this.#options.log.debug({}, "http2 request not received within the request timeout; resetting the stream");
+        stream.close(http2.constants.NGHTTP2_CANCEL);
+      }
+    }
   }
 
   #checkDrained(): void {
@@ -270,6 +328,7 @@ export class ProtocolServer {
    */
   async close(lingerMs = 2000): Promise<void> {
     this.beginShutdown();
+    clearInterval(this.#sweeper);
     for (const socket of this.#sniffing) socket.destroy();
     this.#h1.closeIdleConnections();
     if (this.#sockets.size > 0) {
