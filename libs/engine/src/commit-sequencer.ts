@@ -193,7 +193,7 @@ export class CommitSequencer {
     if (this.suspect || this.kv.broken) {
       this.reconcile().then(
         () => this.flushNow(),
-        (cause: unknown) => this.failAll(cause instanceof EngineError ? cause : storageError(cause)),
+        (cause: unknown) => this.failAll(reconcileFailed(cause)),
       );
       return;
     }
@@ -463,6 +463,13 @@ export class CommitSequencer {
     }
     return { keyStates, idempotent };
   }
+}
+
+/** Why commits are refused while storage cannot be re-established (full disk and corruption keep their codes). */
+function reconcileFailed(cause: unknown): EngineError {
+  if (cause instanceof EngineError && (cause.code === "STORAGE_FULL" || cause.code === "CORRUPTION")) return cause;
+  const message = cause instanceof Error ? cause.message : String(cause);
+  return new EngineError("STORAGE_ERROR", `storage could not be re-established after a failed write (${message}); commits are refused until it can, reads go on`, { cause });
 }
 
 function keyReused(key: string, namespace: string, commitTs: number): EngineError {

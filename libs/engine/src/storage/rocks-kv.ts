@@ -55,6 +55,9 @@ function openOptions(memory: RocksMemoryOptions): RocksOpenOptions {
   };
 }
 
+/** How often a reopen retries while our own just-closed handle still holds the lock (20 ms apart). */
+const REOPEN_LOCK_ATTEMPTS = 50;
+
 /** Free space needed before a store broken by a full disk is reopened. */
 const MIN_FREE_BYTES_TO_REPAIR = 1024 * 1024;
 
@@ -64,6 +67,8 @@ export class RocksKv implements OrderedKv {
   private db: RocksLevel;
   private readonly location: string;
   private readonly iterators = new Set<RocksIterator>();
+  /** Reads running in the storage thread pool: a close waits for them, or RocksDB keeps its lock past the close. */
+  private readonly inflight = new Set<Promise<unknown>>();
   private failed = false;
   private reopening: Promise<void> | null = null;
   private readonly options: RocksOpenOptions;
@@ -103,10 +108,19 @@ export class RocksKv implements OrderedKv {
   async getMany(keys: readonly Buffer[]): Promise<(Buffer | undefined)[]> {
     if (this.reopening !== null) await this.reopening;
     try {
-      return await this.db._getManyAsync(keys, NO_OPTIONS);
+      return await this.track(this.db._getManyAsync(keys, NO_OPTIONS));
     } catch (error) {
       throw storageError(error);
     }
+  }
+
+  private track<T>(promise: Promise<T>): Promise<T> {
+    this.inflight.add(promise);
+    const done = (): void => {
+      this.inflight.delete(promise);
+    };
+    promise.then(done, done);
+    return promise;
   }
 
   writeSync(ops: readonly KvOp[], sync: boolean): void {
@@ -147,7 +161,7 @@ export class RocksKv implements OrderedKv {
         if (done) return [];
         let rows: KvEntry[];
         try {
-          rows = await it.nextv(max);
+          rows = await this.track(it.nextv(max));
         } catch (error) {
           throw storageError(error);
         }
@@ -190,11 +204,21 @@ export class RocksKv implements OrderedKv {
       });
     }
     await this.closeDb();
-    this.db = await openDb(this.location, this.options);
+    // The lock is our own closed handle's: RocksDB may release it a moment after close returns.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        this.db = await openDb(this.location, this.options);
+        break;
+      } catch (error) {
+        if (!(error instanceof EngineError && error.code === "LOCKED") || attempt >= REOPEN_LOCK_ATTEMPTS) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    }
     this.failed = false;
   }
 
   private async closeDb(): Promise<void> {
+    await Promise.allSettled([...this.inflight]);
     await Promise.all([...this.iterators].map((it) => it.close().catch(() => undefined)));
     this.iterators.clear();
     // After a write failure RocksDB's close reports that error, but the native handle is
