@@ -7,6 +7,8 @@ import { parseFailpoint } from "@statehouse/engine";
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+export const RECOVERY_MODES = ["auto", "rebuild", "accept-rollback"] as const;
+export type RecoveryModeSetting = (typeof RECOVERY_MODES)[number];
 
 export interface DaemonConfig {
   listenAddr: string;
@@ -16,6 +18,14 @@ export interface DaemonConfig {
   snapshotInterval: number;
   txTimeoutMs: number;
   maxValueBytes: number;
+  /** Budget for the data of all open transactions, bytes. */
+  maxStagedBytes: number;
+  /** Largest transaction, bytes. */
+  maxTransactionBytes: number;
+  /** How long idempotency keys are kept, ms. */
+  idempotencyWindowMs: number;
+  /** auto | rebuild | accept-rollback (see the engine README, Recovery). */
+  recoveryMode: RecoveryModeSetting;
   logLevel: LogLevel;
   /** Allowed browser origins: exact origins, `scheme://host:*` (any port) or `*`. Empty = no CORS. */
   corsOrigins: string[];
@@ -116,6 +126,12 @@ function corsOrigins(raw: string): string[] {
   return origins;
 }
 
+function recoveryMode(raw: string): RecoveryModeSetting {
+  const v = raw.trim();
+  if (!(RECOVERY_MODES as readonly string[]).includes(v)) throw new Error(`expected one of ${RECOVERY_MODES.join(", ")}`);
+  return v as RecoveryModeSetting;
+}
+
 function failpoint(raw: string): string | null {
   const v = raw.trim();
   if (v === "") return null;
@@ -156,6 +172,10 @@ export const SETTINGS: readonly Setting[] = [
   setting({ key: "snapshotInterval", env: "STATEHOUSE_SNAPSHOT_INTERVAL", flag: "--snapshot-interval", placeholder: "commits", default: 1000, description: "commits between snapshots (0 = never)", parse: integer(0, 100_000_000) }),
   setting({ key: "txTimeoutMs", env: "STATEHOUSE_TX_TIMEOUT_MS", flag: "--tx-timeout-ms", placeholder: "ms", default: 30_000, description: "default transaction timeout", parse: integer(1, 86_400_000) }),
   setting({ key: "maxValueBytes", env: "STATEHOUSE_MAX_VALUE_BYTES", flag: "--max-value-bytes", placeholder: "bytes", default: MIB, description: "largest accepted value (its JSON encoding)", parse: integer(16, 256 * MIB) }),
+  setting({ key: "maxStagedBytes", env: "STATEHOUSE_MAX_STAGED_BYTES", flag: "--max-staged-bytes", placeholder: "bytes", default: 512 * MIB, description: "budget for the data of all open transactions (staged and queued); past it RESOURCE_EXHAUSTED max_staged_bytes", parse: integer(MIB, 64 * 1024 * MIB) }),
+  setting({ key: "maxTransactionBytes", env: "STATEHOUSE_MAX_TRANSACTION_BYTES", flag: "--max-transaction-bytes", placeholder: "bytes", default: 64 * MIB, description: "largest transaction (values plus names); past it RESOURCE_EXHAUSTED max_transaction_bytes", parse: integer(KIB, 256 * MIB) }),
+  setting({ key: "idempotencyWindowMs", env: "STATEHOUSE_IDEMPOTENCY_WINDOW_MS", flag: "--idempotency-window-ms", placeholder: "ms", default: 86_400_000, description: "how long idempotency keys are kept (then purged: a retry after it applies again)", parse: integer(1000, 365 * 86_400_000) }),
+  setting({ key: "recoveryMode", env: "STATEHOUSE_RECOVERY_MODE", flag: "--recovery-mode", placeholder: "mode", default: "auto", description: "auto; rebuild = rebuild every index from the log; accept-rollback = start although acknowledged commits are missing (operator's choice)", parse: recoveryMode }),
   setting({ key: "logLevel", env: "STATEHOUSE_LOG_LEVEL", flag: "--log-level", placeholder: "level", default: "info", description: `log level: ${LOG_LEVELS.join(", ")}`, parse: logLevel }),
   setting({ key: "corsOrigins", env: "STATEHOUSE_CORS_ORIGINS", flag: "--cors-origins", placeholder: "list", default: ["http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*"], description: "browser origins allowed by CORS: comma list, port may be *, or * for any; empty = none", parse: corsOrigins }),
   setting({ key: "readyFile", env: "STATEHOUSE_READY_FILE", flag: "--ready-file", placeholder: "path", default: null, description: 'write {"address","pid","commitTs"} here once serving', parse: optionalString }),

@@ -37,11 +37,14 @@ function rng(seed: number): () => number {
 }
 
 /** A request with every field set, so truncations and flips hit real fields. */
+const BIGINT_SCALARS: ReadonlySet<ScalarType> = new Set([ScalarType.INT64, ScalarType.UINT64, ScalarType.SINT64, ScalarType.FIXED64, ScalarType.SFIXED64]);
+
 function sampleInit(desc: DescMessage, depth = 0): Record<string, unknown> {
   const init: Record<string, unknown> = {};
   for (const field of desc.fields) {
     if (field.fieldKind === "scalar") {
-      init[field.localName] = field.scalar === ScalarType.STRING ? `fuzz-${field.name}` : field.scalar === ScalarType.BOOL ? false : 1n;
+      const number = BIGINT_SCALARS.has(field.scalar) ? 1n : 1;
+      init[field.localName] = field.scalar === ScalarType.STRING ? `fuzz-${field.name}` : field.scalar === ScalarType.BOOL ? false : number;
     } else if (field.fieldKind === "message") {
       if (field.message.typeName === "google.protobuf.Struct") init[field.localName] = { a: 1, b: ["x", true, null] };
       else if (depth < 2) init[field.localName] = sampleInit(field.message, depth + 1);

@@ -13,6 +13,7 @@ const EXPECTED: Record<(typeof ENGINE_ERROR_CODES)[number], [Code, ErrorCode]> =
   TXN_ALREADY_COMMITTED: [Code.FailedPrecondition, ErrorCode.TXN_ALREADY_COMMITTED],
   TXN_ABORTED: [Code.FailedPrecondition, ErrorCode.TXN_ABORTED],
   CONFLICT: [Code.Aborted, ErrorCode.CONFLICT],
+  IDEMPOTENCY_KEY_REUSED: [Code.InvalidArgument, ErrorCode.INVALID_REQUEST],
   VERSION_NOT_FOUND: [Code.NotFound, ErrorCode.VERSION_NOT_FOUND],
   INVALID_ARGUMENT: [Code.InvalidArgument, ErrorCode.INVALID_REQUEST],
   LIMIT_EXCEEDED: [Code.ResourceExhausted, ErrorCode.LIMIT_EXCEEDED],

@@ -11,6 +11,7 @@ const ENGINE_CODES: Readonly<Record<EngineErrorCode, readonly [Code, ErrorCode]>
   TXN_ALREADY_COMMITTED: [Code.FailedPrecondition, ErrorCode.TXN_ALREADY_COMMITTED],
   TXN_ABORTED: [Code.FailedPrecondition, ErrorCode.TXN_ABORTED],
   CONFLICT: [Code.Aborted, ErrorCode.CONFLICT],
+  IDEMPOTENCY_KEY_REUSED: [Code.InvalidArgument, ErrorCode.INVALID_REQUEST],
   VERSION_NOT_FOUND: [Code.NotFound, ErrorCode.VERSION_NOT_FOUND],
   INVALID_ARGUMENT: [Code.InvalidArgument, ErrorCode.INVALID_REQUEST],
   LIMIT_EXCEEDED: [Code.ResourceExhausted, ErrorCode.LIMIT_EXCEEDED],
