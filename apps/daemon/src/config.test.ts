@@ -102,6 +102,17 @@ describe("resolveConfig", () => {
     expect(configError(() => resolveConfig({ configFile: join(dir, "missing.json") })).message).toContain("cannot read config file");
   });
 
+  it("reads the memory budgets, the idempotency window and the recovery mode, naming a bad one", () => {
+    expect(resolveConfig({ env: {} })).toMatchObject({ maxStagedBytes: 512 * 1024 * 1024, maxTransactionBytes: 64 * 1024 * 1024, idempotencyWindowMs: 86_400_000, recoveryMode: "auto" });
+    expect(
+      resolveConfig({ env: { STATEHOUSE_MAX_STAGED_BYTES: String(8 * 1024 * 1024), STATEHOUSE_IDEMPOTENCY_WINDOW_MS: "60000" }, cli: { recoveryMode: "accept-rollback" } }),
+    ).toMatchObject({ maxStagedBytes: 8 * 1024 * 1024, idempotencyWindowMs: 60_000, recoveryMode: "accept-rollback" });
+    const bad = configError(() => resolveConfig({ env: { STATEHOUSE_RECOVERY_MODE: "yolo" } }));
+    expect(bad.setting).toBe("STATEHOUSE_RECOVERY_MODE");
+    expect(bad.message).toContain("auto, rebuild, accept-rollback");
+    expect(configError(() => resolveConfig({ env: { STATEHOUSE_MAX_TRANSACTION_BYTES: String(512 * 1024 * 1024) } })).setting).toBe("STATEHOUSE_MAX_TRANSACTION_BYTES");
+  });
+
   it("sizes the request limit from the value limit unless it is set", () => {
     expect(resolveConfig({ env: { STATEHOUSE_MAX_VALUE_BYTES: String(8 * 1024 * 1024) } }).maxRequestBytes).toBe(9 * 1024 * 1024);
   });
