@@ -72,8 +72,42 @@ function hasStatehouseDetail(error: ConnectError): boolean {
   return error.details.some((d) => ("desc" in d ? d.desc.typeName : d.type) === StatehouseErrorSchema.typeName);
 }
 
-const READ_MAX_BYTES = /larger than configured readMaxBytes (\d+)/;
-const UNDECODABLE_REQUEST = /^(parse binary:|received compressed envelope, but do not know how to decompress)/;
+/**
+ * What a protocol-layer error from connect is. Branches on the code first;
+ * only within INTERNAL and RESOURCE_EXHAUSTED does it read the message,
+ * because connect marks an undecodable request (INTERNAL) and an oversized
+ * one (RESOURCE_EXHAUSTED) in no other way. This is the only place that
+ * depends on connect's wording: rpc-errors.test.ts makes these errors with
+ * connect's own code and fails when the wording changes.
+ */
+export type ProtocolErrorKind = { kind: "undecodable" } | { kind: "too_large"; limit: string } | { kind: "other" };
+
+const CONNECT_UNDECODABLE = /^(parse binary:|received compressed envelope, but do not know how to decompress)/;
+const CONNECT_READ_MAX_BYTES = /larger than configured readMaxBytes (\d+)/;
+
+export function protocolErrorKind(error: ConnectError): ProtocolErrorKind {
+  switch (error.code) {
+    case Code.Internal:
+      return CONNECT_UNDECODABLE.test(error.rawMessage) ? { kind: "undecodable" } : { kind: "other" };
+    case Code.ResourceExhausted: {
+      const limit = CONNECT_READ_MAX_BYTES.exec(error.rawMessage)?.[1];
+      return limit === undefined ? { kind: "other" } : { kind: "too_large", limit };
+    }
+    default:
+      return { kind: "other" };
+  }
+}
+
+/**
+ * Changes the code or wire message of an error connect raised, in place:
+ * connect serializes the very object it aborted the call with, and offers no
+ * hook between parsing a request and answering it, so a copy would not reach
+ * the wire. (`code` and `rawMessage` are readonly only in connect's typings.)
+ */
+function rewrite(error: ConnectError, change: { code?: Code; rawMessage?: string }): void {
+  if (change.code !== undefined) Object.defineProperty(error, "code", { value: change.code });
+  if (change.rawMessage !== undefined) Object.defineProperty(error, "rawMessage", { value: change.rawMessage });
+}
 
 /**
  * Gives an error raised by the protocol layer (parse errors, readMaxBytes,
@@ -85,17 +119,16 @@ export function decorateProtocolError(error: ConnectError): void {
   if (hasStatehouseDetail(error)) return;
   const details: Record<string, string> = {};
   let message = error.rawMessage;
-  // connect reports undecodable requests as INTERNAL; they are the client's fault.
-  if (error.code === Code.Internal && UNDECODABLE_REQUEST.test(message)) {
-    Object.defineProperty(error, "code", { value: Code.InvalidArgument });
+  const kind = protocolErrorKind(error);
+  if (kind.kind === "undecodable") {
+    // connect reports undecodable requests as INTERNAL; they are the client's fault.
+    rewrite(error, { code: Code.InvalidArgument });
     details["field"] = "request";
-  }
-  const tooLarge = READ_MAX_BYTES.exec(message);
-  if (tooLarge !== null) {
+  } else if (kind.kind === "too_large") {
     details["limit"] = "max_request_bytes";
-    message = `request message exceeds the max_request_bytes limit (STATEHOUSE_MAX_REQUEST_BYTES = ${tooLarge[1] ?? "?"})`;
-    // The wire message is rawMessage; name our setting instead of connect's option.
-    Object.defineProperty(error, "rawMessage", { value: message });
+    // Name our setting instead of connect's option.
+    message = `request message exceeds the max_request_bytes limit (STATEHOUSE_MAX_REQUEST_BYTES = ${kind.limit})`;
+    rewrite(error, { rawMessage: message });
   }
   error.details.push({ desc: StatehouseErrorSchema, value: { code: errorCodeForConnectCode(error.code), message, details } });
 }

@@ -8,8 +8,9 @@
 // spends 3–10× the CPU of this on a unary call (AbortControllers, Headers and
 // URL copies, async iterables, gRPC's streaming pipeline; apps/daemon README).
 import type http2 from "node:http2";
-import { create, fromBinary, toBinary, type BinaryReadOptions, type DescMessage, type DescMethodUnary, type JsonReadOptions, type JsonWriteOptions, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
+import { create, type BinaryReadOptions, type DescMessage, type DescMethodUnary, type JsonReadOptions, type JsonWriteOptions, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { createMethodSerializationLookup } from "@connectrpc/connect/protocol";
 import { StatehouseService } from "@statehouse/api";
 import type { DaemonMetrics } from "../daemon-metrics.js";
 import { decorateProtocolError } from "../rpc-errors.js";
@@ -62,28 +63,14 @@ export class FastPath {
   }
 
   #add<I extends DescMessage, O extends DescMessage>(method: DescMethodUnary<I, O>, impl: (request: MessageShape<I>) => Promise<MessageInitShape<O>>): void {
-    const { binaryOptions, writeMaxBytes } = this.#options;
+    const { binaryOptions, jsonOptions, readMaxBytes, writeMaxBytes } = this.#options;
+    // connect's own serializers: the same parse errors, recursion limit and write limit as the connect-node route.
+    const serialization = createMethodSerializationLookup(method, binaryOptions, jsonOptions, { readMaxBytes, writeMaxBytes });
+    const input = serialization.getI(true);
+    const output = serialization.getO(true);
     this.#methods.set(`/${method.parent.typeName}/${method.name}`, {
-      parse(data) {
-        try {
-          return fromBinary(method.input, data, binaryOptions);
-        } catch (error) {
-          throw new ConnectError(`parse binary: ${error instanceof Error ? error.message : String(error)}`, Code.Internal);
-        }
-      },
-      async run(request) {
-        const output = await impl(request as MessageShape<I>);
-        let bytes: Uint8Array;
-        try {
-          bytes = toBinary(method.output, create(method.output, output));
-        } catch (error) {
-          throw new ConnectError(`serialize binary: ${error instanceof Error ? error.message : String(error)}`, Code.Internal);
-        }
-        if (bytes.length > writeMaxBytes) {
-          throw new ConnectError(`message size ${bytes.length} is larger than configured writeMaxBytes ${writeMaxBytes}`, Code.ResourceExhausted);
-        }
-        return bytes;
-      },
+      parse: (data) => input.parse(data),
+      run: async (request) => output.serialize(create(method.output, await impl(request as MessageShape<I>))),
     });
   }
 
