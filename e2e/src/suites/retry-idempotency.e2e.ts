@@ -4,7 +4,8 @@
 //   idempotency key (resending the commit, or re-running the function), and
 //   the increment is applied exactly once.
 // - an explicit idempotency key is remembered across a SIGKILL: committing
-//   it again after the restart applies nothing and returns the original commit_ts.
+//   the same operations again after the restart applies nothing and returns the
+//   original commit_ts; other operations under the same key are refused.
 import { describe, expect, it } from "vitest";
 import { SDKS } from "../harness/driver-process.js";
 import { expectAgent, expectRecoveredTo, expectSigkilled, runScenario, value } from "../test-support/scenario.js";
@@ -30,10 +31,10 @@ describe.each(SDKS)("client retry after a restart, from the %s SDK", (sdk) => {
       expect(outcome.ok ? "ok" : outcome.error).toBe("ok");
       if (!outcome.ok) return;
       expect(outcome.result.duplicate, "the retry found its idempotency key committed").toBe(true);
-      // Two valid retry strategies: resend the same commit (the function ran once and
-      // wrote n=2), or re-run the function (it then saw n=2 and wanted 3). Either way
-      // the retried commit must apply nothing.
-      expect(outcome.result.counter).toBe(outcome.result.attempts === 1 ? 2 : 3);
+      // Both SDKs resend the same commit (the function ran once and wrote n=2): an
+      // idempotency key is bound to its content, so re-running the function (it would
+      // see n=2 and want 3) under the same key would be refused, not deduplicated.
+      expect(outcome.result.counter).toBe(2);
       const recovered = Number(run.readyInfo?.commitTs);
       expect(outcome.result.commit_ts, "the original commit_ts is returned").toBe(recovered);
       model.apply(recovered, [{ ...COUNTER, value: { n: 2, uid: "inc-2" } }, side]);
@@ -55,13 +56,20 @@ describe.each(SDKS)("client retry after a restart, from the %s SDK", (sdk) => {
       expectSigkilled(await harness.kill());
       const run = await harness.start();
       expectRecoveredTo(run, first.commit_ts);
-      // Same key, different content: nothing applies, the original commit_ts comes back.
-      const again = await driver.request({
+      // Same key, same content: nothing applies, the original commit_ts comes back.
+      const again = await driver.request({ op: "txn", ops, idempotency_key: key });
+      expect(again).toMatchObject({ commit_ts: first.commit_ts, duplicate: true });
+      // Same key, other content: refused, naming the key; nothing applies.
+      const reused = await driver.call({
         op: "txn",
         ops: [{ agent: AGENT, key: "order", value: value("order-1-retry", { qty: 2 }) }],
         idempotency_key: key,
       });
-      expect(again).toMatchObject({ commit_ts: first.commit_ts, duplicate: true });
+      expect(reused.ok).toBe(false);
+      if (!reused.ok) {
+        expect(reused.error.statehouse).toBe(true);
+        expect(reused.error.message).toContain(key);
+      }
       await expectAgent(scenario, AGENT);
     });
   });

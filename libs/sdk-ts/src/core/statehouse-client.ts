@@ -2,7 +2,7 @@
 // only chooses the transport.
 import type { Transport } from "@connectrpc/connect";
 import { toReplayEvent, toStateEntry, toStateResult } from "./convert.js";
-import { StatehouseError } from "./errors.js";
+import { ConnectionError, StatehouseError } from "./errors.js";
 import { DEFAULT_MAX_VALUE_BYTES } from "./json-value.js";
 import { randomId } from "./random-id.js";
 import { requireName } from "./require-name.js";
@@ -205,12 +205,15 @@ export class StatehouseClient implements AsyncDisposable {
 
   /**
    * Runs `fn` in a transaction: commits when `fn` resolves, aborts when it
-   * throws. On `ConflictError`, `ConnectionError` or a transaction the daemon
-   * lost (`TXN_NOT_FOUND`, e.g. after a restart) the whole attempt — including
-   * `fn` — is retried up to `retries` times with exponential backoff and
-   * jitter. Every attempt commits with the same idempotency key, so if a
-   * commit applied but its reply was lost, the retry applies nothing and
-   * returns the original commitTs (`duplicate: true`). `fn` must not commit or
+   * throws. On `ConflictError`, `ConnectionError` before the commit or a
+   * transaction the daemon lost (`TXN_NOT_FOUND`, e.g. after a restart) the
+   * whole attempt — including `fn` — is retried up to `retries` times with
+   * exponential backoff and jitter. A commit whose connection broke is never
+   * re-run: the same operations are resent with the same idempotency key
+   * (`resendCommit`), so if it had applied the resend applies nothing and
+   * returns the original commitTs (`duplicate: true`) together with the
+   * result of the `fn` run that was committed; only a `ConflictError` on the
+   * resend (it had not applied) runs `fn` again. `fn` must not commit or
    * abort the transaction itself, and should have no side effects besides the
    * transaction, since it may run more than once.
    *
@@ -234,8 +237,25 @@ export class StatehouseClient implements AsyncDisposable {
         if (tx.state !== "open") {
           throw new TypeError("withTransaction commits the transaction itself: fn must not commit or abort it");
         }
-        const commitTs = await tx.commit(callOptions);
-        return { result, commitTs, duplicate: tx.duplicate, attempts: attempt };
+        try {
+          const commitTs = await tx.commit(callOptions);
+          return { result, commitTs, duplicate: tx.duplicate, attempts: attempt };
+        } catch (error) {
+          if (!tx.commitOutcomeUnknown) throw error;
+          // The commit may have applied: resend it as it was, never re-run fn.
+          for (let resend = 1; ; resend++) {
+            if (attempt + resend - 1 > retries) throw error;
+            const ceiling = Math.min(maxBackoffMs, backoffMs * 2 ** (attempt + resend - 2));
+            await sleep(ceiling / 2 + Math.random() * (ceiling / 2), begin.signal);
+            try {
+              const commitTs = await tx.resendCommit(callOptions);
+              return { result, commitTs, duplicate: tx.duplicate, attempts: attempt };
+            } catch (resendError) {
+              // A ConflictError means it had not applied: the outer loop runs fn again.
+              if (!(resendError instanceof ConnectionError)) throw resendError;
+            }
+          }
+        }
       } catch (error) {
         await tx?.[Symbol.asyncDispose]();
         if (attempt > retries || !isRetryable(error)) {

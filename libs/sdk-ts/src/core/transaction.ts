@@ -71,6 +71,8 @@ export class Transaction implements AsyncDisposable {
   #state: TransactionState = "open";
   #commitTs: bigint | undefined;
   #duplicate = false;
+  /** True after the commit's connection broke: whether it applied is unknown until it is resent. */
+  #ambiguous = false;
 
   /** @internal Use `client.beginTransaction()`. */
   constructor(init: TransactionInit) {
@@ -179,13 +181,38 @@ export class Transaction implements AsyncDisposable {
    */
   async commit(options?: CallOptions): Promise<bigint> {
     this.#assertOpen();
+    return this.#send(this.id, options);
+  }
+
+  /** True when the commit's connection broke, so whether it applied is unknown; {@link resendCommit} finds out. */
+  get commitOutcomeUnknown(): boolean {
+    return this.#ambiguous && this.#state === "failed";
+  }
+
+  /**
+   * Resends a commit whose connection broke: the same operations, recorded
+   * versions and idempotency key, as a one-shot transaction (the daemon may
+   * have restarted and forgotten the server-side one). If the first commit
+   * applied, this applies nothing and returns its commit_ts (`duplicate`).
+   *
+   * @throws ConflictError when it had not applied and a recorded key changed since
+   * @throws ConnectionError when the connection broke again (call it again later)
+   */
+  async resendCommit(options?: CallOptions): Promise<bigint> {
+    if (!this.commitOutcomeUnknown) {
+      throw new TypeError("resendCommit is only for a commit whose connection broke (commitOutcomeUnknown)");
+    }
+    return this.#send(undefined, options);
+  }
+
+  async #send(txnId: string | undefined, options: CallOptions | undefined): Promise<bigint> {
     this.#state = "committing";
     const namespace = this.namespace;
     try {
       const response = await this.#runner.unary(options, (rpc, callOptions) =>
         rpc.transact(
           {
-            txnId: this.id,
+            ...(txnId === undefined ? {} : { txnId }),
             operations: Array.from(this.#operations.values(), (op) =>
               op.value === null
                 ? { namespace, agentId: op.agentId, key: op.key, delete: true }
@@ -203,11 +230,13 @@ export class Transaction implements AsyncDisposable {
         ),
       );
       this.#state = "committed";
+      this.#ambiguous = false;
       this.#commitTs = response.commitTs;
       this.#duplicate = response.duplicate;
       return response.commitTs;
     } catch (error) {
       this.#state = "failed";
+      this.#ambiguous = error instanceof ConnectionError;
       throw error;
     }
   }
