@@ -41,6 +41,8 @@ describe("resolveConfig", () => {
       snapshotInterval: 1000,
       txTimeoutMs: 30_000,
       maxValueBytes: 1_048_576,
+      rocksdbCacheMb: 16,
+      rocksdbMemtableMb: 32,
       logLevel: "info",
       readyFile: null,
       failpoint: null,
@@ -100,6 +102,13 @@ describe("resolveConfig", () => {
     await writeFile(file, "{ not json");
     expect(configError(() => resolveConfig({ configFile: file })).message).toContain("not valid JSON");
     expect(configError(() => resolveConfig({ configFile: join(dir, "missing.json") })).message).toContain("cannot read config file");
+  });
+
+  it("reads the RocksDB memory sizes in MiB, within the binding's bounds", () => {
+    expect(resolveConfig({ env: { STATEHOUSE_ROCKSDB_CACHE_MB: "64" }, cli: { rocksdbMemtableMb: "8" } })).toMatchObject({ rocksdbCacheMb: 64, rocksdbMemtableMb: 8 });
+    expect(configError(() => resolveConfig({ env: { STATEHOUSE_ROCKSDB_CACHE_MB: "0" } })).setting).toBe("STATEHOUSE_ROCKSDB_CACHE_MB");
+    expect(configError(() => resolveConfig({ env: { STATEHOUSE_ROCKSDB_CACHE_MB: "4096" } })).setting).toBe("STATEHOUSE_ROCKSDB_CACHE_MB");
+    expect(configError(() => resolveConfig({ cli: { rocksdbMemtableMb: "2" } })).message).toContain("--rocksdb-memtable-mb (command line)");
   });
 
   it("reads the memory budgets, the idempotency window and the recovery mode, naming a bad one", () => {

@@ -26,6 +26,10 @@ export interface DaemonConfig {
   idempotencyWindowMs: number;
   /** auto | rebuild | accept-rollback (see the engine README, Recovery). */
   recoveryMode: RecoveryModeSetting;
+  /** RocksDB block cache (data, index and filter blocks), MiB. */
+  rocksdbCacheMb: number;
+  /** RocksDB memtable budget, MiB. */
+  rocksdbMemtableMb: number;
   logLevel: LogLevel;
   /** Allowed browser origins: exact origins, `scheme://host:*` (any port) or `*`. Empty = no CORS. */
   corsOrigins: string[];
@@ -176,6 +180,8 @@ export const SETTINGS: readonly Setting[] = [
   setting({ key: "maxTransactionBytes", env: "STATEHOUSE_MAX_TRANSACTION_BYTES", flag: "--max-transaction-bytes", placeholder: "bytes", default: 64 * MIB, description: "largest transaction (values plus names); past it RESOURCE_EXHAUSTED max_transaction_bytes", parse: integer(KIB, 256 * MIB) }),
   setting({ key: "idempotencyWindowMs", env: "STATEHOUSE_IDEMPOTENCY_WINDOW_MS", flag: "--idempotency-window-ms", placeholder: "ms", default: 86_400_000, description: "how long idempotency keys are kept (then purged: a retry after it applies again)", parse: integer(1000, 365 * 86_400_000) }),
   setting({ key: "recoveryMode", env: "STATEHOUSE_RECOVERY_MODE", flag: "--recovery-mode", placeholder: "mode", default: "auto", description: "auto; rebuild = rebuild every index from the log; accept-rollback = start although acknowledged commits are missing (operator's choice)", parse: recoveryMode }),
+  setting({ key: "rocksdbCacheMb", env: "STATEHOUSE_ROCKSDB_CACHE_MB", flag: "--rocksdb-cache-mb", placeholder: "MiB", default: 16, description: "RocksDB block cache: data blocks plus every SST's index and filter blocks (README, Memory)", parse: integer(1, 4095) }),
+  setting({ key: "rocksdbMemtableMb", env: "STATEHOUSE_ROCKSDB_MEMTABLE_MB", flag: "--rocksdb-memtable-mb", placeholder: "MiB", default: 32, description: "RocksDB memtable budget: write buffers of a quarter of it, at most 1.5x it in all (README, Memory)", parse: integer(4, 4096) }),
   setting({ key: "logLevel", env: "STATEHOUSE_LOG_LEVEL", flag: "--log-level", placeholder: "level", default: "info", description: `log level: ${LOG_LEVELS.join(", ")}`, parse: logLevel }),
   setting({ key: "corsOrigins", env: "STATEHOUSE_CORS_ORIGINS", flag: "--cors-origins", placeholder: "list", default: ["http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*"], description: "browser origins allowed by CORS: comma list, port may be *, or * for any; empty = none", parse: corsOrigins }),
   setting({ key: "readyFile", env: "STATEHOUSE_READY_FILE", flag: "--ready-file", placeholder: "path", default: null, description: 'write {"address","pid","commitTs"} here once serving', parse: optionalString }),

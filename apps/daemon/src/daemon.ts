@@ -82,6 +82,8 @@ async function openStorage(config: DaemonConfig, log: Logger, metrics: DaemonMet
     maxTransactionBytes: config.maxTransactionBytes,
     idempotencyWindowMs: config.idempotencyWindowMs,
     recoveryMode: config.recoveryMode,
+    rocksdbCacheBytes: config.rocksdbCacheMb * 1024 * 1024,
+    rocksdbMemtableBytes: config.rocksdbMemtableMb * 1024 * 1024,
     logger: log.child({ component: "engine" }),
     observer: metrics.observer,
     ...(config.useMemory ? { inMemory: true } : { dataDir: config.dataDir }),

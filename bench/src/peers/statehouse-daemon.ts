@@ -1,6 +1,7 @@
 // Our daemon, started per the process contract: `node apps/daemon/dist/main.js`
 // with STATEHOUSE_LISTEN_ADDR=127.0.0.1:0 and STATEHOUSE_READY_FILE, waiting
-// for the ready file (written atomically once the daemon serves).
+// for the ready file (written atomically once the daemon serves), with the Node
+// flags and the process environment the systemd unit starts it with.
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -13,6 +14,22 @@ export const DAEMON_MAIN = join(REPO_ROOT, "apps", "daemon", "dist", "main.js");
 export function projectNode(): string {
   const bin = join(REPO_ROOT, "node_modules", ".bin", "node");
   return existsSync(bin) ? bin : process.execPath;
+}
+
+export const DAEMON_UNIT = join(REPO_ROOT, "apps", "daemon", "packaging", "statehoused.service");
+
+/**
+ * The Node flags of the unit's ExecStart and its environment other than STATEHOUSE_* settings
+ * (V8 and malloc sizing: the daemon's README, "Memory"), so that the bench measures the daemon as shipped.
+ */
+export function unitProcessTuning(unit = readFileSync(DAEMON_UNIT, "utf8")): { nodeFlags: string[]; env: Record<string, string> } {
+  const execStart = /^ExecStart=\S+\/node ((?:--\S+ )*)\S+\/apps\/daemon\/dist\/main\.js$/m.exec(unit);
+  if (execStart === null) throw new Error(`${DAEMON_UNIT}: no ExecStart=.../node [flags] .../apps/daemon/dist/main.js line`);
+  const env: Record<string, string> = {};
+  for (const [, name, value] of unit.matchAll(/^Environment=([A-Z_][A-Z0-9_]*)=(.*)$/gm)) {
+    if (name !== undefined && value !== undefined && !name.startsWith("STATEHOUSE_")) env[name] = value;
+  }
+  return { nodeFlags: (execStart[1] ?? "").split(" ").filter((flag) => flag !== ""), env };
 }
 
 export interface DaemonOptions {
@@ -51,6 +68,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const name = options.name ?? "statehoused";
   const readyFile = join(options.workDir, `${name}.ready.json`);
   rmSync(readyFile, { force: true });
+  const tuning = unitProcessTuning();
   const env: NodeJS.ProcessEnv = {
     PATH: process.env["PATH"] ?? "/usr/bin:/bin",
     HOME: process.env["HOME"] ?? options.workDir,
@@ -58,11 +76,12 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     STATEHOUSE_DATA_DIR: options.dataDir,
     STATEHOUSE_READY_FILE: readyFile,
     STATEHOUSE_LOG_LEVEL: "warn",
+    ...tuning.env,
     ...options.env,
   };
   const child = new ManagedProcess({
     command: projectNode(),
-    args: [DAEMON_MAIN],
+    args: [...tuning.nodeFlags, DAEMON_MAIN],
     env,
     logFile: join(options.workDir, `${name}.log`),
   });
