@@ -27,6 +27,8 @@ beforeAll(async () => {
       STATEHOUSE_USE_MEMORY: "1",
       STATEHOUSE_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS),
       STATEHOUSE_HEADER_TIMEOUT_MS: "300",
+      // Quiet connections in these tests never wait that long; a session without a stream does.
+      STATEHOUSE_IDLE_TIMEOUT_MS: "1000",
       STATEHOUSE_MAX_CONNECTIONS_PER_ADDRESS: String(PER_ADDRESS),
       STATEHOUSE_MAX_CONCURRENT_STREAMS: String(STREAMS),
     },
@@ -94,13 +96,17 @@ describe("HTTP/2", () => {
     session.close();
   });
 
-  it("closes a session that sends its preface but never starts a stream", async () => {
+  it("closes a session that never starts a stream within the idle timeout, however many PINGs it sends", async () => {
     const socket = connectRaw();
     const closed = untilClosed(socket);
     socket.write("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
     socket.write(frame(FRAME_SETTINGS, 0, 0, Buffer.alloc(0)));
+    // Activity every 100 ms keeps the idle timer from firing; the first-stream deadline does not care.
+    const pinger = setInterval(() => socket.write(frame(FRAME_PING, 0, 0, Buffer.alloc(8))), 100);
     const frames = parseFrames(await closed);
+    clearInterval(pinger);
     expect(frames[0]?.type).toBe(FRAME_SETTINGS);
+    expect(frames.filter((f) => f.type === FRAME_PING && (f.flags & 1) === 1).length).toBeGreaterThan(0);
   });
 
   it(`refuses streams beyond max_concurrent_streams (${STREAMS}) on one connection, even from a client that ignores SETTINGS`, async () => {
@@ -175,6 +181,7 @@ describe("HTTP/2", () => {
 const FRAME_HEADERS = 0x1;
 const FRAME_RST_STREAM = 0x3;
 const FRAME_SETTINGS = 0x4;
+const FRAME_PING = 0x6;
 const FLAG_END_HEADERS = 0x4;
 
 function frame(type: number, flags: number, streamId: number, payload: Buffer): Buffer {

@@ -28,8 +28,9 @@ export interface ProtocolServerOptions {
   maxConnections: number;
   /** TCP connections open at once from one remote address; more are closed on accept. */
   maxConnectionsPerAddress: number;
+  /** Connections without a call in flight close after this; an HTTP/2 session must open its first stream within it. */
   idleTimeoutMs: number;
-  /** A new connection's preface / HTTP/1.1 request headers, and an HTTP/2 session's first stream, must arrive within this. */
+  /** A new connection's preface / HTTP/1.1 request headers must arrive within this. */
   headerTimeoutMs: number;
   /** A whole request (headers and body) must arrive within this: HTTP/1.1 requests and every HTTP/2 stream. */
   requestTimeoutMs: number;
@@ -235,11 +236,13 @@ export class ProtocolServer {
   #trackSession(session: http2.ServerHttp2Session): void {
     this.#sessions.add(session);
     let streams = 0;
-    // The HTTP/2 counterpart of the HTTP/1.1 header timeout: a session must start a stream.
+    // A session must open its first stream within the idle timeout however much
+    // else it sends: PINGs or SETTINGS dribbled by a slowloris client would keep
+    // the activity-based idle timer below from ever firing.
     const firstStream = setTimeout(() => {
-      this.#options.log.debug({}, "http2 session opened no stream within the header timeout; closing it");
+      this.#options.log.debug({}, "http2 session opened no stream within the idle timeout; closing it");
       session.destroy();
-    }, this.#options.headerTimeoutMs);
+    }, this.#options.idleTimeoutMs);
     session.on("stream", (stream) => {
       clearTimeout(firstStream);
       streams += 1;
