@@ -75,7 +75,8 @@ export function makePlan(options: PlanOptions): BenchPlan {
       ...full,
       mode: "scale",
       rounds: options.rounds ?? 1,
-      shortMs: 4_000,
+      // Long windows: flushes and compactions are bursty, and write amplification counts them.
+      shortMs: 10_000,
       datasets: options.datasets ?? [100_000, 1_000_000, 10_000_000],
       figures: new Set<Figure>(["P1", "P4", "P6"]),
       peers: false,
