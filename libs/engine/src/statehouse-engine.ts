@@ -99,8 +99,11 @@ export class StatehouseEngine implements Engine {
     this.maxValueBytes = options.maxValueBytes;
     this.beforeClose = options.beforeClose;
     this.pages = new PagedReads(options.kv, async (namespace, agentId, picks) => {
-      const events = await this.loadAgentEvents(namespace, agentId, picks.map((p) => p.ts));
-      return picks.map((pick, i) => findOperation(events[i] as StoredEvent, namespace, agentId, pick.key)?.value ?? null);
+      // The keys of one transaction share its event: load and decode each event once.
+      const timestamps = [...new Set(picks.map((p) => p.ts))];
+      const events = await this.loadAgentEvents(namespace, agentId, timestamps);
+      const byTs = new Map(timestamps.map((ts, i) => [ts, events[i] as StoredEvent]));
+      return picks.map((pick) => findOperation(byTs.get(pick.ts) as StoredEvent, namespace, agentId, pick.key)?.value ?? null);
     });
     this.budget = new StagedBudget(options.maxStagedBytes, options.maxTransactionBytes);
     this.clock = options.clock;
