@@ -141,8 +141,13 @@ describe.each(driverNames)("over %s", (name) => {
       idempotencyKey: `idem-${name}`,
     });
     expect(one.duplicate).toBe(false);
-    const again = await rpc().unary(S.transact, { operations: [{ namespace: ns, agentId, key: "x", value: { x: 99 } }], idempotencyKey: `idem-${name}` });
+    // A retry of the same content is the original commit; other content under the key is refused, naming it.
+    const again = await rpc().unary(S.transact, { operations: [{ namespace: ns, agentId, key: "x", value: { x: 1 } }], idempotencyKey: `idem-${name}` });
     expect(again).toMatchObject({ commitTs: one.commitTs, duplicate: true });
+    const reused = await failure(rpc().unary(S.transact, { operations: [{ namespace: ns, agentId, key: "x", value: { x: 99 } }], idempotencyKey: `idem-${name}` }));
+    expect(reused.code).toBe(Code.InvalidArgument);
+    expect(reused.detail?.code).toBe(ErrorCode.INVALID_REQUEST);
+    expect(reused.detail?.details).toMatchObject({ engine_code: "IDEMPOTENCY_KEY_REUSED", idempotencyKey: `idem-${name}`, commitTs: String(one.commitTs) });
     expect((await rpc().unary(S.getState, { namespace: ns, agentId, key: "x" })).value).toEqual({ x: 1 });
 
     const { txnId } = await rpc().unary(S.beginTransaction, {});

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 
@@ -199,9 +200,14 @@ def test_idempotency_key_applies_a_commit_once(client: Statehouse, agent: str) -
     first.write(agent, "k", {"v": 1})
     ts = first.commit()
     again = client.begin_transaction(idempotency_key=f"once-{agent}")
-    again.write(agent, "k", {"v": 2})
+    again.write(agent, "k", {"v": 1})
     assert again.commit() == ts
     assert again.duplicate
+    # The key is bound to its content: other operations under it are refused, naming the key.
+    other = client.begin_transaction(idempotency_key=f"once-{agent}")
+    other.write(agent, "k", {"v": 2})
+    with pytest.raises(StatehouseError, match=re.escape(f"once-{agent}")):
+        other.commit()
     assert client.get_state(agent, "k").version == 1
     assert len(list(client.replay(agent))) == 1
 
