@@ -58,7 +58,7 @@ describe("restart", () => {
 
     const second = await start({ dataDir: first.daemon.dataDir });
     expect(await snapshotOf(second.rpc, "agent")).toEqual(before);
-    const again = await second.rpc.unary(S.transact, { operations: [{ namespace: "other", agentId: "agent", key: "c", value: { c: false } }], idempotencyKey: "restart-idem" });
+    const again = await second.rpc.unary(S.transact, { operations: [{ namespace: "other", agentId: "agent", key: "c", value: { c: true } }], idempotencyKey: "restart-idem" });
     expect(again.duplicate).toBe(true);
     expect(await write(second.rpc, "agent", "a", { after: 1 })).toBe(lastTs + 2n);
     const ready = second.daemon.logs().find((l) => l["msg"] === "listening");
