@@ -1,7 +1,7 @@
 import { readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { crc32 } from "node:zlib";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Failpoints } from "./failpoints.ts";
 import { agentEventKey, agentPrefix, eventKey, stateKey, TABLE_AGENT_EVENT, TABLE_STATE } from "./key-encoding.ts";
 import { openEngine } from "./open-engine.ts";
@@ -9,25 +9,10 @@ import { META_REBUILD } from "./recovery.ts";
 import { SnapshotStore } from "./snapshot-store.ts";
 import { RocksKv } from "./storage/rocks-kv.ts";
 import { collect, expectEngineError } from "./test-support/engine-contract.ts";
-import { withTempDir } from "./test-support/temp-dir.ts";
-import type { Engine, EngineOptions } from "./types.ts";
+import { disposableEngines } from "./test-support/disposable-engines.ts";
+import type { Engine } from "./types.ts";
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-async function tempDir(): Promise<string> {
-  const { dir, remove } = await withTempDir();
-  cleanups.push(remove);
-  return dir;
-}
-
-async function open(dir: string, options: Partial<EngineOptions> = {}): Promise<Engine> {
-  const engine = await openEngine({ dataDir: dir, ...options });
-  cleanups.push(() => engine.close());
-  return engine;
-}
+const { tempDir, open } = disposableEngines();
 
 /**
  * Commits `rounds` x `interval` transactions, waiting after each round for the snapshot it

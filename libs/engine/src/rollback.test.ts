@@ -4,33 +4,18 @@
 import { spawn } from "node:child_process";
 import { cp, readdir, rename, rm, stat, truncate } from "node:fs/promises";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { META_COMMIT_TS } from "./commit-sequencer.ts";
 import { encodeU64, eventKey } from "./key-encoding.ts";
 import { openEngine } from "./open-engine.ts";
 import { RocksKv } from "./storage/rocks-kv.ts";
 import { expectEngineError } from "./test-support/engine-contract.ts";
 import { NODE_BINARY } from "./test-support/node-binary.ts";
-import { withTempDir } from "./test-support/temp-dir.ts";
-import type { Engine, EngineOptions } from "./types.ts";
+import { disposableEngines } from "./test-support/disposable-engines.ts";
+import type { Engine } from "./types.ts";
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-async function tempDir(): Promise<string> {
-  const { dir, remove } = await withTempDir();
-  cleanups.push(remove);
-  return dir;
-}
-
-async function open(dir: string, options: Partial<EngineOptions> = {}): Promise<Engine> {
-  // Interval 1: the newest snapshot always catches up with the last commit, so the tests know where it is.
-  const engine = await openEngine({ dataDir: dir, snapshotInterval: 1, ...options });
-  cleanups.push(() => engine.close());
-  return engine;
-}
+// Interval 1: the newest snapshot always catches up with the last commit, so the tests know where it is.
+const { tempDir, open } = disposableEngines({ snapshotInterval: 1 });
 
 /** Commits `count` one-key transactions one after another (each snapshot interval lands exactly). */
 async function commits(engine: Engine, count: number): Promise<void> {
