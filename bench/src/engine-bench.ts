@@ -80,10 +80,14 @@ function operations(i: number, agents: number): OperationInput[] {
   ];
 }
 
-/** Durable commits/s with `committers` concurrent closed-loop committers (fsync on, default snapshots). */
-async function commitRate(committers: number): Promise<{ rate: number; perBatch: number }> {
+/**
+ * Durable commits/s with `committers` concurrent closed-loop committers (fsync on, snapshots every
+ * `interval` commits, default 1000), and the process's CPU (all threads, RocksDB's included) per commit.
+ */
+async function commitRate(committers: number, interval?: number): Promise<{ rate: number; perBatch: number; cpuUsPerCommit: number }> {
   const dir = await tempDir(`c${committers}`);
-  const engine = await openEngine({ dataDir: dir });
+  const engine = await openEngine({ dataDir: dir, ...(interval === undefined ? {} : { snapshotInterval: interval }) });
+  const cpu = process.cpuUsage();
   let next = 0;
   const deadline = performance.now() + windowMs;
   const started = performance.now();
@@ -93,11 +97,12 @@ async function commitRate(committers: number): Promise<{ rate: number; perBatch:
     }),
   );
   const elapsed = (performance.now() - started) / 1000;
+  const used = process.cpuUsage(cpu);
   const stats = engine.stats();
   const txns = stats.committedTransactions ?? 0;
   await engine.close();
   await rm(dir, { recursive: true, force: true });
-  return { rate: txns / elapsed, perBatch: txns / Math.max(1, stats.groupCommits ?? 1) };
+  return { rate: txns / elapsed, perBatch: txns / Math.max(1, stats.groupCommits ?? 1), cpuUsPerCommit: (used.user + used.system) / Math.max(1, txns) };
 }
 
 /** Child mode: fill a store (fsync off: only the data matters), report, then wait to be SIGKILLed. */
@@ -137,6 +142,8 @@ async function main(): Promise<void> {
   const one: number[] = [];
   const many: number[] = [];
   const perBatch: number[] = [];
+  const cpuOn: number[] = [];
+  const cpuOff: number[] = [];
   for (let round = 0; round < rounds; round++) {
     // The baseline is the faster of the binding's defaults and the engine's own options.
     raw.push(Math.max(await rawSyncedRate({}), await rawSyncedRate(ENGINE_ROCKS_OPTIONS)));
@@ -144,6 +151,8 @@ async function main(): Promise<void> {
     const m = await commitRate(64);
     many.push(m.rate);
     perBatch.push(m.perBatch);
+    cpuOn.push(m.cpuUsPerCommit);
+    cpuOff.push((await commitRate(64, 0)).cpuUsPerCommit);
     console.log(`  round ${round + 1}: raw ${fmt(raw[round] ?? 0)}/s, 1 committer ${fmt(one[round] ?? 0)}/s, 64 committers ${fmt(m.rate)}/s`);
   }
   const rawMedian = median(raw);
@@ -151,6 +160,10 @@ async function main(): Promise<void> {
   record("engine: durable commits/s, 1 committer", `${fmt(median(one))} = ${fmt(median(one) / rawMedian, 2)}x raw (per-round ratios ${one.map((r, i) => fmt(r / (raw[i] ?? 1), 2)).join(", ")})`);
   record("engine: durable commits/s, 64 committers", `${fmt(median(many))} = ${fmt(median(many) / rawMedian, 1)}x raw (per-round ratios ${many.map((r, i) => fmt(r / (raw[i] ?? 1), 1)).join(", ")})`);
   record("engine: avg transactions per synced batch, 64 committers", fmt(median(perBatch), 1));
+  record(
+    "engine: CPU µs per commit, 64 committers, snapshot every 1000 ÷ snapshots off",
+    `${fmt(median(cpuOn), 1)} ÷ ${fmt(median(cpuOff), 1)} = ${fmt(median(cpuOn.map((c, i) => c / (cpuOff[i] ?? c))), 2)}x (per-round ratios ${cpuOn.map((c, i) => fmt(c / (cpuOff[i] ?? c), 2)).join(", ")})`,
+  );
 
   for (const events of quick ? [100_000] : [100_000, 1_000_000]) {
     for (const interval of [1000, 0]) {
