@@ -216,6 +216,27 @@ for (const [protocol, headers, frame] of [
   });
 }
 
+it("counts a call the client resets mid-request the same way", async () => {
+  const before = await Promise.all([fast, slow].map((s) => errorMetrics(s)));
+  for (const s of [fast, slow]) {
+    const stream = s.session.request({ ":method": "POST", ":path": `${PREFIX}Transact`, ...GRPC });
+    stream.on("error", () => undefined);
+    stream.write(envelope(write("reset")).subarray(0, 8));
+    await new Promise((r) => setTimeout(r, 50));
+    stream.close(http2.constants.NGHTTP2_CANCEL);
+    await new Promise((r) => stream.once("close", r));
+  }
+  // The server sees the reset a moment after the client has closed its end;
+  // Node ends the request body on it, so connect counts an incomplete envelope.
+  let after: string[][] = before;
+  for (let attempt = 0; attempt < 100 && after.some((m, i) => m.join() === before[i]?.join()); attempt++) {
+    await new Promise((r) => setTimeout(r, 20));
+    after = await Promise.all([fast, slow].map((s) => errorMetrics(s)));
+  }
+  expect(after[0]).not.toEqual(before[0]);
+  expect(after[0]).toEqual(after[1]);
+});
+
 it("counts errors the same way in statehouse_rpc_errors_total", async () => {
   expect(await errorMetrics(fast)).toEqual(await errorMetrics(slow));
   expect((await errorMetrics(fast)).length).toBeGreaterThan(3);
