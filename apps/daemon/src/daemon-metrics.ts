@@ -19,6 +19,8 @@ export class DaemonMetrics {
   readonly #replayEvents = this.#counter("statehouse_replay_events_total", "Events sent by Replay.");
   readonly #watchEvents = this.#counter("statehouse_watch_events_total", "Events sent by Watch.");
   readonly #rpcErrors: Counter<"code">;
+  /** Counted in a plain map on the hot path; the counter reads it at scrape time. */
+  readonly #rpcRequests = new Map<string, number>();
   readonly #commitLatency: Histogram;
   readonly #groupSize: Histogram;
   readonly #groupDuration: Histogram;
@@ -31,6 +33,17 @@ export class DaemonMetrics {
   constructor() {
     collectDefaultMetrics({ register: this.registry });
     this.#reads = new Counter({ name: "statehouse_reads_total", help: "Read RPCs served, by RPC.", labelNames: ["rpc"], registers: [this.registry] });
+    const rpcRequests = this.#rpcRequests;
+    new Counter({
+      name: "statehouse_rpc_requests_total",
+      help: "statehouse.v1 RPCs received (connect-node and fast path alike), by RPC.",
+      labelNames: ["rpc"],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [rpc, n] of rpcRequests) this.inc({ rpc }, n);
+      },
+    });
     this.#rpcErrors = new Counter({ name: "statehouse_rpc_errors_total", help: "RPCs that ended in an error, by status code.", labelNames: ["code"], registers: [this.registry] });
     this.#commitLatency = new Histogram({
       name: "statehouse_commit_latency_seconds",
@@ -113,12 +126,17 @@ export class DaemonMetrics {
     this.#reads.inc({ rpc: kind });
   }
 
-  replayEvent(): void {
-    this.#replayEvents.inc();
+  replayEvent(n = 1): void {
+    this.#replayEvents.inc(n);
   }
 
-  watchEvent(): void {
-    this.#watchEvents.inc();
+  watchEvent(n = 1): void {
+    this.#watchEvents.inc(n);
+  }
+
+  /** One statehouse.v1 call, by its procedure name ("Transact", "ReplayBatches", ...). */
+  rpcRequest(rpc: string): void {
+    this.#rpcRequests.set(rpc, (this.#rpcRequests.get(rpc) ?? 0) + 1);
   }
 
   fastPathCall(): void {

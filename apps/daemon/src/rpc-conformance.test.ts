@@ -3,7 +3,7 @@
 // HTTP/1.1 (binary and JSON), gRPC-Web over HTTP/1.1 and h2c. One real daemon
 // process (RocksDB in a temp dir) for the whole file.
 import { Code } from "@connectrpc/connect";
-import { ErrorCode, GrpcHealth, HealthCheckResponse_ServingStatus, StatehouseService } from "@statehouse/api";
+import { ErrorCode, type EventBatch, GrpcHealth, HealthCheckResponse_ServingStatus, StatehouseService } from "@statehouse/api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DaemonProcess } from "./test-support/daemon-process.js";
 import { allDrivers, collect, failure, type RpcDriver } from "./test-support/rpc-drivers.js";
@@ -133,6 +133,29 @@ describe.each(driverNames)("over %s", (name) => {
     expect(await collect(rpc().stream(S.replay, { namespace: ns, agentId: "nobody" }))).toEqual([]);
   });
 
+  it("ReplayBatches: the same events as Replay, in batches, for ranges, limit and reverse", async () => {
+    const agentId = `${agent}-replay-batches`;
+    const tss: bigint[] = [];
+    for (let i = 1; i <= 5; i++) tss.push(await commitWrite(agentId, `k${i % 2}`, { i }));
+    await commitWrite(`${agentId}-other`, "k", { other: true });
+    const requests = [
+      { namespace: ns, agentId },
+      { namespace: ns, agentId, startTs: tss[1], endTs: tss[3] },
+      { namespace: ns, agentId, limit: 2 },
+      { namespace: ns, agentId, limit: 2, reverse: true },
+      { namespace: ns, agentId, reverse: true },
+      { namespace: ns, agentId: "nobody" },
+    ];
+    for (const req of requests) {
+      const single = await collect(rpc().stream(S.replay, req));
+      const batches = await collect(rpc().stream(S.replayBatches, req));
+      expect(batches.every((b) => b.events.length > 0)).toBe(true);
+      expect(batches.flatMap((b) => b.events)).toEqual(single);
+    }
+    const reversed = await collect(rpc().stream(S.replayBatches, { namespace: ns, agentId, limit: 2, reverse: true }));
+    expect(reversed.flatMap((b) => b.events.map((e) => e.commitTs))).toEqual([tss[4], tss[3]]);
+  });
+
   it("Transact: one-shot, with a server-side txn, preconditions (CONFLICT) and idempotency", async () => {
     const agentId = `${agent}-transact`;
     const one = await rpc().unary(S.transact, {
@@ -191,6 +214,32 @@ describe.each(driverNames)("over %s", (name) => {
     await it.return?.();
   });
 
+  it("WatchBatches replays from start_ts in batches and then sends each live commit without waiting for more", async () => {
+    const agentId = `${agent}-watch-batches`;
+    const first = await commitWrite(agentId, "w", { n: 1 });
+    const second = await commitWrite(agentId, "w", { n: 2 });
+    const controller = new AbortController();
+    const it = rpc().stream(S.watchBatches, { namespace: ns, agentId, startTs: first }, { signal: controller.signal })[Symbol.asyncIterator]();
+    const next = async (): Promise<EventBatch> => {
+      const r: IteratorResult<EventBatch> = await it.next();
+      if (r.done === true) throw new Error("WatchBatches ended");
+      return r.value;
+    };
+    const seen: bigint[] = [];
+    while (seen.length < 2) {
+      const batch = await next();
+      expect(batch.events.length).toBeGreaterThan(0);
+      seen.push(...batch.events.map((e) => e.commitTs));
+    }
+    expect(seen).toEqual([first, second]);
+    const third = await commitWrite(agentId, "w", { n: 3 });
+    const live = await next();
+    expect(live.events.map((e) => e.commitTs)).toEqual([third]);
+    expect(live.events[0]?.operations[0]).toMatchObject({ key: "w", value: { n: 3 }, version: 3n });
+    controller.abort();
+    await it.return?.();
+  });
+
   it("GetStateAsOf: one key or the whole agent at a commit_ts", async () => {
     const agentId = `${agent}-asof`;
     const t1 = await commitWrite(agentId, "k", { v: 1 });
@@ -243,6 +292,8 @@ describe.each(driverNames)("over %s", (name) => {
       () => rpc().unary(S.transact, { preconditions: [{ namespace: ns, agentId: agent, key: "k" }] }),
       () => rpc().stream(S.replay, { namespace: ns, agentId: "" }),
       () => rpc().stream(S.watch, { namespace: ns, agentId: "" }),
+      () => rpc().stream(S.replayBatches, { namespace: ns, agentId: "" }),
+      () => rpc().stream(S.watchBatches, { namespace: ns, agentId: "" }),
     ];
     for (const call of cases) {
       const f = await failure(call());

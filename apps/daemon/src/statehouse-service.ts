@@ -2,7 +2,7 @@
 // conversion between protobuf messages and engine types, error mapping.
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import type { ReplayEvent, StatehouseService, TransactRequest } from "@statehouse/api";
+import type { ReplayEvent, ReplayRequest, StatehouseService, TransactRequest, WatchRequest } from "@statehouse/api";
 import type { AgentEvent, CommitOptions, Engine, OperationInput, Precondition, StateEntry, StateRecord } from "@statehouse/engine";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { GenMessage } from "@bufbuild/protobuf/codegenv2";
@@ -27,6 +27,72 @@ export interface StatehouseServiceDeps {
 }
 
 type ReplayEventInit = MessageInitShape<GenMessage<ReplayEvent>>;
+
+/** ReplayBatches / WatchBatches: at most this many events per message. */
+export const MAX_BATCH_EVENTS = 1000;
+/** ReplayBatches / WatchBatches: a batch's estimated encoded size stays within this (one larger event goes alone). */
+export const MAX_BATCH_BYTES = 256 * 1024;
+
+/**
+ * An estimate of an event's protobuf size: its strings plus the JSON of its
+ * values (a Struct's binary form is about as long as its JSON), plus field
+ * overhead. Exact enough to keep a batch near MAX_BATCH_BYTES without
+ * encoding every event twice.
+ */
+function estimatedEventBytes(event: AgentEvent): number {
+  let bytes = 48 + event.txnId.length + event.namespace.length + event.agentId.length;
+  for (const op of event.operations) bytes += 24 + op.key.length + (op.value === null ? 0 : JSON.stringify(op.value).length);
+  return bytes;
+}
+
+const NOT_READY = Symbol("not ready");
+
+/** Resolves NOT_READY once the microtasks queued now have run and the event loop turns (setImmediate). */
+function loopTurn(): Promise<typeof NOT_READY> {
+  return new Promise((resolve) => setImmediate(() => resolve(NOT_READY)));
+}
+
+/**
+ * Groups an event stream into batches of at most MAX_BATCH_EVENTS events and
+ * about MAX_BATCH_BYTES. A non-empty batch is also yielded once the event loop
+ * turns while the next event is not ready (it waits for I/O or for a commit),
+ * so a live event never waits for more to arrive.
+ */
+async function* batches(events: AsyncIterable<AgentEvent>): AsyncGenerator<AgentEvent[], void, undefined> {
+  const it = events[Symbol.asyncIterator]();
+  let batch: AgentEvent[] = [];
+  let bytes = 0;
+  // One loop turn per batch, started with its first event.
+  let turn: Promise<typeof NOT_READY> | null = null;
+  try {
+    let pending = it.next();
+    for (;;) {
+      const next = turn === null ? await pending : await Promise.race([pending, turn]);
+      if (next !== NOT_READY) {
+        if (next.done === true) break;
+        pending = it.next();
+        const size = estimatedEventBytes(next.value);
+        if (batch.length > 0 && bytes + size > MAX_BATCH_BYTES) {
+          yield batch;
+          batch = [];
+          bytes = 0;
+          turn = null;
+        }
+        batch.push(next.value);
+        bytes += size;
+        turn ??= loopTurn();
+        if (batch.length < MAX_BATCH_EVENTS && bytes < MAX_BATCH_BYTES) continue;
+      }
+      yield batch;
+      batch = [];
+      bytes = 0;
+      turn = null;
+    }
+    if (batch.length > 0) yield batch;
+  } finally {
+    await it.return?.();
+  }
+}
 
 function stateFields(record: StateRecord): { value?: StateRecord["value"] & object; version: bigint; commitTs: bigint; exists: boolean } {
   return record.exists && record.value !== null
@@ -61,8 +127,27 @@ export function createStatehouseService(deps: StatehouseServiceDeps) {
   const { engine, validator, metrics, log, streams, txnOps } = deps;
   const paging = new Paging(validator.limits);
 
+  function replayEvents(req: ReplayRequest): (signal: AbortSignal) => AsyncIterable<AgentEvent> {
+    // Validation errors are ConnectErrors with their detail already.
+    const { namespace, agentId } = validator.agent(req);
+    return (signal) =>
+      engine.replay(namespace, agentId, {
+        signal,
+        ...(req.startTs === undefined ? {} : { startTs: req.startTs }),
+        ...(req.endTs === undefined ? {} : { endTs: req.endTs }),
+        ...(req.limit === 0 ? {} : { limit: req.limit }),
+        ...(req.reverse ? { reverse: true } : {}),
+      });
+  }
+
+  function watchEvents(req: WatchRequest): (signal: AbortSignal) => AsyncIterable<AgentEvent> {
+    const { namespace, agentId } = validator.agent(req);
+    return (signal) => engine.watch(namespace, agentId, { signal, ...(req.startTs === undefined ? {} : { startTs: req.startTs }) });
+  }
+
   function unary<I, O>(procedure: string, fn: (req: I) => Promise<O> | O): (req: I, _ctx?: HandlerContext) => Promise<O> {
     return async (req) => {
+      metrics.rpcRequest(procedure);
       try {
         return await fn(req);
       } catch (error) {
@@ -76,13 +161,30 @@ export function createStatehouseService(deps: StatehouseServiceDeps) {
    * ends with that error (DEADLINE_EXCEEDED, UNAVAILABLE), never with OK.
    */
   async function* streamEvents(procedure: string, ctx: HandlerContext, events: (signal: AbortSignal) => AsyncIterable<AgentEvent>, onEvent: () => void, follow: boolean) {
-    const signal = follow ? AbortSignal.any([ctx.signal, deps.followSignal]) : ctx.signal;
-    try {
-      using _slot = streams.acquire();
+    yield* followStream(procedure, ctx, follow, async function* (signal) {
       for await (const event of events(signal)) {
         onEvent();
         yield eventMessage(event);
       }
+    });
+  }
+
+  /** Streams engine events in batches (ReplayBatches, WatchBatches); ends as streamEvents does. */
+  async function* streamBatches(procedure: string, ctx: HandlerContext, events: (signal: AbortSignal) => AsyncIterable<AgentEvent>, onEvents: (n: number) => void, follow: boolean) {
+    yield* followStream(procedure, ctx, follow, async function* (signal) {
+      for await (const batch of batches(events(signal))) {
+        onEvents(batch.length);
+        yield { events: batch.map(eventMessage) };
+      }
+    });
+  }
+
+  async function* followStream<T>(procedure: string, ctx: HandlerContext, follow: boolean, messages: (signal: AbortSignal) => AsyncIterable<T>) {
+    metrics.rpcRequest(procedure);
+    const signal = follow ? AbortSignal.any([ctx.signal, deps.followSignal]) : ctx.signal;
+    try {
+      using _slot = streams.acquire();
+      yield* messages(signal);
     } catch (error) {
       if (!signal.aborted) throw toRpcError(error, log, procedure);
     }
@@ -201,22 +303,11 @@ export function createStatehouseService(deps: StatehouseServiceDeps) {
     }),
 
     async *replay(req, ctx) {
-      // Validation errors are ConnectErrors with their detail already.
-      const { namespace, agentId } = validator.agent(req);
-      yield* streamEvents(
-        "Replay",
-        ctx,
-        (signal) =>
-          engine.replay(namespace, agentId, {
-            signal,
-            ...(req.startTs === undefined ? {} : { startTs: req.startTs }),
-            ...(req.endTs === undefined ? {} : { endTs: req.endTs }),
-            ...(req.limit === 0 ? {} : { limit: req.limit }),
-            ...(req.reverse ? { reverse: true } : {}),
-          }),
-        () => metrics.replayEvent(),
-        false,
-      );
+      yield* streamEvents("Replay", ctx, replayEvents(req), () => metrics.replayEvent(), false);
+    },
+
+    async *replayBatches(req, ctx) {
+      yield* streamBatches("ReplayBatches", ctx, replayEvents(req), (n) => metrics.replayEvent(n), false);
     },
 
     transact: unary("Transact", async (req) => {
@@ -228,15 +319,11 @@ export function createStatehouseService(deps: StatehouseServiceDeps) {
     }),
 
     async *watch(req, ctx) {
-      // Validation errors are ConnectErrors with their detail already.
-      const { namespace, agentId } = validator.agent(req);
-      yield* streamEvents(
-        "Watch",
-        ctx,
-        (signal) => engine.watch(namespace, agentId, { signal, ...(req.startTs === undefined ? {} : { startTs: req.startTs }) }),
-        () => metrics.watchEvent(),
-        true,
-      );
+      yield* streamEvents("Watch", ctx, watchEvents(req), () => metrics.watchEvent(), true);
+    },
+
+    async *watchBatches(req, ctx) {
+      yield* streamBatches("WatchBatches", ctx, watchEvents(req), (n) => metrics.watchEvent(n), true);
     },
 
     getStateAsOf: unary("GetStateAsOf", async (req) => {
