@@ -74,9 +74,10 @@ afterAll(async () => {
   await daemon?.dispose();
 });
 
+/** The calls `run` made of `method` (or of its batched form, e.g. ReplayBatches for Replay). */
 function callsOf(method: string, run: () => Promise<unknown>): Promise<Recorded[]> {
   const from = calls.length;
-  return run().then(() => calls.slice(from).filter((c) => c.method === method));
+  return run().then(() => calls.slice(from).filter((c) => c.method === method || c.method === `${method}Batches`));
 }
 
 describe("paged reads", () => {
