@@ -13,6 +13,8 @@ import type { RunningDaemon } from "./peers/statehouse-daemon.js";
 export interface BenchEnv {
   plan: BenchPlan;
   workDir: string;
+  /** Where P4/P6 data sets are kept and reused across runs; null = loaded into workDir each run. */
+  datasetsDir: string | null;
   daemon: RunningDaemon;
   etcd: EtcdServer | null;
   postgres: PostgresServer | null;

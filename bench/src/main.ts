@@ -27,11 +27,12 @@ const program = new Command()
   .option("--out <dir>", "where the JSON, Markdown and SVG go", join(REPO_ROOT, "bench", "results"))
   .option("--scratch <dir>", "parent dir for data dirs (a real disk, not tmpfs)", "/var/tmp")
   .option("--keep", "keep the scratch dir (data and peer logs)")
+  .option("--datasets-dir <dir>", "keep the P4/P6 data sets here and reuse them in later runs")
   .option("--profile", "profile the daemon under P1/P3 load (default in full mode)")
   .option("--no-profile", "skip the daemon profile");
 
 program.parse();
-const opts = program.opts<{ quick?: boolean; smoke?: boolean; huge?: boolean; scale?: boolean; datasets?: number[]; only?: Figure[]; rounds?: number; out: string; scratch: string; keep?: boolean; profile?: boolean }>();
+const opts = program.opts<{ quick?: boolean; smoke?: boolean; huge?: boolean; scale?: boolean; datasets?: number[]; only?: Figure[]; rounds?: number; out: string; scratch: string; keep?: boolean; datasetsDir?: string; profile?: boolean }>();
 const args = process.argv.slice(2);
 const { markdown, files } = await runBench({
   ...(opts.quick === undefined ? {} : { quick: opts.quick }),
@@ -42,6 +43,7 @@ const { markdown, files } = await runBench({
   ...(opts.only === undefined ? {} : { only: opts.only }),
   ...(opts.rounds === undefined ? {} : { rounds: opts.rounds }),
   ...(opts.keep === undefined ? {} : { keep: opts.keep }),
+  ...(opts.datasetsDir === undefined ? {} : { datasetsDir: opts.datasetsDir }),
   ...(opts.profile === undefined ? {} : { profile: opts.profile }),
   outDir: opts.out,
   scratchDir: opts.scratch,

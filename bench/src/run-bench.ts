@@ -30,6 +30,8 @@ export interface RunBenchOptions extends PlanOptions {
   scratchDir?: string;
   /** Keep the scratch dir (data dirs and peer logs) for inspection. */
   keep?: boolean;
+  /** Keep the P4/P6 data sets here and reuse them in later runs (the 10M load is most of a --scale run). */
+  datasetsDir?: string;
   command?: string;
   log?: (message: string) => void;
 }
@@ -93,7 +95,8 @@ export async function runBench(options: RunBenchOptions): Promise<RunBenchResult
     if (pythonSkip === null) versions["python"] = versionOf(VENV_PYTHON, ["--version"]);
     else skipped.push(`Python rows: ${pythonSkip}`);
 
-    const env: BenchEnv = { plan, workDir, daemon, etcd, postgres, pythonSkip, log, notes };
+    const datasetsDir = options.datasetsDir ?? null;
+    const env: BenchEnv = { plan, workDir, datasetsDir, daemon, etcd, postgres, pythonSkip, log, notes };
     const groups: MeasureGroup[] = [];
     if (plan.mode === "scale") {
       // P1, P4 and P6 on the data sets: all in the restart group.

@@ -75,6 +75,19 @@ describe("bench --smoke", () => {
     expect(report.rows.every((r) => r.ratios.vsEtcd === undefined && r.ratios.vsPostgres === undefined)).toBe(true);
   });
 
+  test("keeps a P4/P6 data set in --datasets-dir and reuses it in the next run", async () => {
+    const datasetsDir = join(outDir, "datasets");
+    const quiet = { smoke: true, only: ["P4" as const], datasets: [300], datasetsDir, outDir: null, scratchDir: tmpdir(), log: () => undefined };
+    const first = await runBench({ ...quiet, command: "smoke test: load" });
+    expect(first.report.errors).toEqual([]);
+    expect(first.report.notes.join("\n")).toMatch(/data set 300: 300 one-write transactions/);
+    expect(JSON.parse(readFileSync(join(datasetsDir, "dataset-300", "bench-dataset.json"), "utf8"))).toMatchObject({ records: 300 });
+    const second = await runBench({ ...quiet, command: "smoke test: reuse" });
+    expect(second.report.errors).toEqual([]);
+    expect(second.report.notes.join("\n")).toMatch(/data set 300: reused from .*dataset-300/);
+    expect(row(second.report, "p4.300", "restartMs")?.median).toBeGreaterThan(0);
+  }, 120_000);
+
   test("describes the machine", () => {
     const { machine } = result.report;
     expect(machine.nproc).toBeGreaterThan(0);

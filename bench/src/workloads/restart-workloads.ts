@@ -19,7 +19,7 @@
 // the number of events it replayed come from the daemon's "engine recovered"
 // log line.
 import { openEngine } from "@statehouse/engine";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { countLabel } from "../bench-plan.js";
 import { NAMESPACE, type BenchEnv } from "../bench-env.js";
@@ -94,6 +94,26 @@ async function loadDataset(env: BenchEnv, dataDir: string, events: number): Prom
       `at the end of the load the newest snapshot was ${lag} commits behind (commit_ts ${snapshotTs}).`,
   );
   env.log(`data set ${countLabel(events)} loaded in ${seconds.toFixed(1)} s`);
+}
+
+/** Written into a data set's dir once its load completed: what a later run may reuse. */
+const LOADED_MARKER = "bench-dataset.json";
+
+async function loadOrReuse(env: BenchEnv, dataDir: string, events: number): Promise<void> {
+  const marker = join(dataDir, LOADED_MARKER);
+  if (env.datasetsDir !== null && existsSync(marker)) {
+    const loaded = JSON.parse(readFileSync(marker, "utf8")) as { records: number; loadedAt: string };
+    if (loaded.records !== events) throw new Error(`${marker} says ${loaded.records} records, expected ${events}`);
+    env.notes.push(
+      `P4/P6 data set ${countLabel(events)}: reused from ${dataDir} (loaded ${loaded.loadedAt}; earlier runs' commits since then ` +
+        `overwrote some of its keys: still ${events} records, more events).`,
+    );
+    env.log(`data set ${countLabel(events)} reused from ${dataDir}`);
+    return;
+  }
+  rmSync(dataDir, { recursive: true, force: true });
+  await loadDataset(env, dataDir, events);
+  writeFileSync(marker, `${JSON.stringify({ records: events, loadedAt: new Date().toISOString() })}\n`);
 }
 
 async function serveLoad(env: BenchEnv, daemon: RunningDaemon, events: number): Promise<void> {
@@ -210,8 +230,8 @@ export function restartGroup(env: BenchEnv): MeasureGroup {
     run: async () => {
       let dataDir = dirs.get(events);
       if (dataDir === undefined) {
-        dataDir = join(env.workDir, `dataset-${countLabel(events)}`);
-        await loadDataset(env, dataDir, events);
+        dataDir = join(env.datasetsDir ?? env.workDir, `dataset-${countLabel(events)}`);
+        await loadOrReuse(env, dataDir, events);
         dirs.set(events, dataDir);
       }
       const name = `p4-${countLabel(events)}`;
