@@ -45,7 +45,8 @@ async def test_replay_replay_pretty_and_watch(aclient: AsyncStatehouse, agent: s
     assert [(e.commit_ts, e.operations) for e in events] == [(ts1, [Operation("note/a", {"text": "hello"}, 1)])]
     assert [e async for e in aclient.replay_events(agent, start_ts=ts1, end_ts=ts1)] == events
     lines = [line async for line in aclient.replay_pretty(agent, verbose=True)]
-    assert len(lines) == 1 and "  NOTE  key=note/a  v=1  txn=" in lines[0]
+    assert len(lines) == 1 and "  WRITE  key=note/a  v=1  txn=" in lines[0]  # verbose: the operation, not NOTE
+    assert lines[0].endswith('  event=0\n  payload: {"text":"hello"}')
 
     watch = aclient.watch(agent, start_ts=ts1)
     assert (await anext(watch)).commit_ts == ts1

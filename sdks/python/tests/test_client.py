@@ -126,10 +126,10 @@ def test_replay_pretty_lines(client: Statehouse, agent: str) -> None:
         tx.write(agent, "final/answer", {"text": "Paris"})
     lines = list(client.replay_pretty(agent))
     assert len(lines) == 2
-    assert lines[0].endswith(f'agent={agent}  TOOL  key=tool/search  v=1  {{"query":"paris"}}')
-    assert lines[1].endswith(f'agent={agent}  FINAL  key=final/answer  v=1  {{"text":"Paris"}}')
+    assert lines[0].endswith(f'agent={agent}  TOOL   key=tool/search           v=1  {{"query":"paris"}}')
+    assert lines[1].endswith(f'agent={agent}  FINAL  key=final/answer          v=1  {{"text":"Paris"}}')
     verbose = list(client.replay_pretty(agent, verbose=True))
-    assert f"txn={tx.txn_id}  payload: " in verbose[0]
+    assert f"  txn={tx.txn_id[:12]}  event=1\n  payload: " in verbose[1]
     [event] = list(client.replay(agent))
     assert repr(event) == "\n".join(lines)
 

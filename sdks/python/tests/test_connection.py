@@ -304,3 +304,58 @@ def test_daemon_shutting_down_ends_streams_with_connection_error(own_daemon: Dae
         finally:
             stopper.join()
         assert info.value.code == "UNAVAILABLE"
+
+
+def test_connection_failures_inside_a_transaction_are_also_transaction_errors(own_daemon: Daemon) -> None:
+    """The original SDK raised TransactionError there, and its FAQ tells users to catch it."""
+    own_daemon.start()
+    with Statehouse(url=own_daemon.url) as client:
+        open_tx = client.begin_transaction()
+        open_tx.write("a", "k", {"v": 1})
+        own_daemon.kill()
+
+        def original_style(fn: Callable[[], object]) -> TransactionError:
+            try:
+                fn()
+            except TransactionError as err:  # as a program written for the original SDK does
+                return err
+            raise AssertionError("no TransactionError")
+
+        def with_block() -> None:
+            with client.begin_transaction() as tx:
+                tx.write("a", "k", {"v": 2})
+
+        for fn in (client.begin_transaction, open_tx.commit, with_block):
+            err = original_style(fn)
+            assert isinstance(err, ConnectionError) and isinstance(err, builtins.ConnectionError)
+            assert err.code == "UNAVAILABLE"
+        # Reads outside a transaction keep their class.
+        with pytest.raises(ConnectionError) as info:
+            client.get_state("a", "k")
+        assert not isinstance(info.value, TransactionError)
+        own_daemon.start()
+        assert open_tx.commit() > 0  # still the retryable ConnectionError semantics
+        assert client.get_state("a", "k").value == {"v": 1}
+
+
+def test_daemon_killed_during_a_with_block_commit_raises_a_transaction_error(own_daemon: Daemon) -> None:
+    own_daemon.start(STATEHOUSE_FAILPOINT="commit:before-sync")
+    with Statehouse(url=own_daemon.url) as client:
+        with pytest.raises(TransactionError) as info, client.begin_transaction() as tx:
+            tx.write("a", "k", {"v": 1})
+        assert isinstance(info.value, ConnectionError)
+        assert own_daemon.wait_exit() != 0
+
+
+async def test_async_connection_failures_inside_a_transaction_are_also_transaction_errors(
+    own_daemon: Daemon,
+) -> None:
+    own_daemon.start()
+    async with AsyncStatehouse(url=own_daemon.url) as client:
+        tx = await client.begin_transaction()
+        tx.write("a", "k", {"v": 1})
+        own_daemon.kill()
+        for attempt in (client.begin_transaction, tx.commit):
+            with pytest.raises(TransactionError) as info:
+                await attempt()
+            assert isinstance(info.value, ConnectionError)

@@ -45,15 +45,92 @@ def test_public_exports_are_pinned() -> None:
         assert hasattr(statehouse, name), name
 
 
-def test_public_modules_declare_all_and_private_ones_start_with_underscore() -> None:
-    public = [m.name for m in pkgutil.iter_modules(statehouse.__path__) if not m.name.startswith("_")]
-    assert public == ["cli"]
-    for name in public:
+PUBLIC_MODULES = {
+    "cli": ["cli", "main"],
+    "cli.main": ["cli", "main"],
+    "client": [
+        "ConnectionError",
+        "NotFoundError",
+        "Operation",
+        "ReplayEvent",
+        "StateResult",
+        "Statehouse",
+        "StatehouseError",
+        "Transaction",
+        "TransactionError",
+    ],
+    "exceptions": ["ConflictError", "ConnectionError", "NotFoundError", "StatehouseError", "TransactionError"],
+    "formatting": [
+        "format_event_json",
+        "format_event_pretty",
+        "format_event_verbose",
+        "format_key",
+        "format_ts",
+        "format_value_summary",
+    ],
+    "types": ["Operation", "ReplayEvent", "StateResult"],
+}
+
+
+def _public_modules() -> list[str]:
+    found = []
+    for info in pkgutil.walk_packages(statehouse.__path__, prefix="statehouse."):
+        name = info.name.removeprefix("statehouse.")
+        if not any(part.startswith("_") for part in name.split(".")):
+            found.append(name)
+    return sorted(found)
+
+
+def test_public_modules_are_the_originals_and_pin_their_exports() -> None:
+    # The original SDK's modules; every other module is private (starts with "_").
+    assert _public_modules() == sorted(PUBLIC_MODULES)
+    for name, exports in PUBLIC_MODULES.items():
         module = importlib.import_module(f"statehouse.{name}")
-        assert sorted(module.__all__) == ["cli", "main"]
+        assert sorted(module.__all__) == exports, name
+        for export in exports:
+            assert hasattr(module, export), f"statehouse.{name}.{export}"
+
+
+def test_public_modules_export_the_same_objects_as_the_package() -> None:
+    from statehouse import client, exceptions, types
+
+    assert (client.Statehouse, client.Transaction) == (Client, Transaction)
+    assert (types.StateResult, types.ReplayEvent, types.Operation) == (StateResult, ReplayEvent, Operation)
+    assert exceptions.TransactionError is TransactionError and exceptions.ConnectionError is ConnectionError
+    assert client.StatehouseError is StatehouseError and client.NotFoundError is NotFoundError
+
+
+def test_the_formatting_functions_keep_the_original_signatures() -> None:
+    from statehouse import formatting
+
+    common = [("agent_id", E), ("operation", E), ("key", E), ("version", E)]
+    assert _signature(formatting.format_ts) == [("ts", E)]
+    assert _signature(formatting.format_key) == [("key", E), ("max_len", 48)]
+    assert _signature(formatting.format_value_summary) == [("value", E), ("max_len", 120)]
+    assert _signature(formatting.format_event_pretty) == [
+        ("timestamp", E),
+        *common,
+        ("value", None),
+        ("namespace", "default"),
+    ]
+    assert _signature(formatting.format_event_verbose) == [
+        ("timestamp", E),
+        *common,
+        ("txn_id", E),
+        ("event_id", E),
+        ("value", None),
+        ("namespace", "default"),
+    ]
+    assert _signature(formatting.format_event_json) == [("event_data", E)]
 
 
 def test_exception_hierarchy() -> None:
+    from statehouse._errors import TransactionConnectionError
+
+    # What a connection failure inside a transaction raises: both kinds.
+    assert issubclass(TransactionConnectionError, ConnectionError)
+    assert issubclass(TransactionConnectionError, TransactionError)
+    assert issubclass(TransactionConnectionError, builtins.ConnectionError)
     assert issubclass(TransactionError, StatehouseError)
     assert issubclass(ConflictError, TransactionError)
     assert issubclass(NotFoundError, StatehouseError)

@@ -27,4 +27,4 @@ def test_readme_example_runs(block: str, daemon_url: str, tmp_path: Path) -> Non
     assert run.stdout
     if "count_visit" in block:
         assert run.stdout.startswith("ok\n")
-        assert "agent=agent-1  TOOL  key=tool/search  v=" in run.stdout
+        assert "agent=agent-1  TOOL   key=tool/search           v=" in run.stdout

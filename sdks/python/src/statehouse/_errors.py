@@ -23,6 +23,7 @@ __all__ = [
     "ConnectionError",
     "NotFoundError",
     "StatehouseError",
+    "TransactionConnectionError",
     "TransactionError",
     "translate_errors",
 ]
@@ -65,6 +66,14 @@ class ConnectionError(StatehouseError, builtins.ConnectionError):  # the origina
     """
 
 
+class TransactionConnectionError(ConnectionError, TransactionError):
+    """A connection failure while beginning, committing or aborting a transaction.
+
+    Both a ``ConnectionError`` (ours and the builtin) and a ``TransactionError``: the
+    original SDK raised ``TransactionError`` there, and its users catch that.
+    """
+
+
 _BY_CODE: dict[int, type[StatehouseError]] = {
     pb.TXN_NOT_FOUND: TransactionError,
     pb.TXN_EXPIRED: TransactionError,
@@ -101,7 +110,8 @@ def from_connect_error(err: ConnectError, *, address: str, transactional: bool =
     """Maps a Connect error to the SDK's exception.
 
     ``transactional`` marks calls of the transaction lifecycle (begin, commit,
-    abort): a rejection there is a ``TransactionError`` whatever its cause.
+    abort): a rejection there is a ``TransactionError`` whatever its cause, and a
+    connection failure a ``TransactionConnectionError`` (both kinds).
     """
     detail = _detail(err)
     cls: type[StatehouseError]
@@ -119,6 +129,8 @@ def from_connect_error(err: ConnectError, *, address: str, transactional: bool =
         if err.__cause__ is not None and not isinstance(err.__cause__, ConnectError):
             message = message.rsplit(": ", 1)[-1]  # the root cause of the transport's error chain
         message = f"connection to the Statehouse daemon at {address} failed: {message}"
+        if transactional:
+            cls = TransactionConnectionError
     elif transactional and not issubclass(cls, TransactionError):
         cls = TransactionError
     return cls(message, code=code, details=details)

@@ -1,59 +1,40 @@
-"""The pretty replay format, one line per operation.
+"""Replay events in the original SDK's pretty and verbose forms (see ``statehouse.formatting``).
 
-``HH:MM:SSZ  agent=<id>  <OP>  key=<key>  v=<n>  <summary>``; verbose lines
-replace the summary with ``txn=<id>  payload: <json>``. Every line is a single
-line (control characters escaped) shorter than 300 characters.
+The time shown is the event's ``committed_at`` (wall clock, UTC), or ``--:--:--Z``
+when the daemon did not report it; the logical ``commit_ts`` is never shown as a time.
 """
 
 from __future__ import annotations
 
-import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .formatting import format_event_pretty, format_event_verbose
 
 if TYPE_CHECKING:
     from ._types import Operation, ReplayEvent
 
-__all__ = ["MAX_LINE", "format_event_lines", "format_operation", "op_label"]
-
-MAX_LINE = 299
-_KEY_MAX = 48
-_AGENT_MAX = 48
-_TXN_MAX = 40
-_SUMMARY_MAX = 120
-_LABELS = (("tool/", "TOOL"), ("note/", "NOTE"), ("annotation/", "NOTE"), ("final/", "FINAL"), ("answer/", "FINAL"))
+__all__ = ["format_event_lines", "format_operation"]
 
 
-def op_label(op: Operation) -> str:
-    """DEL for a delete; TOOL, NOTE or FINAL by key prefix; otherwise WRITE."""
-    if op.value is None:
-        return "DEL"
-    return next((label for prefix, label in _LABELS if op.key.startswith(prefix)), "WRITE")
-
-
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: max(limit - 3, 0)] + "..."
-
-
-def _printable(text: str) -> str:
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-
-
-def format_operation(event: ReplayEvent, op: Operation, *, verbose: bool = False) -> str:
-    at = event.committed_at.strftime("%H:%M:%SZ") if event.committed_at else "--:--:--Z"
-    agent = _cut(_printable(event.agent_id), _AGENT_MAX)
-    key = _cut(_printable(op.key), _KEY_MAX)
-    line = f"{at}  agent={agent}  {op_label(op)}  key={key}  v={op.version}"
+def format_operation(event: ReplayEvent, op: Operation, index: int, *, verbose: bool = False) -> str:
+    """Operation ``index`` of ``event``: one pretty line, or a verbose header plus payload line."""
+    operation = "write" if op.value is not None else "delete"
     if verbose:
-        line += f"  txn={_cut(_printable(event.txn_id), _TXN_MAX)}  payload: "
-        return line + _cut(_json(op.value), MAX_LINE - len(line))
-    if op.value is None:
-        return line
-    return f"{line}  {_cut(_json(op.value), _SUMMARY_MAX)}"
+        return format_event_verbose(
+            event.committed_at,
+            event.agent_id,
+            operation,
+            op.key,
+            op.version,
+            event.txn_id,
+            index,
+            op.value,
+            event.namespace,
+        )
+    at = event.committed_at
+    return format_event_pretty(at, event.agent_id, operation, op.key, op.version, op.value, event.namespace)
 
 
 def format_event_lines(event: ReplayEvent, *, verbose: bool = False) -> list[str]:
-    return [format_operation(event, op, verbose=verbose) for op in event.operations]
+    """One entry per operation (a verbose entry spans two lines unless it is a delete)."""
+    return [format_operation(event, op, i, verbose=verbose) for i, op in enumerate(event.operations)]

@@ -58,15 +58,15 @@ class ReplayEvent:
 
     def __repr__(self) -> str:
         lines = format_event_lines(self)
-        return "\n".join(lines) if lines else f"<ReplayEvent txn_id={self.txn_id} commit_ts={self.commit_ts}>"
+        return "\n".join(lines) if lines else f"<ReplayEvent txn_id={self.txn_id}>"
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-serializable dict of the event (``committed_at`` as ISO 8601 or ``None``)."""
+        """A JSON-ready dict of the event: the original's fields, then ``committed_at`` (ISO 8601 or ``None``)."""
         return {
             "txn_id": self.txn_id,
             "commit_ts": self.commit_ts,
-            "committed_at": self.committed_at.isoformat().replace("+00:00", "Z") if self.committed_at else None,
             "namespace": self.namespace,
             "agent_id": self.agent_id,
             "operations": [{"key": op.key, "value": op.value, "version": op.version} for op in self.operations],
+            "committed_at": self.committed_at.isoformat().replace("+00:00", "Z") if self.committed_at else None,
         }

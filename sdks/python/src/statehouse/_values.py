@@ -84,8 +84,12 @@ def _set_value(target: Value, value: Any) -> None:
 
 
 def from_struct(struct: Struct) -> JsonObject:
-    """Converts to plain Python values; integral numbers come back as ``int``."""
-    return {k: _from_value(v) for k, v in struct.fields.items()}
+    """Converts to plain Python values; integral numbers come back as ``int``.
+
+    Fields come in key order (the wire's map order is arbitrary), so printed values are deterministic.
+    """
+    fields = struct.fields
+    return {k: _from_value(fields[k]) for k in sorted(fields)}
 
 
 def _from_list(values: ListValue) -> list[Any]:

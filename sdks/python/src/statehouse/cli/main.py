@@ -1,8 +1,12 @@
 """``statehousectl``: inspect a Statehouse daemon from the shell.
 
-Every command exits non-zero with a one-line ``Error: ...`` on failure; pass
-``--debug`` for the traceback. The daemon address comes from ``--address``,
-else ``STATEHOUSE_ADDRESS``, else ``localhost:50051``.
+The commands, options and output are the original ``statehousectl``'s (see the
+package README); the one deliberate difference is that failures go to stderr
+(``✗ Error: ...``, exit 1; ``--debug`` for the traceback) instead of stdout. Our
+additions: ``--json`` on every command, ``tail --follow`` and ``--verbose``, the
+``--timeout``/``--debug``/``--namespace`` global options. The daemon address comes
+from ``--address``, else ``STATEHOUSE_ADDRESS`` (or ``STATEHOUSE_ADDR``), else
+``localhost:50051``.
 """
 
 from __future__ import annotations
@@ -21,11 +25,12 @@ from typing import IO, Any, NoReturn, TypeVar
 
 import click
 
-from . import __version__
-from ._client import Statehouse
-from ._errors import NotFoundError, StatehouseError
-from ._format import format_event_lines
-from ._types import ReplayEvent, StateResult
+from .. import __version__
+from .._client import Statehouse
+from .._errors import StatehouseError
+from .._format import format_event_lines
+from .._types import ReplayEvent, StateResult
+from ..formatting import format_event_json, format_ts, format_value_summary
 
 __all__ = ["cli", "main"]
 
@@ -35,6 +40,7 @@ T = TypeVar("T")
 @dataclass
 class _Options:
     address: str
+    namespace: str | None
     timeout: float | None
     debug: bool
     _client: Statehouse | None = field(default=None, repr=False)
@@ -45,6 +51,10 @@ class _Options:
             self._client = Statehouse(url=self.address, timeout=self.timeout)
         return self._client
 
+    def ns(self, namespace: str | None) -> str:
+        """The command's --namespace, else the global one, else ``default``."""
+        return namespace or self.namespace or self.client.namespace
+
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
@@ -54,8 +64,19 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+class _Failure(click.ClickException):
+    """Printed as it is (``✗ ...``), in color on a terminal, on stderr; exit status 1."""
+
+    def __init__(self, message: str, color: str = "red") -> None:
+        super().__init__(message)
+        self.color = color
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(click.style(self.message, fg=self.color), err=True)
+
+
 class _Group(click.Group):
-    """Turns failures into one line on stderr and exit status 1 (tracebacks only with ``--debug``)."""
+    """Turns failures into one ``✗ Error: ...`` line on stderr and exit status 1 (tracebacks only with ``--debug``)."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -66,8 +87,8 @@ class _Group(click.Group):
             if isinstance(ctx.obj, _Options) and ctx.obj.debug:
                 raise
             if isinstance(err, StatehouseError):
-                raise click.ClickException(_one_line(f"{err} [{err.code}]")) from err
-            raise click.ClickException(_one_line(f"{type(err).__name__}: {err}")) from err
+                raise _Failure(_one_line(f"✗ Error: {err} [{err.code}]")) from err
+            raise _Failure(_one_line(f"✗ Error: {type(err).__name__}: {err}")) from err
 
 
 def _opts() -> _Options:
@@ -76,121 +97,180 @@ def _opts() -> _Options:
     return opts
 
 
-def _json(value: Any, *, pretty: bool = False) -> str:
-    if pretty:
-        return json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True)
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+def _json(value: Any, *, indent: int | None = None) -> str:
+    """JSON as the original printed it (``json.dumps`` defaults, ASCII-escaped)."""
+    return json.dumps(value, indent=indent)
 
 
-namespace_option = click.option("--namespace", default=None, help="Namespace (default: the client's, 'default').")
+namespace_option = click.option("--namespace", default=None, help="Namespace (default: default).")
+json_option = click.option("--json", "as_json", is_flag=True, help="Output as JSON.")
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--address",
-    envvar="STATEHOUSE_ADDRESS",
+    envvar=["STATEHOUSE_ADDRESS", "STATEHOUSE_ADDR"],
     default="localhost:50051",
     show_default=True,
-    help="Daemon address, host:port or http://host:port (env STATEHOUSE_ADDRESS).",
+    help="Statehouse daemon address, host:port or http://host:port (env STATEHOUSE_ADDRESS).",
 )
+@click.option("--namespace", "global_namespace", default=None, help="Namespace of every command (default: default).")
 @click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds to wait for each call.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @click.version_option(__version__, "--client-version", prog_name="statehousectl", message="%(prog)s %(version)s")
 @click.pass_context
-def cli(ctx: click.Context, address: str, timeout: float, debug: bool) -> None:
-    """Inspect and query a Statehouse daemon."""
-    opts = _Options(address=address, timeout=timeout, debug=debug)
+def cli(ctx: click.Context, address: str, global_namespace: str | None, timeout: float, debug: bool) -> None:
+    """Statehouse CLI - interact with the Statehouse daemon"""
+    opts = _Options(address=address, namespace=global_namespace, timeout=timeout, debug=debug)
     ctx.obj = opts
     ctx.call_on_close(opts.close)
 
 
 @cli.command()
-def health() -> None:
-    """Check that the daemon serves (exit 0 when it answers "ok")."""
-    status = _opts().client.health()
-    click.echo(status)
-    if status != "ok":
-        sys.exit(1)
+@json_option
+def health(as_json: bool) -> None:
+    """Check daemon health status"""
+    opts = _opts()
+    try:
+        status = opts.client.health()
+    except Exception as err:
+        if opts.debug:
+            raise
+        raise _Failure(_one_line(f"✗ Connection failed: {err}")) from err
+    if as_json:
+        click.echo(_json({"status": status}))
+        if status != "ok":
+            sys.exit(1)
+    elif status == "ok":
+        click.echo(click.style("✓ Daemon is healthy", fg="green"))
+    else:
+        raise _Failure(f"✗ Daemon returned: {status}", color="yellow")
 
 
 @cli.command()
-def version() -> None:
-    """Print the daemon's version and git sha."""
+@json_option
+def version(as_json: bool) -> None:
+    """Get daemon version"""
     daemon_version, git_sha = _opts().client.version()
-    click.echo(f"version: {daemon_version}")
-    click.echo(f"git_sha: {git_sha}")
+    if as_json:
+        click.echo(_json({"version": daemon_version, "git_sha": git_sha}))
+        return
+    click.echo(f"Version: {daemon_version}")
+    click.echo(f"Git SHA: {git_sha}")
 
 
-def _state_dict(result: StateResult, agent_id: str, namespace: str) -> dict[str, Any]:
-    return {
-        "namespace": namespace,
-        "agent_id": agent_id,
-        "key": result.key,
-        "exists": result.exists,
-        "version": result.version,
-        "commit_ts": result.commit_ts,
-        "value": result.value,
-    }
+def _committed_at(client: Statehouse, agent_id: str, result: StateResult, namespace: str) -> ReplayEvent | None:
+    """The event that wrote ``result`` (it carries the wall-clock commit time)."""
+    events = list(client.replay(agent_id, result.commit_ts, result.commit_ts, namespace=namespace, limit=1))
+    return events[0] if events else None
 
 
 @cli.command()
 @click.argument("agent_id")
 @click.argument("key")
 @namespace_option
-@click.option("--pretty", is_flag=True, help="Indent the JSON.")
-@click.option("--json-output", is_flag=True, help="Print one JSON object (key, version, commit_ts, value...).")
-def get(agent_id: str, key: str, namespace: str | None, pretty: bool, json_output: bool) -> None:
-    """Print the current value of KEY of AGENT_ID (exit 1 if it does not exist)."""
-    client = _opts().client
-    result = client.get_state(agent_id, key, namespace=namespace)
-    if not result.exists:
-        what = f"deleted at version {result.version}" if result.version else "never written"
-        raise NotFoundError(f"key {key!r} of agent {agent_id!r} does not exist ({what})", code="KEY_NOT_FOUND")
-    if json_output:
-        click.echo(_json(_state_dict(result, agent_id, namespace or client.namespace), pretty=pretty))
-        return
-    click.echo(f"key:       {key}")
-    click.echo(f"version:   {result.version}")
-    click.echo(f"commit_ts: {result.commit_ts}")
-    click.echo(f"value:     {_json(result.value, pretty=pretty)}")
+@click.option("--json-output", "--json", "output_json", is_flag=True, help="Output as JSON")
+@click.option("--pretty", is_flag=True, help="Pretty-print the value")
+def get(agent_id: str, key: str, namespace: str | None, output_json: bool, pretty: bool) -> None:
+    """Get state value for agent_id and key"""
+    opts = _opts()
+    ns = opts.ns(namespace)
+    result = opts.client.get_state(agent_id, key, namespace=ns)
+    if not result.exists or result.value is None:
+        raise _Failure("✗ Key not found", color="yellow")
+    if output_json:
+        record = {"key": key, "version": result.version, "commit_ts": result.commit_ts, "value": result.value}
+        click.echo(_json(record, indent=2))
+    elif pretty:
+        event = _committed_at(opts.client, agent_id, result, ns)
+        click.echo(f"Key:       {key}")
+        click.echo(f"Version:   {result.version}")
+        click.echo(f"Timestamp: {format_ts(event.committed_at if event else None)}")
+        click.echo(f"\nValue: {format_value_summary(result.value, max_len=200)}")
+    else:
+        click.echo(f"Key:       {key}")
+        click.echo(f"Version:   {result.version}")
+        click.echo(f"Commit TS: {result.commit_ts}")
+        click.echo("\nValue:")
+        click.echo(_json(result.value, indent=2))
 
 
 @cli.command()
 @click.argument("agent_id")
 @namespace_option
-@click.option("--prefix", default="", help="Only keys starting with this.")
-def keys(agent_id: str, namespace: str | None, prefix: str) -> None:
-    """List the existing keys of AGENT_ID, one per line, in key order."""
+@click.option("--prefix", default="", help="Filter keys by prefix")
+@json_option
+def keys(agent_id: str, namespace: str | None, prefix: str, as_json: bool) -> None:
+    """List keys for an agent"""
+    opts = _opts()
+    ns = opts.ns(namespace)
     # Paged, prefix filtered by the daemon: printed as the pages arrive.
-    for name in _opts().client.iter_keys(agent_id, namespace=namespace, prefix=prefix):
-        click.echo(name)
+    names = opts.client.iter_keys(agent_id, namespace=ns, prefix=prefix)
+    if as_json:
+        found = list(names)
+        click.echo(_json({"namespace": ns, "agent_id": agent_id, "count": len(found), "keys": found}, indent=2))
+        return
+    count = 0
+    for name in names:
+        if not count:
+            click.echo(f"Keys for agent '{agent_id}' (namespace: {ns}):")
+        click.echo(f"  - {name}")
+        count += 1
+    click.echo(f"\nTotal: {count}" if count else f"No keys found for agent '{agent_id}'")
 
 
-def _echo_events(events: Iterable[ReplayEvent], *, as_json: bool, verbose: bool) -> None:
+def _entries(events: Iterable[ReplayEvent], *, verbose: bool) -> Iterator[str]:
+    """The pretty (or verbose) entries of the events: one per operation."""
     for event in events:
-        if as_json:
-            click.echo(_json(event.to_dict()))
-        else:
-            for line in format_event_lines(event, verbose=verbose):
-                click.echo(line)
+        yield from format_event_lines(event, verbose=verbose)
+
+
+class _Printer:
+    """Prints events as JSON Lines or as pretty entries (verbose ones separated by a blank line)."""
+
+    def __init__(self, *, as_json: bool, verbose: bool) -> None:
+        self.as_json = as_json
+        self.verbose = verbose
+        self.count = 0
+
+    def events(self, events: Iterable[ReplayEvent]) -> None:
+        for event in events:
+            if self.as_json:
+                self.line(format_event_json(event.to_dict()))
+            else:
+                self.entries(format_event_lines(event, verbose=self.verbose))
+
+    def entries(self, entries: Iterable[str]) -> None:
+        for entry in entries:
+            self.line(entry)
+
+    def line(self, text: str) -> None:
+        if self.verbose and self.count and not self.as_json:
+            click.echo()
+        click.echo(text)
         sys.stdout.flush()
+        self.count += 1
+
+    def none_found(self, agent_id: str) -> None:
+        """The original's note for an empty result; on stderr with --json, so stdout stays JSON Lines."""
+        click.echo(f"No events found for agent '{agent_id}'", err=self.as_json)
 
 
-def _limited(events: Iterator[ReplayEvent], limit: int | None) -> Iterator[ReplayEvent]:
-    for count, event in enumerate(events):
+def _first(items: Iterable[T], limit: int | None) -> Iterator[T]:
+    for count, item in enumerate(items):
         if limit is not None and count >= limit:
             return
-        yield event
+        yield item
 
 
 @cli.command()
 @click.argument("agent_id")
 @namespace_option
-@click.option("--start-ts", type=click.IntRange(min=0), default=None, help="First commit_ts (inclusive).")
-@click.option("--end-ts", type=click.IntRange(min=0), default=None, help="Last commit_ts (inclusive).")
-@click.option("--limit", type=click.IntRange(min=0), default=None, help="At most this many events.")
-@click.option("--verbose", "-v", is_flag=True, help="Add txn= and the payload to each line.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per event (JSON Lines).")
+@click.option("--start-ts", type=click.IntRange(min=0), default=None, help="Start timestamp")
+@click.option("--end-ts", type=click.IntRange(min=0), default=None, help="End timestamp")
+@click.option("--limit", type=click.IntRange(min=0), default=None, help="Limit number of events")
+@click.option("--verbose", "-v", is_flag=True, help="Show full details (txn_id, event_id, payload)")
+@click.option("--json", "as_json", is_flag=True, help="Output as JSON lines")
 def replay(
     agent_id: str,
     namespace: str | None,
@@ -200,34 +280,50 @@ def replay(
     verbose: bool,
     as_json: bool,
 ) -> None:
-    """Print the committed events of AGENT_ID in commit order, one line per operation."""
-    server_limit = limit or None  # --limit 0 prints nothing; the daemon reads no more than asked
-    events = _opts().client.replay(agent_id, start_ts, end_ts, namespace=namespace, limit=server_limit)
-    _echo_events(_limited(events, limit), as_json=as_json, verbose=verbose)
+    """Replay events for an agent (pretty format by default)"""
+    opts = _opts()
+    limit = limit or None  # as in the original, --limit 0 sets no limit
+    # --limit counts events with --json, else printed operations; N events hold at least N
+    # operations, so the daemon reads no more than N events either way.
+    events = opts.client.replay(agent_id, start_ts, end_ts, namespace=opts.ns(namespace), limit=limit)
+    printer = _Printer(as_json=as_json, verbose=verbose)
+    if as_json:
+        printer.events(_first(events, limit))
+    else:
+        printer.entries(_first(_entries(events, verbose=verbose), limit))
+    if printer.count == 0:
+        printer.none_found(agent_id)
 
 
 @cli.command()
 @click.argument("agent_id")
 @namespace_option
-@click.option("-n", "count", type=click.IntRange(min=0), default=10, show_default=True, help="Number of events.")
+@click.option("--lines", "-n", "count", type=click.IntRange(min=0), default=10, help="Number of recent events to show")
 @click.option("--follow", "-f", is_flag=True, help="Then print new commits as they happen (until Ctrl-C).")
-@click.option("--verbose", "-v", is_flag=True, help="Add txn= and the payload to each line.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per event (JSON Lines).")
+@click.option("--verbose", "-v", is_flag=True, help="Show full details (txn_id, event_id, payload)")
+@click.option("--json", "as_json", is_flag=True, help="Output as JSON lines (one event per line)")
 def tail(agent_id: str, namespace: str | None, count: int, follow: bool, verbose: bool, as_json: bool) -> None:
-    """Print the last N events of AGENT_ID; with --follow, keep printing new ones."""
-    client = _opts().client
+    """Show recent events using pretty replay format"""
+    opts = _opts()
+    client = opts.client
+    ns = opts.ns(namespace)
+    printer = _Printer(as_json=as_json, verbose=verbose)
     start: int | None = None  # -n 0: only what commits from now on
     if count:
-        # Only the last N events, read from the end of the agent's history.
-        last = client.last_events(agent_id, count, namespace=namespace)
-        _echo_events(last, as_json=as_json, verbose=verbose)
+        # The last N lines are among the last N events (each has at least one operation):
+        # only those are read, from the end of the agent's history.
+        last = client.last_events(agent_id, count, namespace=ns)
+        if as_json:
+            printer.events(last)
+        else:
+            printer.entries(list(_entries(last, verbose=verbose))[-count:])
         start = last[-1].commit_ts + 1 if last else 1
     if not follow:
+        if printer.count == 0:
+            printer.none_found(agent_id)
         return
     try:
-        _echo_events(
-            _interruptible(client.watch(agent_id, start, namespace=namespace)), as_json=as_json, verbose=verbose
-        )
+        printer.events(_interruptible(client.watch(agent_id, start, namespace=ns)))
     except KeyboardInterrupt:
         return
 
@@ -287,41 +383,82 @@ def _progress(entries: list[StateResult], label: str) -> Any:
     return click.progressbar(entries, label=label, file=sys.stderr, hidden=not _stderr_is_tty())
 
 
+def _dump_json(key: str, record: dict[str, Any], first: bool) -> str:
+    """One member of ``json.dumps(state, indent=2)``, written as it is read."""
+    body = _json(record, indent=2).replace("\n", "\n  ")
+    return f"{'' if first else ','}\n  {_json(key)}: {body}"
+
+
+def _dump_text(key: str, record: dict[str, Any]) -> str:
+    value = _json(record["value"])
+    return f"\n\n{key}:\n  Version: {record['version']}\n  Commit TS: {record['commit_ts']}\n  Value: {value}"
+
+
 @cli.command()
 @click.argument("agent_id")
 @namespace_option
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write to FILE.")
-@click.option("--format", "fmt", type=click.Choice(["json", "text"]), default="json", show_default=True)
-def dump(agent_id: str, namespace: str | None, output: Path | None, fmt: str) -> None:
-    """Write every existing key of AGENT_ID with its value, version and commit_ts (one consistent read)."""
-    client = _opts().client
-    ns = namespace or client.namespace
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Output file")
+@click.option("--format", "output_format", type=click.Choice(["json", "text"]), default="json", help="Output format")
+def dump(agent_id: str, namespace: str | None, output: Path | None, output_format: str) -> None:
+    """Dump all state for an agent"""
+    opts = _opts()
+    client = opts.client
+    ns = opts.ns(namespace)
     # One consistent view, read in pages: the agent's state as of its last commit (history
     # does not change, so later commits cannot mix into the pages).
     last = client.last_events(agent_id, 1, namespace=ns)
     entries = client.get_agent_state_as_of(agent_id, last[0].commit_ts, namespace=ns) if last else []
     with _output(output) as out, _progress(entries, f"dumping {len(entries)} keys") as bar:
-        if fmt == "json":
-            out.write(f'{{"namespace": {_json(ns)}, "agent_id": {_json(agent_id)}, "state": {{')
+        if output_format == "json":
+            out.write("{")
             for i, entry in enumerate(bar):
                 record = {"value": entry.value, "version": entry.version, "commit_ts": entry.commit_ts}
-                out.write(f"{',' if i else ''}\n  {_json(entry.key)}: {_json(record)}")
-            out.write("\n}}\n" if entries else "}}\n")
+                out.write(_dump_json(entry.key or "", record, first=i == 0))
+            out.write("\n}" if entries else "}")
         else:
+            out.write(f"State dump for agent '{agent_id}' (namespace: {ns})\n")
             for entry in bar:
-                out.write(f"{entry.key}\tv={entry.version}\tcommit_ts={entry.commit_ts}\t{_json(entry.value)}\n")
+                record = {"value": entry.value, "version": entry.version, "commit_ts": entry.commit_ts}
+                out.write(_dump_text(entry.key or "", record))
+        if output is None:
+            out.write("\n")
     if output is not None:
-        click.echo(f"wrote {len(entries)} keys of agent {agent_id!r} to {output}", err=True)
+        click.echo(f"✓ State dumped to {output}")
 
 
 @cli.command()
 @click.argument("agent_id")
 @namespace_option
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (keys, sizes, versions, event counts).")
 def inspect(agent_id: str, namespace: str | None, as_json: bool) -> None:
-    """Summarize AGENT_ID: keys, sizes, versions and its event history."""
-    client = _opts().client
-    ns = namespace or client.namespace
+    """Show agent summary (keys, recent activity, stats)"""
+    opts = _opts()
+    ns = opts.ns(namespace)
+    if as_json:
+        click.echo(json.dumps(_inspect_summary(opts.client, agent_id, ns), ensure_ascii=False, indent=2))
+        return
+    client = opts.client
+    names = list(client.iter_keys(agent_id, namespace=ns))
+    total_events = sum(1 for _ in client.replay(agent_id, namespace=ns))
+    recent = client.last_events(agent_id, 5, namespace=ns) if total_events else []
+    click.echo(click.style(f"\n=== Agent Inspect: {agent_id} ===", fg="cyan", bold=True))
+    click.echo(f"Namespace: {ns}")
+    click.echo(f"\nTotal Keys: {len(names)}")
+    if names:
+        click.echo("\nKeys (showing first 10):")
+        for name in names[:10]:
+            click.echo(f"  • {name}")
+        if len(names) > 10:
+            click.echo(f"  ... and {len(names) - 10} more")
+    click.echo(f"\nTotal Events: {total_events}")
+    if recent:
+        click.echo(f"\nRecent Activity (last {len(recent)} events):")
+        for line in _entries(recent, verbose=False):
+            click.echo(f"  {line}")
+    click.echo()
+
+
+def _inspect_summary(client: Statehouse, agent_id: str, ns: str) -> dict[str, Any]:
     entries = client.scan_prefix(agent_id, "", namespace=ns)
     events = writes = deletes = 0
     first: ReplayEvent | None = None
@@ -332,8 +469,8 @@ def inspect(agent_id: str, namespace: str | None, as_json: bool) -> None:
         last = event
         deletes += sum(1 for op in event.operations if op.value is None)
         writes += sum(1 for op in event.operations if op.value is not None)
-    sizes = {entry.key or "": len(_json(entry.value).encode()) for entry in entries}
-    summary: dict[str, Any] = {
+    sizes = {entry.key or "": len(json.dumps(entry.value, separators=(",", ":")).encode()) for entry in entries}
+    return {
         "namespace": ns,
         "agent_id": agent_id,
         "keys": len(entries),
@@ -347,24 +484,6 @@ def inspect(agent_id: str, namespace: str | None, as_json: bool) -> None:
             {"key": e.key, "version": e.version, "commit_ts": e.commit_ts, "bytes": sizes[e.key or ""]} for e in entries
         ],
     }
-    if as_json:
-        click.echo(_json(summary, pretty=True))
-        return
-    click.echo(f"namespace: {ns}")
-    click.echo(f"agent:     {agent_id}")
-    click.echo(f"keys:      {len(entries)} ({summary['bytes']} bytes of JSON)")
-    click.echo(f"events:    {events} ({writes} writes, {deletes} deletes)")
-    for name in ("first", "last"):
-        ref = summary[name]
-        if ref is not None:
-            click.echo(f"{name + ':':<10} commit_ts={ref['commit_ts']} at {ref['committed_at'] or '?'}")
-    if entries:
-        width = min(48, max(len("KEY"), *(len(k) for k in sizes)))
-        click.echo(f"\n{'KEY':<{width}}  {'VERSION':>7}  {'COMMIT_TS':>9}  {'BYTES':>7}")
-        for entry in entries:
-            name = entry.key or ""
-            shown = name if len(name) <= width else name[: width - 3] + "..."
-            click.echo(f"{shown:<{width}}  {entry.version:>7}  {entry.commit_ts:>9}  {sizes[name]:>7}")
 
 
 def _event_ref(event: ReplayEvent | None) -> dict[str, Any] | None:
