@@ -2,8 +2,8 @@
 // Regenerates sdks/python/src/statehouse/_gen (protobuf message classes and
 // Connect client stubs) and, for the grpcio compatibility test only,
 // sdks/python/tests/_grpc_gen (classic grpcio stubs). Uses the protoc bundled
-// in grpcio-tools, whose version (libprotoc 35.1) matches the pinned protobuf
-// runtime (7.35.1) — see sdks/python/pyproject.toml. Output is never committed.
+// in grpcio-tools, whose version (libprotoc 35.1, gencode 7.35.1) is the floor of the protobuf
+// runtime range (>=7.35.1,<8) — see sdks/python/pyproject.toml. Output is never committed.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";

@@ -194,3 +194,18 @@ def test_constructor_never_touches_the_network() -> None:
     # Nothing listens on port 1; creating (and closing) a client must still work.
     with Client(url="127.0.0.1:1") as client:
         assert client.url == "http://127.0.0.1:1"
+
+
+def test_packaging_is_0_2_0_with_dependency_ranges() -> None:
+    import tomllib
+    from pathlib import Path
+
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    # Above the original 0.1.x, so `pip install -U statehouse` upgrades to it.
+    assert project["version"] == statehouse.__version__ == "0.2.0"
+    # Ranges, never exact pins, so the SDK installs beside the user's other packages; protobuf's
+    # gencode/runtime rule: the same major, at least the gencode's version.
+    assert project["dependencies"] == ["connectrpc>=0.13.0,<0.14", "protobuf>=7.35.1,<8", "click>=8.1,<9"]
+    from google.protobuf import __version__ as protobuf_runtime
+
+    assert protobuf_runtime.split(".")[0] == "7"

@@ -13,7 +13,7 @@ from ._client import Statehouse, Transaction
 from ._errors import ConflictError, ConnectionError, NotFoundError, StatehouseError, TransactionError
 from ._types import Operation, ReplayEvent, StateResult
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "AsyncStatehouse",
