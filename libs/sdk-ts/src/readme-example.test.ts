@@ -37,8 +37,9 @@ it("the README's Node example runs and does what it says", async () => {
   expect(logged.slice(3).map((args) => args[1])).toEqual([
     expect.arrayContaining(["counter={\"n\":1}", "tool/search={\"query\":\"statehouse\",\"hits\":3}"]),
     ["tool/search=null"],
+    ['tool/search={"query":"again"}'],
   ]);
 
   await using client = new Statehouse({ url: daemon.url });
-  expect(await client.listKeys(agent)).toEqual(["counter"]);
+  expect(await client.listKeys(agent)).toEqual(["counter", "tool/search"]);
 });

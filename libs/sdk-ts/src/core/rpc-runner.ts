@@ -18,6 +18,8 @@ export interface RpcCallOptions {
 export class RpcRunner {
   readonly #rpc: StatehouseRpc;
   readonly #closed = new AbortController();
+  /** False once the daemon answered UNIMPLEMENTED to a batched stream (an older statehouse.v1 daemon). */
+  #batches = true;
 
   constructor(transport: Transport) {
     this.#rpc = createClient(StatehouseService, transport);
@@ -81,5 +83,33 @@ export class RpcRunner {
     } finally {
       own.abort();
     }
+  }
+
+  /**
+   * Runs a batched server stream (ReplayBatches, WatchBatches) and yields its
+   * events one at a time. When the daemon answers UNIMPLEMENTED before any
+   * batch (it predates the batched RPCs), runs the per-event stream instead,
+   * and keeps using it for this client's later streams.
+   */
+  async *batchedStream<B extends { events: M[] }, M, T>(
+    options: CallOptions | undefined,
+    openBatches: (rpc: StatehouseRpc, callOptions: RpcCallOptions) => AsyncIterable<B>,
+    openSingle: (rpc: StatehouseRpc, callOptions: RpcCallOptions) => AsyncIterable<M>,
+    convert: (message: M) => T,
+  ): AsyncGenerator<T, void, undefined> {
+    if (this.#batches) {
+      let received = false;
+      try {
+        for await (const batch of this.stream(options, openBatches, (b: B) => b)) {
+          received = true;
+          for (const message of batch.events) yield convert(message);
+        }
+        return;
+      } catch (error) {
+        if (received || !(error instanceof StatehouseError) || error.status !== "UNIMPLEMENTED") throw error;
+        this.#batches = false;
+      }
+    }
+    yield* this.stream(options, openSingle, convert);
   }
 }

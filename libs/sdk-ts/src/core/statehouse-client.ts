@@ -7,7 +7,7 @@ import { DEFAULT_MAX_VALUE_BYTES } from "./json-value.js";
 import { randomId } from "./random-id.js";
 import { requireName } from "./require-name.js";
 import { RpcRunner } from "./rpc-runner.js";
-import { isRetryable, Transaction } from "./transaction.js";
+import { DEFAULT_TIMEOUT_MS, isRetryable, Transaction } from "./transaction.js";
 import { toOptionalUint64, toUint64 } from "./uint64.js";
 import type {
   BeginTransactionOptions,
@@ -20,6 +20,9 @@ import type {
   ReplayOptions,
   StateEntry,
   StateResult,
+  TransactOperation,
+  TransactOptions,
+  TransactOutcome,
   TransactionOutcome,
   Uint64Input,
   VersionInfo,
@@ -182,38 +185,98 @@ export class StatehouseClient implements AsyncDisposable {
   }
 
   /**
-   * Opens a transaction on the daemon (one round trip). Commit it with
-   * `tx.commit()` or abort it with `tx.abort()`; or use {@link withTransaction}.
+   * Starts a transaction. Nothing is sent to the daemon until `tx.commit()`
+   * (one Transact call, the transaction's only RPC besides its `tx.get`
+   * reads); `tx.abort()` makes no call. Or use {@link withTransaction}.
    */
   async beginTransaction(options: BeginTransactionOptions = {}): Promise<Transaction> {
     const namespace = this.#namespace(options);
-    const timeoutMs =
-      options.timeoutMs === undefined ? undefined : BigInt(requirePositiveInteger(options.timeoutMs, "timeoutMs"));
+    const timeoutMs = options.timeoutMs === undefined ? DEFAULT_TIMEOUT_MS : requirePositiveInteger(options.timeoutMs, "timeoutMs");
     const idempotencyKey =
       options.idempotencyKey === undefined ? randomId() : requireName(options.idempotencyKey, "idempotencyKey");
-    const response = await this.#runner.unary(options, (rpc, o) =>
-      rpc.beginTransaction(timeoutMs === undefined ? {} : { timeoutMs }, o),
+    if (this.#runner.closed) {
+      throw new StatehouseError("CLOSED", "the client was closed");
+    }
+    options.signal?.throwIfAborted();
+    return Promise.resolve(
+      new Transaction({ runner: this.#runner, id: randomId(), namespace, idempotencyKey, maxValueBytes: this.maxValueBytes, timeoutMs }),
     );
-    return new Transaction({
-      runner: this.#runner,
-      id: response.txnId,
-      namespace,
-      idempotencyKey,
-      maxValueBytes: this.maxValueBytes,
-    });
+  }
+
+  /**
+   * Commits `operations` as one transaction in one Transact call (no reads,
+   * no preconditions). A commit whose connection broke is resent with the
+   * same operations and idempotency key up to `retries` times, so it applies
+   * at most once (`duplicate: true` when the resend found it applied).
+   *
+   * @example
+   * ```ts
+   * const { commitTs } = await client.transact([
+   *   { agentId: "agent-1", key: "plan", value: { step: 2 } },
+   *   { agentId: "agent-1", key: "draft", delete: true },
+   * ]);
+   * ```
+   */
+  async transact(operations: readonly TransactOperation[], options: TransactOptions = {}): Promise<TransactOutcome> {
+    const { retries = 3, backoffMs = 100, maxBackoffMs = 2000, ...begin } = options;
+    requireNonNegativeInteger(retries, "retries");
+    requireNonNegativeInteger(backoffMs, "backoffMs");
+    requireNonNegativeInteger(maxBackoffMs, "maxBackoffMs");
+    if (!Array.isArray(operations)) {
+      throw new TypeError("operations must be an array");
+    }
+    const tx = await this.beginTransaction(begin);
+    for (const op of operations) {
+      if (op !== null && typeof op === "object" && "delete" in op && op.delete === true) {
+        tx.delete(op.agentId, op.key);
+      } else if (op !== null && typeof op === "object" && "value" in op) {
+        tx.write(op.agentId, op.key, op.value);
+      } else {
+        throw new TypeError("each operation needs a value or delete: true");
+      }
+    }
+    const callOptions: CallOptions = begin.signal === undefined ? {} : { signal: begin.signal };
+    const commitTs = await this.#commitOrResend(tx, callOptions, 1, { retries, backoffMs, maxBackoffMs });
+    return { commitTs, duplicate: tx.duplicate };
+  }
+
+  /**
+   * Commits `tx`; when the commit's connection broke, resends it (same
+   * operations, same idempotency key) with backoff while attempts are left.
+   * A ConflictError or any other error is thrown as it is.
+   */
+  async #commitOrResend(tx: Transaction, callOptions: CallOptions, attempt: number, retry: { retries: number; backoffMs: number; maxBackoffMs: number }): Promise<bigint> {
+    try {
+      return await tx.commit(callOptions);
+    } catch (error) {
+      if (!tx.commitOutcomeUnknown) throw error;
+      // The commit may have applied: resend it as it was, never re-run fn.
+      for (let resend = 1; ; resend++) {
+        if (attempt + resend - 1 > retry.retries) throw error;
+        const ceiling = Math.min(retry.maxBackoffMs, retry.backoffMs * 2 ** (attempt + resend - 2));
+        await sleep(ceiling / 2 + Math.random() * (ceiling / 2), callOptions.signal);
+        try {
+          return await tx.resendCommit(callOptions);
+        } catch (resendError) {
+          if (!(resendError instanceof ConnectionError)) throw resendError;
+        }
+      }
+    }
   }
 
   /**
    * Runs `fn` in a transaction: commits when `fn` resolves, aborts when it
-   * throws. On `ConflictError`, `ConnectionError` before the commit or a
-   * transaction the daemon lost (`TXN_NOT_FOUND`, e.g. after a restart) the
-   * whole attempt — including `fn` — is retried up to `retries` times with
-   * exponential backoff and jitter. A commit whose connection broke is never
-   * re-run: the same operations are resent with the same idempotency key
-   * (`resendCommit`), so if it had applied the resend applies nothing and
-   * returns the original commitTs (`duplicate: true`) together with the
-   * result of the `fn` run that was committed; only a `ConflictError` on the
-   * resend (it had not applied) runs `fn` again. `fn` must not commit or
+   * throws. A transaction whose reads come only from `tx.get` (or that has
+   * none) costs one RPC besides those reads: the Transact at commit. On
+   * `ConflictError`, `ConnectionError` before the commit or `TXN_NOT_FOUND`
+   * the whole attempt — including `fn`, with a fresh idempotency key — is
+   * retried up to `retries` times with exponential backoff and jitter. A
+   * commit whose connection broke is never re-run: the same operations are
+   * resent with the same idempotency key (`resendCommit`), so if it had
+   * applied the resend applies nothing and returns the original commitTs
+   * (`duplicate: true`) together with the result of the `fn` run that was
+   * committed; only a `ConflictError` on the resend (it had not applied) runs
+   * `fn` again. `STORAGE_FULL` and other errors are not retried. `fn` must not commit or
    * abort the transaction itself, and should have no side effects besides the
    * transaction, since it may run more than once.
    *
@@ -227,35 +290,19 @@ export class StatehouseClient implements AsyncDisposable {
     requireNonNegativeInteger(retries, "retries");
     requireNonNegativeInteger(backoffMs, "backoffMs");
     requireNonNegativeInteger(maxBackoffMs, "maxBackoffMs");
-    const idempotencyKey = randomId();
     const callOptions: CallOptions = begin.signal === undefined ? {} : { signal: begin.signal };
     for (let attempt = 1; ; attempt++) {
       let tx: Transaction | undefined;
       try {
-        tx = await this.beginTransaction({ ...begin, idempotencyKey });
+        // A fresh idempotency key per run of fn: a key is bound to one content.
+        tx = await this.beginTransaction(begin);
         const result = await fn(tx);
         if (tx.state !== "open") {
           throw new TypeError("withTransaction commits the transaction itself: fn must not commit or abort it");
         }
-        try {
-          const commitTs = await tx.commit(callOptions);
-          return { result, commitTs, duplicate: tx.duplicate, attempts: attempt };
-        } catch (error) {
-          if (!tx.commitOutcomeUnknown) throw error;
-          // The commit may have applied: resend it as it was, never re-run fn.
-          for (let resend = 1; ; resend++) {
-            if (attempt + resend - 1 > retries) throw error;
-            const ceiling = Math.min(maxBackoffMs, backoffMs * 2 ** (attempt + resend - 2));
-            await sleep(ceiling / 2 + Math.random() * (ceiling / 2), begin.signal);
-            try {
-              const commitTs = await tx.resendCommit(callOptions);
-              return { result, commitTs, duplicate: tx.duplicate, attempts: attempt };
-            } catch (resendError) {
-              // A ConflictError means it had not applied: the outer loop runs fn again.
-              if (!(resendError instanceof ConnectionError)) throw resendError;
-            }
-          }
-        }
+        // A ConflictError on a resend means it had not applied: the loop runs fn again.
+        const commitTs = await this.#commitOrResend(tx, callOptions, attempt, { retries, backoffMs, maxBackoffMs });
+        return { result, commitTs, duplicate: tx.duplicate, attempts: attempt };
       } catch (error) {
         await tx?.[Symbol.asyncDispose]();
         if (attempt > retries || !isRetryable(error)) {
@@ -371,7 +418,9 @@ export class StatehouseClient implements AsyncDisposable {
   /**
    * The agent's committed events in commit_ts order (optionally between
    * `startTs` and `endTs`, both inclusive), one per transaction. The stream
-   * starts when iteration starts; leaving the loop early cancels it.
+   * starts when iteration starts; leaving the loop early cancels it. The
+   * events arrive in batches (ReplayBatches; Replay from a daemon without it)
+   * and are handed over one at a time.
    *
    * @example
    * ```ts
@@ -389,7 +438,7 @@ export class StatehouseClient implements AsyncDisposable {
       limit: options?.limit === undefined ? 0 : requirePositiveInteger(options.limit, "limit"),
       reverse: options?.reverse === true,
     };
-    return this.#runner.stream(options, (rpc, o) => rpc.replay(request, o), toReplayEvent);
+    return this.#runner.batchedStream(options, (rpc, o) => rpc.replayBatches(request, o), (rpc, o) => rpc.replay(request, o), toReplayEvent);
   }
 
   /**
@@ -418,7 +467,8 @@ export class StatehouseClient implements AsyncDisposable {
   /**
    * Replays the agent's events from `startTs` (if given), then follows new
    * commits live, without end. Leaving the loop (or aborting `signal`, or
-   * closing the client) cancels the stream.
+   * closing the client) cancels the stream. Uses WatchBatches (Watch from a
+   * daemon without it); events are handed over one at a time.
    */
   watch(agentId: string, options?: WatchOptions): AsyncIterable<ReplayEvent> {
     const request = {
@@ -426,6 +476,6 @@ export class StatehouseClient implements AsyncDisposable {
       agentId: requireName(agentId, "agentId"),
       startTs: toOptionalUint64(options?.startTs, "startTs"),
     };
-    return this.#runner.stream(options, (rpc, o) => rpc.watch(request, o), toReplayEvent);
+    return this.#runner.batchedStream(options, (rpc, o) => rpc.watchBatches(request, o), (rpc, o) => rpc.watch(request, o), toReplayEvent);
   }
 }

@@ -1,6 +1,7 @@
-// A client-side transaction: reads go to the daemon at once (and are recorded
-// as preconditions), writes and deletes are validated at once and buffered,
-// and commit sends everything in one Transact call.
+// A client-side transaction: nothing is opened on the daemon; reads go to the
+// daemon at once (and are recorded as preconditions), writes and deletes are
+// validated at once and buffered, and commit sends everything in one
+// Transact call, the transaction's only RPC besides its reads.
 import { ConnectionError, StatehouseError, TransactionError } from "./errors.js";
 import { toStateResult } from "./convert.js";
 import { validateValue } from "./json-value.js";
@@ -28,6 +29,9 @@ interface RecordedRead {
   version: bigint;
 }
 
+/** The timeout of a transaction begun without `timeoutMs` (the daemon's default, STATEHOUSE_TX_TIMEOUT_MS). */
+export const DEFAULT_TIMEOUT_MS = 30_000;
+
 /** @internal What a client hands to a new Transaction. */
 export interface TransactionInit {
   runner: RpcRunner;
@@ -35,6 +39,7 @@ export interface TransactionInit {
   namespace: string;
   idempotencyKey: string;
   maxValueBytes: number;
+  timeoutMs: number;
 }
 
 function recordKey(agentId: string, key: string): string {
@@ -50,14 +55,17 @@ function recordKey(agentId: string, key: string): string {
  * - {@link write} and {@link delete} are validated immediately and buffered
  *   locally; nothing is sent until {@link commit}.
  * - {@link commit} sends the buffered operations, the recorded versions and
- *   the idempotency key in one call, so a transaction costs two round trips
- *   (begin and commit) plus one per `get`.
+ *   the idempotency key in one Transact call: a transaction costs one round
+ *   trip plus one per `get`. Nothing is opened on the daemon before it (no
+ *   BeginTransaction), so a daemon restart before the commit loses nothing.
+ * - A transaction older than its `timeoutMs` (default 30 000) fails at commit
+ *   with `TransactionError` `TXN_EXPIRED`, as a server-side one does.
  *
  * Supports `await using tx = await client.beginTransaction()`: leaving the
  * scope aborts the transaction unless it was committed.
  */
 export class Transaction implements AsyncDisposable {
-  /** The daemon's transaction id. */
+  /** A client-side id of this transaction (random; the daemon sees only the idempotency key). */
   readonly id: string;
   /** Namespace of every operation of this transaction. */
   readonly namespace: string;
@@ -66,6 +74,9 @@ export class Transaction implements AsyncDisposable {
 
   readonly #runner: RpcRunner;
   readonly #maxValueBytes: number;
+  readonly #timeoutMs: number;
+  /** When the transaction expires (performance.now() milliseconds). */
+  readonly #deadline: number;
   readonly #operations = new Map<string, PendingOperation>();
   readonly #reads = new Map<string, RecordedRead>();
   #state: TransactionState = "open";
@@ -81,6 +92,8 @@ export class Transaction implements AsyncDisposable {
     this.namespace = init.namespace;
     this.idempotencyKey = init.idempotencyKey;
     this.#maxValueBytes = init.maxValueBytes;
+    this.#timeoutMs = init.timeoutMs;
+    this.#deadline = performance.now() + init.timeoutMs;
   }
 
   /** Current lifecycle state. */
@@ -176,12 +189,17 @@ export class Transaction implements AsyncDisposable {
    * by {@link get} and the idempotency key. Returns the commit_ts.
    *
    * @throws ConflictError when a key read by {@link get} changed; nothing was applied
-   * @throws TransactionError when the transaction is unknown (e.g. the daemon restarted), expired, aborted or already committed
+   * @throws TransactionError `TXN_EXPIRED` when it is older than its timeout (checked before sending); when aborted or already committed
    * @throws ConnectionError when the connection broke; whether it applied is unknown
    */
   async commit(options?: CallOptions): Promise<bigint> {
     this.#assertOpen();
-    return this.#send(this.id, options);
+    if (performance.now() > this.#deadline) {
+      this.#state = "failed";
+      this.#operations.clear();
+      throw new TransactionError("TXN_EXPIRED", `transaction ${this.id} expired: it is older than its timeout of ${this.#timeoutMs} ms`);
+    }
+    return this.#send(options);
   }
 
   /** True when the commit's connection broke, so whether it applied is unknown; {@link resendCommit} finds out. */
@@ -191,9 +209,9 @@ export class Transaction implements AsyncDisposable {
 
   /**
    * Resends a commit whose connection broke: the same operations, recorded
-   * versions and idempotency key, as a one-shot transaction (the daemon may
-   * have restarted and forgotten the server-side one). If the first commit
-   * applied, this applies nothing and returns its commit_ts (`duplicate`).
+   * versions and idempotency key (also after the transaction's timeout: the
+   * first commit was sent in time). If the first commit applied, this applies
+   * nothing and returns its commit_ts (`duplicate`).
    *
    * @throws ConflictError when it had not applied and a recorded key changed since
    * @throws ConnectionError when the connection broke again (call it again later)
@@ -202,17 +220,16 @@ export class Transaction implements AsyncDisposable {
     if (!this.commitOutcomeUnknown) {
       throw new TypeError("resendCommit is only for a commit whose connection broke (commitOutcomeUnknown)");
     }
-    return this.#send(undefined, options);
+    return this.#send(options);
   }
 
-  async #send(txnId: string | undefined, options: CallOptions | undefined): Promise<bigint> {
+  async #send(options: CallOptions | undefined): Promise<bigint> {
     this.#state = "committing";
     const namespace = this.namespace;
     try {
       const response = await this.#runner.unary(options, (rpc, callOptions) =>
         rpc.transact(
           {
-            ...(txnId === undefined ? {} : { txnId }),
             operations: Array.from(this.#operations.values(), (op) =>
               op.value === null
                 ? { namespace, agentId: op.agentId, key: op.key, delete: true }
@@ -242,30 +259,20 @@ export class Transaction implements AsyncDisposable {
   }
 
   /**
-   * Aborts: drops the buffered operations and tells the daemon. Idempotent.
-   * A transaction the daemon no longer knows (expired, restarted) counts as aborted.
+   * Aborts: drops the buffered operations. Idempotent. Nothing was sent to
+   * the daemon before a commit, so this makes no call.
    *
-   * @throws TransactionError `TXN_ALREADY_COMMITTED` when it was committed
-   * @throws ConnectionError when the daemon cannot be reached (the transaction is aborted locally and expires on the daemon)
+   * @throws TransactionError `TXN_ALREADY_COMMITTED` when it was committed (or is being committed)
    */
-  async abort(options?: CallOptions): Promise<void> {
-    if (this.#state === "aborted") {
-      return;
-    }
+  abort(_options?: CallOptions): Promise<void> {
     if (this.#state === "committed" || this.#state === "committing") {
-      this.#assertOpen();
+      return Promise.reject(
+        new TransactionError("TXN_ALREADY_COMMITTED", `transaction ${this.id} was already committed`),
+      );
     }
-    const wasOpen = this.#state === "open";
     this.#state = "aborted";
     this.#operations.clear();
-    try {
-      await this.#runner.unary(options, (rpc, callOptions) => rpc.abort({ txnId: this.id }, callOptions));
-    } catch (error) {
-      const gone = error instanceof TransactionError && error.code !== "TXN_ALREADY_COMMITTED";
-      if (!(error instanceof StatehouseError) || (wasOpen && !gone)) {
-        throw error;
-      }
-    }
+    return Promise.resolve();
   }
 
   /** Aborts if still open, ignoring errors (used by `await using` and withTransaction). */

@@ -129,7 +129,10 @@ export interface WatchOptions extends NamespaceOptions {
 
 /** Options of {@link StatehouseClient.beginTransaction}. */
 export interface BeginTransactionOptions extends CallOptions {
-  /** Transaction timeout in milliseconds (the daemon's default is 30 000). */
+  /**
+   * Transaction timeout in milliseconds (default 30 000, the daemon's default): a commit
+   * later than this after `beginTransaction` fails with `TXN_EXPIRED` (checked by the SDK).
+   */
   timeoutMs?: number;
   /** Namespace of every operation of the transaction (default: the client's). */
   namespace?: string;
@@ -149,6 +152,29 @@ export interface WithTransactionOptions extends Omit<BeginTransactionOptions, "i
   backoffMs?: number;
   /** Largest backoff delay in milliseconds (default 2000). */
   maxBackoffMs?: number;
+}
+
+/** One operation of {@link StatehouseClient.transact}: a write of `value`, or a delete. */
+export type TransactOperation =
+  | { agentId: string; key: string; value: JsonObject }
+  | { agentId: string; key: string; delete: true };
+
+/** Options of {@link StatehouseClient.transact}. */
+export interface TransactOptions extends BeginTransactionOptions {
+  /** How many times to resend a commit whose connection broke (default 3). */
+  retries?: number;
+  /** First backoff delay in milliseconds; doubles per resend, with jitter (default 100). */
+  backoffMs?: number;
+  /** Largest backoff delay in milliseconds (default 2000). */
+  maxBackoffMs?: number;
+}
+
+/** Result of {@link StatehouseClient.transact}. */
+export interface TransactOutcome {
+  /** commit_ts of the transaction. */
+  commitTs: bigint;
+  /** True when a resend found the first commit applied (its reply was lost); nothing more was applied. */
+  duplicate: boolean;
 }
 
 /** Result of {@link StatehouseClient.withTransaction}. */
