@@ -6,8 +6,8 @@ import { join } from "node:path";
 import { Code } from "@connectrpc/connect";
 import { StatehouseService } from "@statehouse/api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ConfigError, parseListenAddr, resolveConfig, SETTINGS } from "./config.js";
-import { DaemonProcess, runDaemonToExit } from "./test-support/daemon-process.js";
+import { ConfigError, envAliasesInUse, parseListenAddr, resolveConfig, SETTINGS } from "./config.js";
+import { DaemonProcess, runDaemonToExit, spawnDaemon } from "./test-support/daemon-process.js";
 import { failure, GrpcJsDriver } from "./test-support/rpc-drivers.js";
 
 let dir: string;
@@ -85,7 +85,7 @@ describe("resolveConfig", () => {
   it("rejects invalid values naming the setting and where it came from", async () => {
     expect(configError(() => resolveConfig({ env: { STATEHOUSE_MAX_VALUE_BYTES: "1MB" } })).message).toMatch(/STATEHOUSE_MAX_VALUE_BYTES \(environment\).*"1MB"/);
     expect(configError(() => resolveConfig({ cli: { snapshotInterval: "-1" } })).message).toContain("--snapshot-interval (command line)");
-    expect(configError(() => resolveConfig({ env: { STATEHOUSE_USE_MEMORY: "maybe" } })).setting).toBe("STATEHOUSE_USE_MEMORY");
+    expect(configError(() => resolveConfig({ env: { STATEHOUSE_FSYNC_ON_COMMIT: "maybe" } })).setting).toBe("STATEHOUSE_FSYNC_ON_COMMIT");
     expect(configError(() => resolveConfig({ env: { STATEHOUSE_LISTEN_ADDR: "localhost" } })).setting).toBe("STATEHOUSE_LISTEN_ADDR");
     expect(configError(() => resolveConfig({ env: { STATEHOUSE_LISTEN_ADDR: "localhost:70000" } })).setting).toBe("STATEHOUSE_LISTEN_ADDR");
     expect(configError(() => resolveConfig({ env: { STATEHOUSE_LOG_LEVEL: "loud" } })).setting).toBe("STATEHOUSE_LOG_LEVEL");
@@ -120,6 +120,27 @@ describe("resolveConfig", () => {
     expect(bad.setting).toBe("STATEHOUSE_RECOVERY_MODE");
     expect(bad.message).toContain("auto, rebuild, accept-rollback");
     expect(configError(() => resolveConfig({ env: { STATEHOUSE_MAX_TRANSACTION_BYTES: String(512 * 1024 * 1024) } })).setting).toBe("STATEHOUSE_MAX_TRANSACTION_BYTES");
+  });
+
+  it("accepts the original daemon's STATEHOUSE_ADDR as an alias of STATEHOUSE_LISTEN_ADDR (which wins)", () => {
+    expect(resolveConfig({ env: { STATEHOUSE_ADDR: "0.0.0.0:6000" } }).listenAddr).toBe("0.0.0.0:6000");
+    expect(envAliasesInUse({ STATEHOUSE_ADDR: "0.0.0.0:6000" })).toEqual([{ alias: "STATEHOUSE_ADDR", env: "STATEHOUSE_LISTEN_ADDR", ignored: false }]);
+    const both = { STATEHOUSE_ADDR: "0.0.0.0:6000", STATEHOUSE_LISTEN_ADDR: "127.0.0.1:7000" };
+    expect(resolveConfig({ env: both }).listenAddr).toBe("127.0.0.1:7000");
+    expect(envAliasesInUse(both)).toEqual([{ alias: "STATEHOUSE_ADDR", env: "STATEHOUSE_LISTEN_ADDR", ignored: true }]);
+    expect(resolveConfig({ env: { STATEHOUSE_ADDR: "0.0.0.0:6000" }, cli: { listenAddr: "127.0.0.1:1" } }).listenAddr).toBe("127.0.0.1:1");
+    expect(envAliasesInUse({ STATEHOUSE_ADDR: "0.0.0.0:6000" }, { listenAddr: "127.0.0.1:1" })[0]?.ignored).toBe(true);
+    expect(envAliasesInUse({})).toEqual([]);
+    const bad = configError(() => resolveConfig({ env: { STATEHOUSE_ADDR: "nowhere" } }));
+    expect(bad.message).toContain("STATEHOUSE_ADDR (environment, alias of STATEHOUSE_LISTEN_ADDR)");
+  });
+
+  it("reads STATEHOUSE_USE_MEMORY as the original daemon did: set means on, 0 and false mean off", () => {
+    const useMemory = (value: string | undefined): boolean => resolveConfig({ env: { STATEHOUSE_USE_MEMORY: value } }).useMemory;
+    for (const on of ["", "1", "yes", "true", "TRUE", "on", "anything"]) expect(useMemory(on), JSON.stringify(on)).toBe(true);
+    for (const off of ["0", "false", "False", " 0 "]) expect(useMemory(off), JSON.stringify(off)).toBe(false);
+    expect(useMemory(undefined)).toBe(false);
+    expect(resolveConfig({ env: {}, cli: { useMemory: "0" } }).useMemory).toBe(false);
   });
 
   it("sizes the request limit from the value limit unless it is set", () => {
@@ -157,6 +178,32 @@ describe("the statehoused process", () => {
     for (const s of SETTINGS) {
       expect(exit.output).toContain(s.flag);
       expect(exit.output.replace(/\s+/g, "")).toContain(s.env);
+    }
+  });
+
+  it("starts with the original daemon's variables: STATEHOUSE_ADDR (logged) and an empty STATEHOUSE_USE_MEMORY", async () => {
+    const readyFile = join(dir, "alias-ready.json");
+    const { child, exited, output } = spawnDaemon({ STATEHOUSE_ADDR: "127.0.0.1:0", STATEHOUSE_USE_MEMORY: "", STATEHOUSE_READY_FILE: readyFile, STATEHOUSE_LOG_LEVEL: "info" });
+    try {
+      let ready: string | null = null;
+      let exit: unknown = null;
+      void exited.then((e) => (exit = e));
+      while (ready === null && exit === null) {
+        ready = await readFile(readyFile, "utf8").catch(() => null);
+        if (ready === null) await new Promise((r) => setTimeout(r, 25));
+      }
+      expect(exit, output.join("")).toBeNull();
+      expect((JSON.parse(ready ?? "{}") as { address: string }).address).toMatch(/^127\.0\.0\.1:\d+$/);
+      const logs = output
+        .join("")
+        .split("\n")
+        .filter((line) => line.startsWith("{"))
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      expect(logs.find((l) => l["alias"] === "STATEHOUSE_ADDR")).toMatchObject({ env: "STATEHOUSE_LISTEN_ADDR", msg: expect.stringContaining("using STATEHOUSE_ADDR") as unknown });
+      expect(logs.find((l) => String(l["msg"]).startsWith("storage ready"))).toMatchObject({ storage: "memory" });
+    } finally {
+      child.kill("SIGKILL");
+      await exited;
     }
   });
 

@@ -75,6 +75,8 @@ export class ConfigError extends Error {
 interface Setting<K extends keyof DaemonConfig = keyof DaemonConfig> {
   key: K;
   env: string;
+  /** Other environment names read when `env` is unset (the original daemon's); see envAliasesInUse. */
+  aliases?: readonly string[];
   flag: string;
   placeholder: string;
   default: DaemonConfig[K];
@@ -100,6 +102,12 @@ function boolean(raw: string): boolean {
   if (["1", "true", "yes", "on"].includes(v)) return true;
   if (["0", "false", "no", "off"].includes(v)) return false;
   throw new Error("expected 1/0, true/false, yes/no or on/off");
+}
+
+/** The original daemon's reading of STATEHOUSE_USE_MEMORY: set (even empty) means on, except 0 and false. */
+function presence(raw: string): boolean {
+  const v = raw.trim().toLowerCase();
+  return v !== "0" && v !== "false";
 }
 
 function nonEmpty(raw: string): string {
@@ -169,9 +177,9 @@ function setting<K extends keyof DaemonConfig>(s: Setting<K>): Setting {
 }
 
 export const SETTINGS: readonly Setting[] = [
-  setting({ key: "listenAddr", env: "STATEHOUSE_LISTEN_ADDR", flag: "--listen-addr", placeholder: "host:port", default: "localhost:50051", description: "listen address for every protocol; localhost = 127.0.0.1 and ::1", parse: listenAddr }),
+  setting({ key: "listenAddr", env: "STATEHOUSE_LISTEN_ADDR", aliases: ["STATEHOUSE_ADDR"], flag: "--listen-addr", placeholder: "host:port", default: "localhost:50051", description: "listen address for every protocol; localhost = 127.0.0.1 and ::1", parse: listenAddr }),
   setting({ key: "dataDir", env: "STATEHOUSE_DATA_DIR", flag: "--data-dir", placeholder: "dir", default: "./statehouse-data", description: "RocksDB and snapshots live here", parse: nonEmpty }),
-  setting({ key: "useMemory", env: "STATEHOUSE_USE_MEMORY", flag: "--use-memory", placeholder: "0|1", default: false, description: "1 = in-memory storage, data lost on exit (tests only)", parse: boolean }),
+  setting({ key: "useMemory", env: "STATEHOUSE_USE_MEMORY", flag: "--use-memory", placeholder: "0|1", default: false, description: "set (any value but 0 or false, even empty) = in-memory storage, data lost on exit (tests only)", parse: presence }),
   setting({ key: "fsyncOnCommit", env: "STATEHOUSE_FSYNC_ON_COMMIT", flag: "--fsync-on-commit", placeholder: "0|1", default: true, description: "0 = acknowledge commits before the log is synced", parse: boolean }),
   setting({ key: "snapshotInterval", env: "STATEHOUSE_SNAPSHOT_INTERVAL", flag: "--snapshot-interval", placeholder: "commits", default: 1000, description: "commits between snapshots (0 = never)", parse: integer(0, 100_000_000) }),
   setting({ key: "txTimeoutMs", env: "STATEHOUSE_TX_TIMEOUT_MS", flag: "--tx-timeout-ms", placeholder: "ms", default: 30_000, description: "default transaction timeout", parse: integer(1, 86_400_000) }),
@@ -249,6 +257,30 @@ function readConfigFile(file: string): Record<string, unknown> {
   return parsed as Record<string, unknown>;
 }
 
+export interface EnvAliasUse {
+  /** The variable that is set, e.g. STATEHOUSE_ADDR (the original daemon's name). */
+  alias: string;
+  /** The setting's own variable, e.g. STATEHOUSE_LISTEN_ADDR. */
+  env: string;
+  /** True when the alias is not used: the setting's own variable or its flag is set too (they win). */
+  ignored: boolean;
+}
+
+/** The alias variables set in `env`, for the startup log (resolveConfig applies them). */
+export function envAliasesInUse(
+  env: Readonly<Record<string, string | undefined>>,
+  cli: Partial<Record<keyof DaemonConfig, string>> = {},
+): EnvAliasUse[] {
+  const uses: EnvAliasUse[] = [];
+  for (const s of SETTINGS) {
+    for (const alias of s.aliases ?? []) {
+      if (env[alias] === undefined) continue;
+      uses.push({ alias, env: s.env, ignored: env[s.env] !== undefined || cli[s.key] !== undefined });
+    }
+  }
+  return uses;
+}
+
 /** Resolves the configuration from its sources; throws ConfigError naming the first invalid setting. */
 export function resolveConfig(sources: ConfigSources = {}): DaemonConfig {
   const env = sources.env ?? {};
@@ -257,7 +289,8 @@ export function resolveConfig(sources: ConfigSources = {}): DaemonConfig {
   const defaulted = new Set<keyof DaemonConfig>();
   for (const s of SETTINGS) {
     const cliValue = sources.cli?.[s.key];
-    const envValue = env[s.env];
+    const envName = [s.env, ...(s.aliases ?? [])].find((name) => env[name] !== undefined);
+    const envValue = envName === undefined ? undefined : env[envName];
     let raw: string | undefined;
     let origin: string;
     if (cliValue !== undefined) {
@@ -265,7 +298,7 @@ export function resolveConfig(sources: ConfigSources = {}): DaemonConfig {
       origin = `${s.flag} (command line)`;
     } else if (envValue !== undefined) {
       raw = envValue;
-      origin = `${s.env} (environment)`;
+      origin = envName === s.env ? `${s.env} (environment)` : `${envName ?? ""} (environment, alias of ${s.env})`;
     } else if (s.key in file) {
       raw = fileValueToText(s, file[s.key], sources.configFile ?? "");
       origin = `${s.key} (config file ${sources.configFile ?? ""})`;

@@ -3,7 +3,7 @@
 // environment > config file > defaults), starts the daemon, and shuts it
 // down gracefully on SIGTERM/SIGINT (a second signal exits at once).
 import { Command, CommanderError } from "commander";
-import { ConfigError, resolveConfig, SETTINGS, type DaemonConfig } from "./config.js";
+import { ConfigError, envAliasesInUse, resolveConfig, SETTINGS, type DaemonConfig } from "./config.js";
 import { DaemonStartError, startDaemon, type Daemon } from "./daemon.js";
 import { createLogger } from "./logger.js";
 
@@ -70,6 +70,10 @@ async function main(): Promise<void> {
     process.exit(EXIT_USAGE);
   }
   const log = createLogger(config.logLevel);
+  for (const use of envAliasesInUse(process.env, args.cli)) {
+    if (use.ignored) log.warn({ alias: use.alias, env: use.env }, `${use.alias} ignored: ${use.env} (or its flag) is set and wins`);
+    else log.info({ alias: use.alias, env: use.env }, `using ${use.alias} (the original daemon's name) as ${use.env}`);
+  }
   process.on("uncaughtException", (error) => {
     log.fatal({ err: error }, "uncaught exception");
     process.exit(EXIT_FAILURE);
