@@ -1,6 +1,10 @@
 export { EngineError, ENGINE_ERROR_CODES, isEngineError } from "./engine-error.ts";
 export type { EngineErrorCode } from "./engine-error.ts";
 export { openEngine } from "./open-engine.ts";
+export { gapTxnId, importEvents } from "./import-events.ts";
+export type { ImportEvent, ImportOperation, ImportOptions, ImportProgress } from "./import-events.ts";
+export { hasOriginalStore, openOriginalStore } from "./original-store.ts";
+export type { OriginalRecord, OriginalStore } from "./original-store.ts";
 export { FAILPOINT_NAMES, parseFailpoint } from "./failpoints.ts";
 export type { FailpointName } from "./failpoints.ts";
 export type {

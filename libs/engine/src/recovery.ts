@@ -77,6 +77,11 @@ export async function recover(ctx: RecoveryContext): Promise<RecoveryResult> {
   const firstEvent = await firstKey(kv, Buffer.of(TABLE_EVENT), Buffer.of(TABLE_EVENT + 1));
   if (format === undefined) {
     if (firstEvent !== undefined) throw new EngineError("CORRUPTION", "store has events but no format marker");
+    // Keys but no marker: not a store of ours (an original Statehouse 0.1.x database, say). Stamping
+    // the marker would serve it as an empty store and hide its data.
+    if ((await firstKey(kv, Buffer.alloc(0), Buffer.alloc(16, 0xff))) !== undefined) {
+      throw new EngineError("STORAGE_ERROR", "the store holds data without a statehouse-engine format marker (foreign data, e.g. an original Statehouse 0.1.x database: import it with `statehoused import-original --from DIR`); refusing to open it");
+    }
     kv.writeSync([{ type: "put", key: META_FORMAT, value: FORMAT }], true);
   } else if (format.equals(FORMAT_V1)) {
     const moved = await migrateIdempotencyKeys(ctx);

@@ -94,7 +94,7 @@ def test_agent_state_as_of_pages(client: Statehouse, agent: str, seeded: list[in
 
 
 def test_last_events_reads_the_last_n_newest_first(client: Statehouse, agent: str, seeded: list[int]) -> None:
-    sent = record(client, "replay")
+    sent = record(client, "replay_batches")
     last = client.last_events(agent, 3)
     assert [e.commit_ts for e in last] == seeded[-3:]
     assert [(op.key, op.value) for op in last[-1].operations] == [("e3", {"i": 3})]

@@ -216,3 +216,18 @@ def test_statehouse_error_carries_a_stable_code(client: Statehouse) -> None:
     with pytest.raises(StatehouseError) as info:
         client.scan_prefix("", "x")
     assert info.value.code == "INVALID_REQUEST"
+
+
+def test_tx_get_shows_the_transactions_own_writes(client: Statehouse, agent: str, put: Put) -> None:
+    """Read your own writes, as in the TypeScript SDK: value/exists pending, version committed."""
+    committed = put("k", {"v": 1})
+    tx = client.begin_transaction()
+    tx.write(agent, "k", {"v": 2})
+    mine = tx.get(agent, "k")
+    assert (mine.value, mine.exists, mine.version, mine.commit_ts) == ({"v": 2}, True, 1, committed)
+    tx.delete(agent, "k")
+    assert (tx.get(agent, "k").value, tx.get(agent, "k").exists) == (None, False)
+    tx.write(agent, "new", {"n": 1})
+    assert (tx.get(agent, "new").value, tx.get(agent, "new").version) == ({"n": 1}, 0)
+    tx.commit()
+    assert not client.get_state(agent, "k").exists

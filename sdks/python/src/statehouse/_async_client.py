@@ -13,14 +13,16 @@ from contextlib import aclosing, suppress
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
+from connectrpc.code import Code
+from connectrpc.errors import ConnectError
 from pyqwest import Client, HTTPTransport
 
 from ._calls import ClientBase, LastEvents, PageCall, Stream, Unary
-from ._errors import ConflictError, ConnectionError, StatehouseError, translate_errors
+from ._errors import StatehouseError, translate_errors
 from ._format import format_event_lines
 from ._gen.statehouse.v1.statehouse_connect import StatehouseServiceClient
 from ._transport import transport_options
-from ._txn import Backoff, TransactionBase, TxState, new_idempotency_key
+from ._txn import Step, TransactionBase, TransactionRetry, TxState
 from ._types import ReplayEvent, StateResult
 from ._values import DEFAULT_MAX_VALUE_BYTES
 
@@ -32,9 +34,9 @@ T = TypeVar("T")
 class AsyncTransaction(TransactionBase):
     """A transaction of ``AsyncStatehouse``.
 
-    ``client.begin_transaction()`` returns it not yet started: ``await`` it, or
-    use ``async with``, to open the server transaction (``commit()`` opens it
-    first if neither was done).
+    ``tx = await client.begin_transaction()`` or ``async with
+    client.begin_transaction() as tx:``; nothing is sent before ``commit()``,
+    one ``Transact`` call (plus one call per ``get``).
     """
 
     def __init__(
@@ -47,14 +49,13 @@ class AsyncTransaction(TransactionBase):
         idempotency_key: str | None = None,
     ) -> None:
         self._client = client
-        self._timeout_ms = timeout_ms
-        self._state = TxState(client._calls, txn_id, namespace, idempotency_key, client._max_value_bytes)
+        self._state = TxState(
+            client._calls, txn_id or None, namespace, idempotency_key, client._max_value_bytes, timeout_ms
+        )
 
     async def begin(self) -> Self:
-        """Opens the server transaction (once)."""
-        if self._state.txn_id is None:
-            self._state.check_open()
-            await self._client._run(self._state.begin(self._timeout_ms))
+        """Nothing to open (the transaction lives in the client until its commit); kept for ``await``."""
+        self._state.check_open()
         return self
 
     def __await__(self) -> Generator[Any, None, Self]:
@@ -65,9 +66,7 @@ class AsyncTransaction(TransactionBase):
         return await self._client._run(self._state.read(agent_id, key, namespace))
 
     async def commit(self) -> int:
-        """Commits every buffered operation atomically; returns the ``commit_ts``."""
-        self._state.check_open()
-        await self.begin()
+        """Commits every buffered operation atomically in one call; returns the ``commit_ts``."""
         call = self._state.commit()
         with self._state.committing():
             return await self._client._run(call)
@@ -115,6 +114,19 @@ class AsyncStatehouse(ClientBase):
 
     async def _stream(self, stream: Stream) -> AsyncGenerator[ReplayEvent, None]:
         with translate_errors(self._address):
+            if stream.batch_method is not None and self._batches:
+                received = False
+                try:
+                    async with aclosing(getattr(self._stub, stream.batch_method)(stream.request)) as batches:
+                        async for batch in batches:
+                            received = True
+                            for message in batch.events:
+                                yield stream.convert(message)
+                    return
+                except ConnectError as err:
+                    if received or err.code != Code.UNIMPLEMENTED:
+                        raise
+                    self._batches = False  # an older daemon: use the per-event stream from now on
             async with aclosing(getattr(self._stub, stream.method)(stream.request)) as messages:
                 async for message in messages:
                     yield stream.convert(message)
@@ -152,28 +164,21 @@ class AsyncStatehouse(ClientBase):
         idempotency_key: str | None = None,
     ) -> T:
         """Runs ``await fn(tx)`` in a transaction and commits it, retrying like ``Statehouse.run_transaction``."""
-        key = idempotency_key or new_idempotency_key()
-        backoff = Backoff(retries)
+        retry = TransactionRetry(retries, idempotency_key)
+        tx: AsyncTransaction | None = None
         while True:
-            tx: AsyncTransaction | None = None
             try:
-                async with self.begin_transaction(timeout_ms, namespace, idempotency_key=key) as tx:
-                    result = await fn(tx)
+                if retry.step(tx) is Step.RUN:
+                    tx = self.begin_transaction(timeout_ms, namespace, idempotency_key=retry.idempotency_key())
+                    async with tx:
+                        result = await fn(tx)
+                else:
+                    assert tx is not None
+                    await tx.commit()  # the commit may have applied: resend it, never rerun fn
                 return result
-            except (ConflictError, ConnectionError):
-                if (delay := backoff.next_delay()) is None:
-                    raise
+            except StatehouseError as error:
+                delay = retry.delay_after(error)
             await asyncio.sleep(delay)
-            while tx is not None and tx._state.ambiguous:  # the commit may have applied: resend, never rerun fn
-                try:
-                    await tx.commit()
-                    return result
-                except ConflictError:
-                    break  # it had not applied: run fn again
-                except ConnectionError:
-                    if (delay := backoff.next_delay()) is None:
-                        raise
-                await asyncio.sleep(delay)
 
     async def get_state(self, agent_id: str, key: str, namespace: str | None = None) -> StateResult:
         return await self._run(self._calls.get_state(agent_id, key, namespace))

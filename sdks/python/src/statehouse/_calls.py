@@ -54,6 +54,9 @@ class Stream:
     method: str
     request: Message
     convert: Callable[[pb.ReplayEvent], ReplayEvent]
+    # The batched twin of ``method`` (same request, ``EventBatch`` messages), tried first; a
+    # daemon without it answers UNIMPLEMENTED and the client uses ``method`` from then on.
+    batch_method: str | None = None
 
 
 PageCall = Callable[[str], Unary[tuple[list[T], str]]]
@@ -179,10 +182,6 @@ class Calls:
     def version(self) -> Unary[tuple[str, str]]:
         return Unary("version", pb.VersionRequest(), lambda r: (str(r.version), str(r.git_sha)))
 
-    def begin(self, timeout_ms: int | None) -> Unary[str]:
-        _check_ts(timeout_ms=timeout_ms)
-        return Unary("begin_transaction", pb.BeginTransactionRequest(timeout_ms=timeout_ms), lambda r: r.txn_id, True)
-
     def transact(self, request: pb.TransactRequest) -> Unary[tuple[int, bool]]:
         return Unary("transact", request, lambda r: (int(r.commit_ts), bool(r.duplicate)), True)
 
@@ -274,14 +273,14 @@ class Calls:
         request = pb.ReplayRequest(
             namespace=ns, agent_id=agent_id, start_ts=start_ts, end_ts=end_ts, limit=limit or 0, reverse=reverse
         )
-        return Stream("replay", request, _events(ns, agent_id))
+        return Stream("replay", request, _events(ns, agent_id), batch_method="replay_batches")
 
     def watch(self, agent_id: str, start_ts: int | None, namespace: str | None) -> Stream:
         check_str(agent_id=agent_id)
         _check_ts(start_ts=start_ts)
         ns = self.ns(namespace)
         request = pb.WatchRequest(namespace=ns, agent_id=agent_id, start_ts=start_ts)
-        return Stream("watch", request, _events(ns, agent_id))
+        return Stream("watch", request, _events(ns, agent_id), batch_method="watch_batches")
 
 
 class ClientBase:
@@ -293,6 +292,8 @@ class ClientBase:
         self._address = normalize_url(url)
         self._calls = Calls(namespace, timeout_ms(timeout))
         self._max_value_bytes = max_value_bytes
+        # False once the daemon answered UNIMPLEMENTED to a batched stream (an older statehouse.v1).
+        self._batches = True
 
     @property
     def url(self) -> str:

@@ -8,14 +8,16 @@ from contextlib import closing, suppress
 from types import TracebackType
 from typing import Self, TypeVar
 
+from connectrpc.code import Code
+from connectrpc.errors import ConnectError
 from pyqwest import SyncClient, SyncHTTPTransport
 
 from ._calls import ClientBase, LastEvents, PageCall, Stream, Unary
-from ._errors import ConflictError, ConnectionError, StatehouseError, translate_errors
+from ._errors import StatehouseError, translate_errors
 from ._format import format_event_lines
 from ._gen.statehouse.v1.statehouse_connect import StatehouseServiceClientSync
 from ._transport import transport_options
-from ._txn import Backoff, TransactionBase, TxState, new_idempotency_key
+from ._txn import Step, TransactionBase, TransactionRetry, TxState
 from ._types import ReplayEvent, StateResult
 from ._values import DEFAULT_MAX_VALUE_BYTES
 
@@ -25,30 +27,44 @@ T = TypeVar("T")
 
 
 class Transaction(TransactionBase):
-    """A transaction opened with ``Statehouse.begin_transaction()``.
+    """A transaction begun with ``Statehouse.begin_transaction()``.
 
     ``write`` and ``delete`` are validated at once and buffered; ``commit()``
-    sends them in one call. As a context manager it commits when the block
-    succeeds and aborts when it raises.
+    sends them in one ``Transact`` call, the transaction's only RPC besides its
+    ``get`` reads (nothing is opened on the daemon before). As a context manager
+    it commits when the block succeeds and aborts when it raises.
+
+    ``txn_id`` names a server transaction opened elsewhere with BeginTransaction
+    for the commit to finish; the SDK's own transactions have none.
     """
 
     def __init__(
-        self, client: Statehouse, txn_id: str, namespace: str = "default", *, idempotency_key: str | None = None
+        self,
+        client: Statehouse,
+        txn_id: str | None,
+        namespace: str = "default",
+        *,
+        idempotency_key: str | None = None,
+        timeout_ms: int | None = None,
     ) -> None:
         self._client = client
-        self._state = TxState(client._calls, txn_id, namespace, idempotency_key, client._max_value_bytes)
+        self._state = TxState(
+            client._calls, txn_id or None, namespace, idempotency_key, client._max_value_bytes, timeout_ms
+        )
 
     def get(self, agent_id: str, key: str, *, namespace: str | None = None) -> StateResult:
         """Reads committed state and records its version: the commit fails with ``ConflictError`` if it changed.
 
-        Buffered writes of this transaction are not visible here.
+        A key this transaction wrote or deleted shows that pending operation in
+        ``value``/``exists`` (read your own writes); ``version`` stays the committed one.
         """
         return self._client._run(self._state.read(agent_id, key, namespace))
 
     def commit(self) -> int:
-        """Commits every buffered operation atomically; returns the ``commit_ts``.
+        """Commits every buffered operation atomically in one call; returns the ``commit_ts``.
 
-        After a ``ConnectionError`` the outcome is unknown; calling ``commit()``
+        A transaction older than its ``timeout_ms`` raises ``TransactionError``
+        ``TXN_EXPIRED`` without sending. After a ``ConnectionError`` the outcome is unknown; calling ``commit()``
         again resends the same operations with the same idempotency key, so they
         apply exactly once (``duplicate`` tells whether the first send had applied).
         """
@@ -57,7 +73,7 @@ class Transaction(TransactionBase):
             return self._client._run(call)
 
     def abort(self) -> None:
-        """Discards the transaction. Idempotent; raises ``TransactionError`` after a commit."""
+        """Discards the transaction; no call (nothing was sent). Idempotent; ``TransactionError`` after a commit."""
         call = self._state.abort()
         if call is not None:
             self._client._run(call)
@@ -106,9 +122,23 @@ class Statehouse(ClientBase):
         return call.convert(response)
 
     def _stream(self, stream: Stream) -> Generator[ReplayEvent, None, None]:
-        with translate_errors(self._address), closing(getattr(self._stub, stream.method)(stream.request)) as messages:
-            for message in messages:
-                yield stream.convert(message)
+        with translate_errors(self._address):
+            if stream.batch_method is not None and self._batches:
+                received = False
+                try:
+                    with closing(getattr(self._stub, stream.batch_method)(stream.request)) as batches:
+                        for batch in batches:
+                            received = True
+                            for message in batch.events:
+                                yield stream.convert(message)
+                    return
+                except ConnectError as err:
+                    if received or err.code != Code.UNIMPLEMENTED:
+                        raise
+                    self._batches = False  # an older daemon: use the per-event stream from now on
+            with closing(getattr(self._stub, stream.method)(stream.request)) as messages:
+                for message in messages:
+                    yield stream.convert(message)
 
     def _pages(self, page: PageCall[T]) -> Iterator[T]:
         """Every item of a paged read: one call per page until the daemon sends no next_page_token."""
@@ -130,10 +160,14 @@ class Statehouse(ClientBase):
     def begin_transaction(
         self, timeout_ms: int | None = None, namespace: str | None = None, *, idempotency_key: str | None = None
     ) -> Transaction:
-        """Opens a server transaction (expires after ``timeout_ms``, default the daemon's 30 000)."""
-        tx = Transaction(self, "", self._calls.ns(namespace), idempotency_key=idempotency_key)
-        self._run(tx._state.begin(timeout_ms))
-        return tx
+        """Begins a transaction; makes no call (its one RPC is the ``Transact`` at commit).
+
+        A commit later than ``timeout_ms`` (default 30 000, the daemon's default)
+        after this raises ``TransactionError`` ``TXN_EXPIRED``.
+        """
+        return Transaction(
+            self, None, self._calls.ns(namespace), idempotency_key=idempotency_key, timeout_ms=timeout_ms
+        )
 
     def run_transaction(
         self,
@@ -146,35 +180,29 @@ class Statehouse(ClientBase):
     ) -> T:
         """Runs ``fn(tx)`` in a transaction and commits it; returns what ``fn`` returned.
 
-        On ``ConflictError`` or ``ConnectionError`` the function runs again in a
-        new transaction (up to ``retries`` more times, with backoff). A commit
-        whose answer was lost is resent as it was, with the same idempotency key,
-        instead: it applies exactly once, and the result returned is the one of
-        the ``fn`` call whose writes were committed.
+        One RPC per run besides ``tx.get`` reads: the ``Transact`` at commit. On
+        ``ConflictError``, ``ConnectionError`` or ``TXN_NOT_FOUND`` the function
+        runs again in a new transaction with a fresh idempotency key (up to
+        ``retries`` more times, with backoff). A commit whose answer was lost is
+        resent as it was, with the same idempotency key, instead: it applies
+        exactly once, and the result returned is the one of the ``fn`` call whose
+        writes were committed. See ``TransactionRetry``.
         """
-        key = idempotency_key or new_idempotency_key()
-        backoff = Backoff(retries)
+        retry = TransactionRetry(retries, idempotency_key)
+        tx: Transaction | None = None
         while True:
-            tx: Transaction | None = None
             try:
-                tx = self.begin_transaction(timeout_ms, namespace, idempotency_key=key)
-                with tx:
-                    result = fn(tx)
+                if retry.step(tx) is Step.RUN:
+                    tx = self.begin_transaction(timeout_ms, namespace, idempotency_key=retry.idempotency_key())
+                    with tx:
+                        result = fn(tx)
+                else:
+                    assert tx is not None
+                    tx.commit()  # the commit may have applied: resend it, never rerun fn
                 return result
-            except (ConflictError, ConnectionError):
-                if (delay := backoff.next_delay()) is None:
-                    raise
+            except StatehouseError as error:
+                delay = retry.delay_after(error)
             time.sleep(delay)
-            while tx is not None and tx._state.ambiguous:  # the commit may have applied: resend, never rerun fn
-                try:
-                    tx.commit()
-                    return result
-                except ConflictError:
-                    break  # it had not applied: run fn again
-                except ConnectionError:
-                    if (delay := backoff.next_delay()) is None:
-                        raise
-                time.sleep(delay)
 
     def get_state(self, agent_id: str, key: str, namespace: str | None = None) -> StateResult:
         """The latest state of a key (``exists=False``, version 0 when it was never written)."""
