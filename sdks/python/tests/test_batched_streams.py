@@ -22,7 +22,10 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
 from click.testing import CliRunner
+from connectrpc.code import Code
+from connectrpc.errors import ConnectError, ErrorDetail
 from connectrpc.request import RequestContext
+from protobuf.wkt import Any as AnyMessage
 
 from statehouse import AsyncStatehouse, Statehouse, TransactionError
 from statehouse._gen.statehouse.v1 import statehouse_pb2 as pb
@@ -228,3 +231,40 @@ def test_statehousectl_replay_tail_and_dump_use_the_batched_stream(
     assert rpcs_of(daemon_url, lambda: invoke("tail", agent, "-n", "2")) == {"ReplayBatches": 1}
     dumped = rpcs_of(daemon_url, lambda: invoke("dump", agent, "-o", str(tmp_path / "dump.json")))
     assert "Replay" not in dumped and dumped.get("ReplayBatches", 0) >= 1
+
+
+class FullDiskService(StatehouseServiceSync):
+    """Answers Transact as the daemon does when its disk is full."""
+
+    def __init__(self) -> None:
+        self.transacts = 0
+
+    def transact(self, request: pb.TransactRequest, ctx: RequestContext[Any, Any], /) -> pb.TransactResponse:
+        self.transacts += 1
+        detail = pb.StatehouseError(code=pb.STORAGE_FULL, message="the disk is full", details={"path": "/data"})
+        packed = ErrorDetail(
+            AnyMessage(type_url="type.googleapis.com/statehouse.v1.StatehouseError", value=detail.SerializeToString())
+        )
+        raise ConnectError(Code.RESOURCE_EXHAUSTED, "disk full", details=[packed])
+
+
+def test_storage_full_at_commit_is_a_transaction_error_and_not_retried() -> None:
+    """The same class and code as the TypeScript SDK (libs/sdk-ts/src/storage-full.test.ts)."""
+    service = FullDiskService()
+    server = make_server(
+        "127.0.0.1", 0, StatehouseServiceWSGIApplication(service), server_class=_Server, handler_class=_QuietHandler
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with Statehouse(url=f"127.0.0.1:{server.server_address[1]}") as client:
+            with pytest.raises(TransactionError) as info, client.begin_transaction() as tx:
+                tx.write("a", "k", {"v": 1})
+            assert (info.value.code, info.value.details) == ("STORAGE_FULL", {"path": "/data"})
+            assert tx.aborted
+            with pytest.raises(TransactionError) as again:
+                client.run_transaction(lambda t: t.write("a", "k", {"v": 1}), retries=3)
+            assert again.value.code == "STORAGE_FULL"
+            assert service.transacts == 2  # run_transaction did not retry it
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -45,7 +45,14 @@ export type StatehouseErrorCode =
   | "CLOSED";
 
 /** Codes carried by a {@link TransactionError}. */
-export type TransactionErrorCode = "TXN_NOT_FOUND" | "TXN_EXPIRED" | "TXN_ALREADY_COMMITTED" | "TXN_ABORTED" | "CONFLICT";
+export type TransactionErrorCode =
+  | "TXN_NOT_FOUND"
+  | "TXN_EXPIRED"
+  | "TXN_ALREADY_COMMITTED"
+  | "TXN_ABORTED"
+  | "CONFLICT"
+  /** A commit refused because the daemon's disk is full (as the Python SDK reports it); nothing was applied. */
+  | "STORAGE_FULL";
 
 /** Codes carried by a {@link NotFoundError}. */
 export type NotFoundErrorCode = "KEY_NOT_FOUND" | "VERSION_NOT_FOUND";

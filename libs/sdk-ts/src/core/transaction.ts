@@ -254,6 +254,14 @@ export class Transaction implements AsyncDisposable {
     } catch (error) {
       this.#state = "failed";
       this.#ambiguous = error instanceof ConnectionError;
+      // A full disk refuses the commit: a TransactionError, as in the Python SDK.
+      if (error instanceof StatehouseError && !(error instanceof TransactionError) && error.code === "STORAGE_FULL") {
+        throw new TransactionError("STORAGE_FULL", error.message, {
+          details: error.details,
+          ...(error.status === undefined ? {} : { status: error.status }),
+          cause: error,
+        });
+      }
       throw error;
     }
   }
