@@ -5,6 +5,7 @@
 import { Command, CommanderError } from "commander";
 import { ConfigError, envAliasesInUse, resolveConfig, SETTINGS, type DaemonConfig } from "./config.js";
 import { DaemonStartError, startDaemon, type Daemon } from "./daemon.js";
+import { describeReport, foreignDataProblem, importOriginal } from "./import-original.js";
 import { createLogger } from "./logger.js";
 
 const EXIT_USAGE = 2;
@@ -58,8 +59,52 @@ function applyStackTraceLimit(): void {
   if (!nodeOptions.includes("--stack-trace-limit")) Error.stackTraceLimit = 0;
 }
 
+/** `statehoused import-original --from DIR [--data-dir DIR]` (the data dir defaults as the daemon's does). */
+async function importOriginalCommand(argv: string[]): Promise<void> {
+  const program = new Command("statehoused import-original")
+    .description("Import an original Statehouse 0.1.x data directory (DIR/rocksdb), keeping commit_ts, versions and txn ids; verifies state and replay, safe to re-run, resumes if interrupted.")
+    .requiredOption("--from <dir>", "the original daemon's data directory (the one holding rocksdb/)")
+    .option("--data-dir <dir>", "this daemon's data directory (env STATEHOUSE_DATA_DIR; default ./statehouse-data); may be --from itself")
+    .option("--batch-events <n>", "events per atomic batch (default 500)")
+    .exitOverride()
+    .allowExcessArguments(false);
+  try {
+    program.parse(argv, { from: "user" });
+  } catch (error) {
+    if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? 0 : EXIT_USAGE);
+    throw error;
+  }
+  const opts = program.opts<{ from: string; dataDir?: string; batchEvents?: string }>();
+  const dataDir = opts.dataDir ?? process.env["STATEHOUSE_DATA_DIR"] ?? "./statehouse-data";
+  const batchEvents = opts.batchEvents === undefined ? undefined : Number(opts.batchEvents);
+  if (batchEvents !== undefined && (!Number.isSafeInteger(batchEvents) || batchEvents < 1)) {
+    process.stderr.write("statehoused import-original: --batch-events must be a positive integer\n");
+    process.exit(EXIT_USAGE);
+  }
+  // Crash tests: SIGKILL right after the Nth batch is durable (the import must resume from there).
+  const killAfter = Number(process.env["STATEHOUSE_IMPORT_KILL_AFTER_BATCHES"] ?? "0");
+  let batches = 0;
+  try {
+    const report = await importOriginal(opts.from, dataDir, {
+      ...(batchEvents === undefined ? {} : { batchEvents }),
+      onProgress: (p) => {
+        process.stderr.write(`statehoused import-original: commit_ts ${p.commitTs} (${p.imported} imported)\n`);
+        if (++batches === killAfter) process.kill(process.pid, "SIGKILL");
+      },
+    });
+    process.stdout.write(`${describeReport(report)}\n`);
+  } catch (error) {
+    process.stderr.write(`statehoused import-original: ${(error as Error).message}\n`);
+    process.exit(EXIT_FAILURE);
+  }
+}
+
 async function main(): Promise<void> {
   applyStackTraceLimit();
+  if (process.argv[2] === "import-original") {
+    await importOriginalCommand(process.argv.slice(3));
+    return;
+  }
   const args = parseArgs(process.argv);
   let config: DaemonConfig;
   try {
@@ -70,6 +115,12 @@ async function main(): Promise<void> {
     process.exit(EXIT_USAGE);
   }
   const log = createLogger(config.logLevel);
+  const foreign = config.useMemory ? null : foreignDataProblem(config.dataDir);
+  if (foreign !== null) {
+    log.fatal({ dataDir: config.dataDir }, foreign);
+    process.stderr.write(`statehoused: ${foreign}\n`);
+    process.exit(EXIT_FAILURE);
+  }
   for (const use of envAliasesInUse(process.env, args.cli)) {
     if (use.ignored) log.warn({ alias: use.alias, env: use.env }, `${use.alias} ignored: ${use.env} (or its flag) is set and wins`);
     else log.info({ alias: use.alias, env: use.env }, `using ${use.alias} (the original daemon's name) as ${use.env}`);
