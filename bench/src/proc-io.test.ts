@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, expect, test } from "vitest";
 import { parseCounts } from "./bench-plan.js";
-import { combineWindows, procIo, WriteAmplificationWindow } from "./proc-io.js";
+import { combineWindows, procIo, threadCpuMs, ThreadCpuWindow, WriteAmplificationWindow } from "./proc-io.js";
 import { payloadBytes } from "./workloads/restart-workloads.js";
 
 const dir = mkdtempSync(join(tmpdir(), "statehouse-proc-io-"));
@@ -59,4 +59,18 @@ test("data set sizes parse with k and M suffixes", () => {
   expect(parseCounts("2000, 100k,1M")).toEqual([2000, 100_000, 1_000_000]);
   expect(() => parseCounts("1G")).toThrow(/not a count/);
   expect(() => parseCounts("0")).toThrow(/at least one/);
+});
+
+test("thread CPU splits this process's CPU between its main thread and the others", () => {
+  const threads = threadCpuMs(process.pid);
+  expect(threads.get(process.pid)?.cpuMs).toBeGreaterThan(0);
+  const window = new ThreadCpuWindow(process.pid);
+  window.start();
+  const until = Date.now() + 200;
+  while (Date.now() < until) Math.sqrt(Math.random()); // busy on the main thread
+  const split = window.stop(10);
+  expect(split["jsThreadCpuUsPerOp"]).toBeGreaterThan(0);
+  expect(split["rocksdbCpuUsPerOp"]).toBe(0);
+  expect(Object.keys(split).sort()).toEqual(["jsThreadCpuUsPerOp", "otherThreadsCpuUsPerOp", "rocksdbCpuUsPerOp"]);
+  expect(new ThreadCpuWindow(process.pid).stop(5)).toEqual({});
 });

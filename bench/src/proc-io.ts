@@ -3,7 +3,7 @@
 // sent to the block layer (the disk), `wchar` what it passed to write()-like
 // calls (page cache included). Divided by the payload bytes committed in the
 // same window this is the write amplification of a row.
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import type { WindowProbe } from "./closed-loop.js";
 
 export interface ProcIo {
@@ -69,4 +69,52 @@ export function combineWindows(...probes: WindowProbe[]): WindowProbe {
     },
     stop: (ops) => Object.assign({}, ...probes.map((probe) => probe.stop(ops))) as Record<string, number>,
   };
+}
+
+/** CPU milliseconds of each thread of `pid` so far, by thread id (utime + stime from /proc/PID/task/TID/stat). */
+export function threadCpuMs(pid: number): Map<number, { name: string; cpuMs: number }> {
+  const out = new Map<number, { name: string; cpuMs: number }>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let text: string;
+    try {
+      text = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+    } catch {
+      continue; // the thread ended
+    }
+    const name = text.slice(text.indexOf("(") + 1, text.lastIndexOf(")"));
+    const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+    out.set(Number(tid), { name, cpuMs: (Number(fields[11]) + Number(fields[12])) * 10 });
+  }
+  return out;
+}
+
+/**
+ * The daemon's CPU per operation split by thread: its JavaScript thread (the thread whose id is
+ * the pid), RocksDB's background flush and compaction threads ("rocksdb:…"), and the rest (V8's
+ * GC helpers, libuv's pool). Threads that ended inside the window are not counted.
+ */
+export class ThreadCpuWindow implements WindowProbe {
+  private before = new Map<number, { name: string; cpuMs: number }>();
+
+  constructor(private readonly pid: number) {}
+
+  start(): void {
+    this.before = threadCpuMs(this.pid);
+  }
+
+  stop(ops: number): Record<string, number> {
+    if (ops === 0 || this.before.size === 0) return {};
+    let js = 0;
+    let rocksdb = 0;
+    let other = 0;
+    for (const [tid, { name, cpuMs }] of threadCpuMs(this.pid)) {
+      const used = cpuMs - (this.before.get(tid)?.cpuMs ?? 0);
+      if (tid === this.pid) js += used;
+      else if (name.startsWith("rocksdb:")) rocksdb += used;
+      else other += used;
+    }
+    this.before = new Map();
+    const perOp = (ms: number): number => (ms * 1000) / ops;
+    return { jsThreadCpuUsPerOp: perOp(js), rocksdbCpuUsPerOp: perOp(rocksdb), otherThreadsCpuUsPerOp: perOp(other) };
+  }
 }

@@ -30,7 +30,7 @@ import { runClosedLoop } from "../closed-loop.js";
 import { cpuProbe, cpuWindow } from "../cpu-probe.js";
 import type { Measure, MeasureGroup, MetricSpec } from "../measure.js";
 import { memoryOf, startDaemon, type RunningDaemon } from "../peers/statehouse-daemon.js";
-import { combineWindows, WriteAmplificationWindow } from "../proc-io.js";
+import { combineWindows, ThreadCpuWindow, WriteAmplificationWindow } from "../proc-io.js";
 
 const AGENTS = 1000;
 
@@ -43,6 +43,8 @@ const restartMetrics = (idleWatchers: number): readonly MetricSpec[] => [
   { key: "crashEventsReplayed", figure: "P4", label: "… events replayed after the snapshot", unit: "events", better: "lower" },
   { key: "datasetCommitsPerSec", figure: "P1", label: "durable commits/s, 64 clients (grpc-js Transact), on this data set", unit: "/s", better: "higher" },
   { key: "datasetServerCpuUsPerOp", figure: "P1", label: "… daemon CPU per commit", unit: "µs", better: "lower" },
+  { key: "jsThreadCpuUsPerOp", figure: "P1", label: "… of which its JavaScript thread", unit: "µs", better: "lower" },
+  { key: "rocksdbCpuUsPerOp", figure: "P1", label: "… of which RocksDB's flush and compaction threads", unit: "µs", better: "lower" },
   { key: "writeAmplification", figure: "P1", label: "… disk bytes written per committed byte (/proc write_bytes)", unit: "B/B", better: "lower" },
   { key: "wcharAmplification", figure: "P1", label: "… bytes passed to write() per committed byte (/proc wchar)", unit: "B/B", better: "lower" },
   { key: "watchersCommitsPerSec", figure: "P1", label: `… the same with ${idleWatchers} idle Watch streams open on other agents`, unit: "/s", better: "higher" },
@@ -147,6 +149,8 @@ export function payloadBytes(op: { namespace: string; agentId: string; key: stri
 interface CommitWindow {
   opsPerSec: number;
   serverCpuUsPerOp?: number;
+  jsThreadCpuUsPerOp?: number;
+  rocksdbCpuUsPerOp?: number;
   writeAmplification?: number;
   wcharAmplification?: number;
 }
@@ -162,7 +166,7 @@ async function commitWindow(env: BenchEnv, daemon: RunningDaemon, events: number
     concurrency: 64,
     warmupMs: env.plan.warmupMs,
     durationMs: env.plan.shortMs,
-    window: combineWindows(cpuWindow(cpuProbe({ pid: daemon.pid, withChildren: false })), io),
+    window: combineWindows(cpuWindow(cpuProbe({ pid: daemon.pid, withChildren: false })), new ThreadCpuWindow(daemon.pid), io),
     op: async (w, seq) => {
       const op = { namespace: NAMESPACE, ...recordOf((w * 7919 + seq * 64) % events), value: benchValue(seq) };
       await client.transact([op]);
@@ -276,6 +280,8 @@ export function restartGroup(env: BenchEnv): MeasureGroup {
           ...(crash.eventsReplayed === undefined ? {} : { crashEventsReplayed: crash.eventsReplayed }),
           datasetCommitsPerSec: p1.opsPerSec,
           ...(p1.serverCpuUsPerOp === undefined ? {} : { datasetServerCpuUsPerOp: p1.serverCpuUsPerOp }),
+          ...(p1.jsThreadCpuUsPerOp === undefined ? {} : { jsThreadCpuUsPerOp: p1.jsThreadCpuUsPerOp }),
+          ...(p1.rocksdbCpuUsPerOp === undefined ? {} : { rocksdbCpuUsPerOp: p1.rocksdbCpuUsPerOp }),
           ...(p1.writeAmplification === undefined ? {} : { writeAmplification: p1.writeAmplification }),
           ...(p1.wcharAmplification === undefined ? {} : { wcharAmplification: p1.wcharAmplification }),
           watchersCommitsPerSec: withWatchers,
