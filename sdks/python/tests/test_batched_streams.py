@@ -197,7 +197,7 @@ def old_server() -> Iterator[tuple[str, OldService]]:
 
 def test_replay_and_watch_fall_back_to_the_original_streams(old_server: tuple[str, OldService]) -> None:
     url, service = old_server
-    with Statehouse(url=url) as client:
+    with Statehouse(url=url, protocol="connect") as client:  # the WSGI server speaks Connect over HTTP/1.1
         assert [e.commit_ts for e in client.replay("old")] == [1, 2, 3]
         assert [e.commit_ts for e in client.replay("old", start_ts=2)] == [2, 3]
         events = client.watch("old", start_ts=2)
@@ -209,7 +209,7 @@ def test_replay_and_watch_fall_back_to_the_original_streams(old_server: tuple[st
 
 async def test_async_replay_and_watch_fall_back_to_the_original_streams(old_server: tuple[str, OldService]) -> None:
     url, service = old_server
-    async with AsyncStatehouse(url=url) as client:
+    async with AsyncStatehouse(url=url, protocol="connect") as client:
         watched = [e.commit_ts async for e in client.watch("old", start_ts=1)]
         assert watched == [1, 2, 3]  # this old server's Watch ends after the history
         assert [e.commit_ts async for e in client.replay("old")] == [1, 2, 3]
@@ -256,7 +256,7 @@ def test_storage_full_at_commit_is_a_transaction_error_and_not_retried() -> None
     )
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        with Statehouse(url=f"127.0.0.1:{server.server_address[1]}") as client:
+        with Statehouse(url=f"127.0.0.1:{server.server_address[1]}", protocol="connect") as client:
             with pytest.raises(TransactionError) as info, client.begin_transaction() as tx:
                 tx.write("a", "k", {"v": 1})
             assert (info.value.code, info.value.details) == ("STORAGE_FULL", {"path": "/data"})

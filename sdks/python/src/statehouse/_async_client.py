@@ -17,11 +17,12 @@ from connectrpc.code import Code
 from connectrpc.errors import ConnectError
 from pyqwest import Client, HTTPTransport
 
+from . import _legacy as legacy
 from ._calls import ClientBase, LastEvents, PageCall, Stream, Unary
 from ._errors import StatehouseError, translate_errors
 from ._format import format_event_lines
 from ._gen.statehouse.v1.statehouse_connect import StatehouseServiceClient
-from ._transport import transport_options
+from ._transport import Protocol, stub_protocol, transport_options
 from ._txn import Step, TransactionBase, TransactionRetry, TxState
 from ._types import ReplayEvent, StateResult
 from ._values import DEFAULT_MAX_VALUE_BYTES
@@ -69,7 +70,15 @@ class AsyncTransaction(TransactionBase):
         """Commits every buffered operation atomically in one call; returns the ``commit_ts``."""
         call = self._state.commit()
         with self._state.committing():
-            return await self._client._run(call)
+            if self._client._transact:
+                try:
+                    return await self._client._run(call)
+                except StatehouseError as err:
+                    if not legacy.is_unimplemented(err):
+                        raise
+                self._client._transact = False
+                legacy.announce(self._client.url)
+            return await self._client._commit_legacy(self._state)
 
     async def abort(self) -> None:
         """Discards the transaction. Idempotent; raises ``TransactionError`` after a commit."""
@@ -102,10 +111,24 @@ class AsyncStatehouse(ClientBase):
         *,
         timeout: float | None = None,
         max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
+        protocol: Protocol = "grpc",
     ) -> None:
         super().__init__(url, namespace, timeout, max_value_bytes)
-        self._transport = HTTPTransport(**transport_options(self._address))
-        self._stub = StatehouseServiceClient(self._address, http_client=Client(self._transport), send_compression=None)
+        self._transport = HTTPTransport(**transport_options(self._address, protocol))
+        self._stub = StatehouseServiceClient(
+            self._address,
+            http_client=Client(self._transport),
+            send_compression=None,
+            protocol=stub_protocol(protocol),
+        )
+
+    async def _commit_legacy(self, state: TxState) -> int:
+        """Commits with the original RPCs (a daemon without Transact; see ``_legacy``)."""
+        begun: str | None = state.txn_id
+        txn_id: str = begun if begun is not None else await self._run(legacy.begin(state))
+        for call in legacy.operations(state, txn_id):
+            await self._run(call)
+        return await self._run(legacy.commit(state, txn_id))
 
     async def _run(self, call: Unary[T]) -> T:
         with translate_errors(self._address, transactional=call.transactional):
@@ -127,6 +150,7 @@ class AsyncStatehouse(ClientBase):
                     if received or err.code != Code.UNIMPLEMENTED:
                         raise
                     self._batches = False  # an older daemon: use the per-event stream from now on
+                    legacy.log.warning("%s has no batched streams: using %s", self._address, stream.method)
             async with aclosing(getattr(self._stub, stream.method)(stream.request)) as messages:
                 async for message in messages:
                     yield stream.convert(message)

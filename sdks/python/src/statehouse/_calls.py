@@ -294,6 +294,8 @@ class ClientBase:
         self._max_value_bytes = max_value_bytes
         # False once the daemon answered UNIMPLEMENTED to a batched stream (an older statehouse.v1).
         self._batches = True
+        # False once the daemon answered UNIMPLEMENTED to Transact (the original daemon): see _legacy.
+        self._transact = True
 
     @property
     def url(self) -> str:

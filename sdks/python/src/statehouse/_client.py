@@ -12,11 +12,12 @@ from connectrpc.code import Code
 from connectrpc.errors import ConnectError
 from pyqwest import SyncClient, SyncHTTPTransport
 
+from . import _legacy as legacy
 from ._calls import ClientBase, LastEvents, PageCall, Stream, Unary
 from ._errors import StatehouseError, translate_errors
 from ._format import format_event_lines
 from ._gen.statehouse.v1.statehouse_connect import StatehouseServiceClientSync
-from ._transport import transport_options
+from ._transport import Protocol, stub_protocol, transport_options
 from ._txn import Step, TransactionBase, TransactionRetry, TxState
 from ._types import ReplayEvent, StateResult
 from ._values import DEFAULT_MAX_VALUE_BYTES
@@ -70,7 +71,15 @@ class Transaction(TransactionBase):
         """
         call = self._state.commit()
         with self._state.committing():
-            return self._client._run(call)
+            if self._client._transact:
+                try:
+                    return self._client._run(call)
+                except StatehouseError as err:
+                    if not legacy.is_unimplemented(err):
+                        raise
+                self._client._transact = False
+                legacy.announce(self._client.url)
+            return self._client._commit_legacy(self._state)
 
     def abort(self) -> None:
         """Discards the transaction; no call (nothing was sent). Idempotent; ``TransactionError`` after a commit."""
@@ -109,12 +118,23 @@ class Statehouse(ClientBase):
         *,
         timeout: float | None = None,
         max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
+        protocol: Protocol = "grpc",
     ) -> None:
         super().__init__(url, namespace, timeout, max_value_bytes)
-        self._transport = SyncHTTPTransport(**transport_options(self._address))
+        self._transport = SyncHTTPTransport(**transport_options(self._address, protocol))
         self._stub = StatehouseServiceClientSync(
-            self._address, http_client=SyncClient(self._transport), send_compression=None
+            self._address,
+            http_client=SyncClient(self._transport),
+            send_compression=None,
+            protocol=stub_protocol(protocol),
         )
+
+    def _commit_legacy(self, state: TxState) -> int:
+        """Commits with the original RPCs (a daemon without Transact; see ``_legacy``)."""
+        txn_id = state.txn_id or self._run(legacy.begin(state))
+        for call in legacy.operations(state, txn_id):
+            self._run(call)
+        return self._run(legacy.commit(state, txn_id))
 
     def _run(self, call: Unary[T]) -> T:
         with translate_errors(self._address, transactional=call.transactional):
@@ -136,6 +156,7 @@ class Statehouse(ClientBase):
                     if received or err.code != Code.UNIMPLEMENTED:
                         raise
                     self._batches = False  # an older daemon: use the per-event stream from now on
+                    legacy.log.warning("%s has no batched streams: using %s", self._address, stream.method)
             with closing(getattr(self._stub, stream.method)(stream.request)) as messages:
                 for message in messages:
                     yield stream.convert(message)

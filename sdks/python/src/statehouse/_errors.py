@@ -96,6 +96,8 @@ _BY_CONNECT_CODE: dict[Code, tuple[type[StatehouseError], str]] = {
     Code.NOT_FOUND: (NotFoundError, "UNKNOWN"),
     Code.INVALID_ARGUMENT: (StatehouseError, "INVALID_REQUEST"),
     Code.RESOURCE_EXHAUSTED: (StatehouseError, "LIMIT_EXCEEDED"),
+    # An RPC the daemon does not have (an original 0.1.x daemon has only the first twelve).
+    Code.UNIMPLEMENTED: (StatehouseError, "UNIMPLEMENTED"),
 }
 
 

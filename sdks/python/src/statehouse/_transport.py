@@ -1,24 +1,51 @@
-"""HTTP transport settings shared by the sync and async clients."""
+"""HTTP transport settings shared by the sync and async clients.
+
+The SDK speaks gRPC (HTTP/2; cleartext ``http://`` addresses use HTTP/2 without
+TLS, as grpcio does), so it works with the original gRPC-only daemon as well as
+with ours, which serves gRPC, gRPC-Web and Connect on one port. ``protocol="connect"``
+selects the Connect protocol over HTTP/1.1 instead (for proxies without HTTP/2).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-__all__ = ["timeout_ms", "transport_options"]
+from connectrpc.protocol import ProtocolType
+from pyqwest import HTTPVersion
+
+__all__ = ["PROTOCOLS", "Protocol", "stub_protocol", "timeout_ms", "transport_options"]
+
+Protocol = Literal["grpc", "connect"]
+PROTOCOLS: tuple[Protocol, ...] = ("grpc", "connect")
 
 
-def transport_options(address: str) -> dict[str, Any]:
+def _check(protocol: object) -> Protocol:
+    if protocol not in PROTOCOLS:
+        raise TypeError(f"protocol must be one of {', '.join(map(repr, PROTOCOLS))}, got {protocol!r}")
+    return protocol  # type: ignore[return-value]
+
+
+def transport_options(address: str, protocol: Protocol = "grpc") -> dict[str, Any]:
     """Options for ``pyqwest.HTTPTransport`` / ``SyncHTTPTransport``.
 
-    Plaintext HTTP/1.1 (a pool of keep-alive connections: a stale one after a
-    daemon restart is replaced transparently); system CAs for ``https://``.
+    gRPC: HTTP/2 (one multiplexed connection); Connect: plaintext HTTP/1.1 (a pool
+    of keep-alive connections). A stale connection after a daemon restart is
+    replaced transparently; system CAs for ``https://``.
     """
-    return {
+    options: dict[str, Any] = {
         "tls_include_system_certs": address.startswith("https://"),
         "connect_timeout": 10.0,
         "follow_redirects": False,
         "enable_otel": False,
     }
+    if _check(protocol) == "grpc":
+        options["http_version"] = HTTPVersion.HTTP2
+    return options
+
+
+def stub_protocol(protocol: Protocol = "grpc") -> ProtocolType:
+    """The connectrpc protocol of the generated stubs."""
+    return ProtocolType.GRPC if _check(protocol) == "grpc" else ProtocolType.CONNECT
 
 
 def timeout_ms(timeout: float | None) -> int | None:
