@@ -184,6 +184,38 @@ export function roundRatio(a: ReportRow, b: ReportRow): number | undefined {
 }
 
 /**
+ * Issue 13's aims: P3 TS SDK replay ≥ 1.0× etcd's range read and Python SDK ≥ 100k events/s;
+ * P1 at the highest concurrency, the SDK paths (TS withTransaction, Python with-block) ≥ 0.9×
+ * the raw one-Transact path of the same language in the same run.
+ */
+function batchedAims(rows: readonly ReportRow[], topP1: readonly ReportRow[]): Aim[] {
+  const aims: Aim[] = [];
+  const p3 = (id: string): ReportRow | undefined => rows.find((r) => r.figure === "P3" && r.metric === "eventsPerSec" && r.measureId === `p3.${id}`);
+  const tsReplay = p3("sh-ts-sdk");
+  const etcdRange = p3("etcd-range");
+  if (tsReplay !== undefined && etcdRange !== undefined && etcdRange.median > 0) {
+    const ratio = roundSig(tsReplay.median / etcdRange.median, 3);
+    aims.push({ aim: "P3: TS SDK replay ≥ 1.0× etcd's range read", measured: `${formatNumber(tsReplay.median)} vs ${formatNumber(etcdRange.median)} events/s = ${ratio}×`, met: ratio >= 1 });
+  }
+  const pyReplay = p3("sh-py-sdk");
+  if (pyReplay !== undefined) {
+    aims.push({ aim: "P3: Python SDK replay ≥ 100k events/s", measured: `${formatNumber(pyReplay.median)} events/s`, met: pyReplay.median >= 100_000 });
+  }
+  const p1 = (suffix: string): ReportRow | undefined => topP1.find((r) => r.measureId.endsWith(`.${suffix}`));
+  for (const [who, sdkId, rawId, rawName] of [
+    ["TS SDK withTransaction", "sh-ts-with", "sh-ts-transact", "TS Connect Transact"],
+    ["Python SDK with-block", "sh-py-sdk", "sh-grpcio", "grpcio Transact"],
+  ] as const) {
+    const sdk = p1(sdkId);
+    const raw = p1(rawId);
+    if (sdk === undefined || raw === undefined || raw.median === 0) continue;
+    const ratio = roundSig(sdk.median / raw.median, 3);
+    aims.push({ aim: `P1 at ${sdk.cell}: ${who} ≥ 0.9× ${rawName}`, measured: `${formatNumber(sdk.median)} vs ${formatNumber(raw.median)}/s = ${ratio}×`, met: ratio >= 0.9 });
+  }
+  return aims;
+}
+
+/**
  * The aims of issue 8: P1 at the highest concurrency >= etcd and >= PostgreSQL
  * (for the TS SDK and for the best Statehouse client), P3 >= 200k events/s to
  * the TS SDK, P4 <= 1 s at 1M events, P6 flat in the number of records; and
@@ -210,6 +242,7 @@ export function checkAims(rows: readonly ReportRow[]): Aim[] {
   if (replay !== undefined) {
     aims.push({ aim: "P3: replay ≥ 200k events/s to the TS SDK", measured: `${formatNumber(replay.median)} events/s (${replay.cell})`, met: replay.median >= 200_000 });
   }
+  aims.push(...batchedAims(rows, top));
   const restart = rows.find((r) => r.figure === "P4" && r.metric === "restartMs" && r.cell === "1M events");
   if (restart !== undefined) {
     aims.push({ aim: "P4: restart-to-serving ≤ 1 s at 1M events", measured: `${formatNumber(restart.median)} ms`, met: restart.median <= 1000 });

@@ -27,7 +27,7 @@ describe("bench --smoke", () => {
   test("has a row with a positive median for every Statehouse subject", () => {
     const { report } = result;
     const python = pythonUnavailable() === null;
-    const p1Subjects = ["sh-ts-sdk", "sh-ts-transact", "sh-grpc-js", ...(python ? ["sh-py-sdk", "sh-grpcio"] : [])];
+    const p1Subjects = ["sh-ts-sdk", "sh-ts-with", "sh-ts-sdk-transact", "sh-ts-transact", "sh-grpc-js", ...(python ? ["sh-py-sdk", "sh-grpcio"] : [])];
     for (const concurrency of report.plan.concurrency) {
       for (const subject of p1Subjects) {
         const r = row(report, `p1.c${concurrency}.${subject}`, "opsPerSec");
@@ -49,7 +49,7 @@ describe("bench --smoke", () => {
         expect(r?.median).toBeGreaterThan(0);
       }
     }
-    const p3Subjects = ["sh-ts-sdk", "sh-grpc-js", ...(python ? ["sh-py-sdk", "sh-grpcio"] : [])];
+    const p3Subjects = ["sh-ts-sdk", "sh-ts-replay-single", "sh-grpc-js", ...(python ? ["sh-py-sdk", "sh-grpcio"] : [])];
     for (const subject of p3Subjects) {
       const r = row(report, `p3.${subject}`, "eventsPerSec");
       expect(r?.cell).toBe("1k events");

@@ -1,6 +1,6 @@
 // Statehouse through @connectrpc/connect-node with the generated service: one
-// client per protocol for the no-op context rows, and the one-round-trip
-// Transact path (the SDK itself commits with BeginTransaction + Transact).
+// client per protocol for the no-op context rows, the raw one-round-trip
+// Transact path the SDK rows are compared with, and the per-event Replay stream.
 import { createClient, type Client } from "@connectrpc/connect";
 import {
   createConnectTransport,

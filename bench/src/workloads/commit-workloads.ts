@@ -40,7 +40,7 @@ function commitMeasures(env: BenchEnv, concurrency: number): Measure[] {
 
   const measures: Measure[] = [
     measure("sh-ts-sdk", {
-      subject: "Statehouse · TS SDK begin/write/commit (2 round trips)",
+      subject: "Statehouse · TS SDK begin/write/commit (1 round trip since issue 13)",
       system: "statehouse",
       noopRef: noopId(concurrency, "connect-h2"),
       run: async () => {
@@ -49,6 +49,28 @@ function commitMeasures(env: BenchEnv, concurrency: number): Measure[] {
           const tx = await client.beginTransaction();
           tx.write(`p1-ts-sdk-${w}`, key(seq), benchValue(seq));
           await tx.commit();
+        });
+      },
+    }),
+    measure("sh-ts-with", {
+      subject: "Statehouse · TS SDK withTransaction (1 round trip)",
+      system: "statehouse",
+      noopRef: noopId(concurrency, "connect-h2"),
+      run: async () => {
+        await using client = new Statehouse({ url: daemon.url, namespace: NAMESPACE });
+        return await loop("statehouse", async (w, seq) => {
+          await client.withTransaction((tx) => tx.write(`p1-ts-with-${w}`, key(seq), benchValue(seq)));
+        });
+      },
+    }),
+    measure("sh-ts-sdk-transact", {
+      subject: "Statehouse · TS SDK transact(ops) (1 round trip)",
+      system: "statehouse",
+      noopRef: noopId(concurrency, "connect-h2"),
+      run: async () => {
+        await using client = new Statehouse({ url: daemon.url, namespace: NAMESPACE });
+        return await loop("statehouse", async (w, seq) => {
+          await client.transact([{ agentId: `p1-ts-sdk-transact-${w}`, key: key(seq), value: benchValue(seq) }]);
         });
       },
     }),

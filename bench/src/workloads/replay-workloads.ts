@@ -8,6 +8,7 @@ import { countLabel } from "../bench-plan.js";
 import { NAMESPACE, pythonLoopSpec, serverProcess, type BenchEnv } from "../bench-env.js";
 import { EtcdClient, keyAfter, prefixEnd } from "../clients/etcd-client.js";
 import { PostgresBenchClient } from "../clients/postgres-bench-client.js";
+import { connectClient } from "../clients/connect-clients.js";
 import { StatehouseGrpcClient } from "../clients/statehouse-grpc-client.js";
 import { cpuMetrics, type Measure, type MeasureGroup, type MetricSpec, type System } from "../measure.js";
 import { cpuProbe } from "../cpu-probe.js";
@@ -45,7 +46,7 @@ export function replayGroup(env: BenchEnv): MeasureGroup {
 
   const measures: Measure[] = [
     measure("sh-ts-sdk", {
-      subject: "Statehouse · TS SDK replay() (Connect, HTTP/2)",
+      subject: "Statehouse · TS SDK replay() (Connect, HTTP/2; ReplayBatches since issue 13)",
       system: "statehouse",
       run: async () => {
         await using client = new Statehouse({ url: env.daemon.url, namespace: NAMESPACE });
@@ -53,6 +54,19 @@ export function replayGroup(env: BenchEnv): MeasureGroup {
         return await timed(env, "statehouse", expected, async () => {
           let n = 0;
           for await (const event of client.replay(REPLAY_AGENT)) n += event.operations.length > 0 ? 1 : 0;
+          return n;
+        });
+      },
+    }),
+    measure("sh-ts-replay-single", {
+      subject: "Statehouse · TS Connect client, Replay stream (one message per event, as before issue 13)",
+      system: "statehouse",
+      run: async () => {
+        using client = connectClient(env.daemon.url, "connect-h2");
+        return await timed(env, "statehouse", expected, async () => {
+          let n = 0;
+          // Values arrive decoded to JSON objects (protobuf-es maps Struct to JSON).
+          for await (const event of client.rpc.replay({ namespace: NAMESPACE, agentId: REPLAY_AGENT })) n += event.operations.length > 0 ? 1 : 0;
           return n;
         });
       },
