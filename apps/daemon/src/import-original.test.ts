@@ -128,6 +128,7 @@ describe("statehoused import-original", () => {
         ["5d0f7c1e-0002", 2n, [["context", 2n]]],
         ["5d0f7c1e-0003", 3n, [["tool/search", 2n]]],
       ]);
+      expect(events.every((e) => e.committedAt === undefined)).toBe(true); // the original kept no commit time
     } finally {
       rpc.close();
       await daemon.dispose();

@@ -109,7 +109,8 @@ function eventMessage(event: AgentEvent): ReplayEventInit {
     txnId: event.txnId,
     commitTs: event.commitTs,
     operations: event.operations.map((op) => (op.value === null ? { key: op.key, version: op.version } : { key: op.key, value: op.value, version: op.version })),
-    committedAt: timestampFromMs(event.committedAtMs),
+    // 0 = unknown: history imported from the original daemon, which kept no commit time (import-original).
+    ...(event.committedAtMs > 0 ? { committedAt: timestampFromMs(event.committedAtMs) } : {}),
     namespace: event.namespace,
     agentId: event.agentId,
   };
