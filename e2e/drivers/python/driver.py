@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import statehouse
 from statehouse import Statehouse, StatehouseError
 
 
@@ -36,13 +37,23 @@ def state_view(result: Any) -> dict[str, Any]:
     }
 
 
+def public_class(error: BaseException) -> str:
+    """The most specific class of the error that the SDK exports (a connection failure inside a
+    transaction is a private subclass of both ConnectionError and TransactionError: ConnectionError)."""
+    for cls in type(error).__mro__:
+        if cls.__module__.startswith("statehouse") and getattr(statehouse, cls.__name__, None) is not cls:
+            continue
+        return cls.__name__
+    return type(error).__name__
+
+
 def error_info(error: BaseException, stage: str | None) -> dict[str, Any]:
     classes = [cls.__name__ for cls in type(error).__mro__ if cls not in (object, BaseException)]
     code = getattr(error, "code", None)
     if code is not None and not isinstance(code, str):
         code = getattr(code, "name", None) or str(code)
     return {
-        "class": type(error).__name__,
+        "class": public_class(error),
         "classes": classes,
         "statehouse": isinstance(error, StatehouseError),
         "code": code,
