@@ -72,6 +72,12 @@ describe("/metrics", () => {
     expect(metricValue(text, "statehouse_commit_latency_seconds_count")).toBe(2);
     expect(metricValue(text, "statehouse_group_commit_size_count")).toBeGreaterThanOrEqual(1);
     expect(text).toContain('statehouse_rpc_errors_total{code="Aborted"} 1');
+    // RocksDB's own accounting: the memtables hold the commits above, the cache is within its 16 MiB.
+    const storage = (part: string): number => Number(new RegExp(`^statehouse_storage_memory_bytes\\{part="${part}"\\} (\\S+)$`, "m").exec(text)?.[1]);
+    expect(storage("memtables")).toBeGreaterThan(0);
+    expect(storage("block_cache")).toBeGreaterThanOrEqual(0);
+    expect(storage("block_cache")).toBeLessThanOrEqual(16 * 1024 * 1024);
+    expect(storage("table_readers")).toBeGreaterThanOrEqual(0);
     for (const name of ["statehouse_transactions_expired_total", "statehouse_watch_events_total", "process_cpu_seconds_total", "process_resident_memory_bytes", "nodejs_eventloop_lag_seconds"]) {
       expect(text).toContain(`\n${name}`);
     }

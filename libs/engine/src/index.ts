@@ -29,5 +29,6 @@ export type {
   ReplayOptions,
   StateEntry,
   StateRecord,
+  StorageMemory,
   WatchOptions,
 } from "./types.ts";

@@ -323,6 +323,7 @@ export class StatehouseEngine implements Engine {
       watchersWaiting: this.watchersWaiting(),
       watcherWakeups: this.watcherWakeups,
       haltReason: this.sequencer.halted?.message ?? null,
+      storageMemory: this.kv.memoryUsage?.() ?? null,
     };
   }
 

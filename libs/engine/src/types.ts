@@ -207,6 +207,14 @@ export interface EngineOptions {
   observer?: EngineObserver;
 }
 
+/** What the store holds in memory, in bytes, by RocksDB's own accounting (its properties). */
+export interface StorageMemory {
+  memtables: number;
+  blockCache: number;
+  blockCachePinned: number;
+  tableReaders: number;
+}
+
 export interface EngineStats {
   openTransactions: number;
   commitTs: bigint;
@@ -224,6 +232,8 @@ export interface EngineStats {
   watchersWaiting?: number;
   /** Times a waiting watcher was woken by a batch that touched its agent, since open. */
   watcherWakeups?: number;
+  /** RocksDB's memory now (memtables, block cache, pinned blocks, table readers), bytes; null for the memory backend. */
+  storageMemory?: StorageMemory | null;
 }
 
 /** The engine: one logical writer, many readers. Obtain one with `openEngine`. */

@@ -1,6 +1,7 @@
 // The tiny ordered key-value contract the engine core is written against.
 // Two implementations: MemoryKv (sorted in-memory map) and RocksKv (@nxtedition/rocksdb).
 // The core never assumes anything else, so both backends behave identically.
+import type { StorageMemory } from "../types.ts";
 
 export interface KvPut {
   type: "put";
@@ -52,6 +53,8 @@ export interface KvIterator {
 
 export interface OrderedKv {
   readonly kind: "memory" | "rocksdb";
+  /** The store's memory (RocksDB); absent where there is no such accounting (memory backend, test wrappers). */
+  memoryUsage?(): StorageMemory;
   /** Point reads of the latest written state (synchronous: used inside the commit sequencer). */
   getManySync(keys: readonly Buffer[]): (Buffer | undefined)[];
   getMany(keys: readonly Buffer[]): Promise<(Buffer | undefined)[]>;

@@ -2,6 +2,7 @@
 // RocksDB reports holding (engine README, "Memory").
 import { join } from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
+import { openEngine } from "../open-engine.ts";
 import { withTempDir } from "../test-support/temp-dir.ts";
 import { ROCKS_MEMORY_DEFAULTS, RocksKv } from "./rocks-kv.ts";
 
@@ -52,5 +53,18 @@ describe("RocksKv memory", () => {
     await expect(RocksKv.open(join(dir, "a"), { blockCacheBytes: 4096 * MIB })).rejects.toThrow(TypeError);
     await expect(RocksKv.open(join(dir, "b"), { blockCacheBytes: 1000 })).rejects.toThrow(/blockCacheBytes/);
     await expect(RocksKv.open(join(dir, "c"), { memtableBudgetBytes: MIB })).rejects.toThrow(/memtableBudgetBytes/);
+  });
+
+  test("the engine's stats carry RocksDB's memory; the memory backend has none", async () => {
+    const { dir, remove } = await withTempDir();
+    const engine = await openEngine({ dataDir: dir, rocksdbCacheBytes: 4 * MIB });
+    cleanup.push(remove, () => engine.close());
+    await engine.transact({ operations: [{ namespace: "n", agentId: "a", key: "k", value: { v: 1 } }] });
+    const memory = engine.stats().storageMemory;
+    expect(memory?.memtables).toBeGreaterThan(0);
+    expect(memory?.blockCache).toBeLessThanOrEqual(4 * MIB);
+    const inMemory = await openEngine({ inMemory: true });
+    cleanup.push(() => inMemory.close());
+    expect(inMemory.stats().storageMemory).toBeNull();
   });
 });

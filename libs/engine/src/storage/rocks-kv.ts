@@ -5,6 +5,7 @@ import { statfs } from "node:fs/promises";
 import { dirname } from "node:path";
 import { RocksLevel, type RocksIterator, type RocksOpenOptions } from "@nxtedition/rocksdb";
 import { EngineError } from "../engine-error.ts";
+import type { StorageMemory } from "../types.ts";
 import type { KvEntry, KvIterator, KvOp, KvRange, OrderedKv } from "./ordered-kv.ts";
 import { describeError, storageError } from "./storage-error.ts";
 
@@ -86,7 +87,7 @@ export class RocksKv implements OrderedKv {
   }
 
   /** What RocksDB holds in memory now, in bytes (its own accounting). */
-  memoryUsage(): { memtables: number; blockCache: number; blockCachePinned: number; tableReaders: number } {
+  memoryUsage(): StorageMemory {
     // NaN while the store is being reopened (the binding refuses properties of a closed database).
     const property = (name: string): number => (this.db.status === "open" ? Number(this.db.getProperty(`rocksdb.${name}`)) : Number.NaN);
     return {
