@@ -10,7 +10,7 @@
 import { resolve, join } from "node:path";
 import { META_COMMIT_TS } from "./commit-sequencer.ts";
 import { EngineError } from "./engine-error.ts";
-import { indexEntries, type EventRecord } from "./index-entries.ts";
+import { eventRecord, indexEntries, type EventRecord } from "./index-entries.ts";
 import { decodeU64, encodeU64, eventKey } from "./key-encoding.ts";
 import { openEngine } from "./open-engine.ts";
 import type { KvOp } from "./storage/ordered-kv.ts";
@@ -62,20 +62,9 @@ export function gapTxnId(ts: number): string {
   return `import-gap-${ts}`;
 }
 
+/** What the event writes: the same EventRecord a stored event has (imported events carry no idempotency key). */
 function record(event: ImportEvent): EventRecord {
-  return {
-    txnId: event.txnId,
-    commitTs: event.commitTs,
-    committedAtMs: event.committedAtMs,
-    idempotencyKey: null,
-    operations: event.operations.map((op) => ({
-      namespace: op.namespace,
-      agentId: op.agentId,
-      key: op.key,
-      version: op.version,
-      valueJson: op.value === null ? null : JSON.stringify(op.value),
-    })),
-  };
+  return eventRecord({ ...event, idempotencyKey: null });
 }
 
 function check(event: ImportEvent, previous: number): void {

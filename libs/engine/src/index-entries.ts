@@ -13,7 +13,7 @@ import {
   TABLE_AGENT_EVENT,
   versionKey,
 } from "./key-encoding.ts";
-import { encodeState, encodeTransaction, type EncodableOperation, type StoredEvent } from "./record-codec.ts";
+import { encodeState, encodeTransaction, type EncodableOperation, type StoredEvent, type StoredOperation } from "./record-codec.ts";
 
 /** A committed transaction as the indexes see it: values already serialized. */
 export interface EventRecord {
@@ -100,7 +100,7 @@ export function indexEntries(record: EventRecord): IndexEntry[] {
 }
 
 /** The EventRecord of a stored (decoded) event: values re-serialized exactly as the sequencer serialized them. */
-export function eventRecord(event: StoredEvent): EventRecord {
+export function eventRecord(event: Omit<StoredEvent, "operations"> & { operations: readonly StoredOperation[] }): EventRecord {
   return {
     txnId: event.txnId,
     commitTs: event.commitTs,
