@@ -5,7 +5,7 @@
 // in grpcio-tools, whose version (libprotoc 35.1, gencode 7.35.1) is the floor of the protobuf
 // runtime range (>=7.35.1,<8) — see sdks/python/pyproject.toml. Output is never committed.
 import { execFileSync } from "node:child_process";
-import { mkdirSync, rmSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { venvBin } from "./lib/python.mjs";
@@ -20,11 +20,16 @@ for (const dir of Object.values(outs)) {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
 }
+// Every statehouse.v1 file (statehouse.proto plus the additions beside it).
+const statehouseProtos = readdirSync(join(root, "proto/statehouse/v1"))
+  .filter((name) => name.endsWith(".proto"))
+  .sort()
+  .map((name) => `statehouse/v1/${name}`);
 const protoc = (include, protos, ...args) =>
   execFileSync(py, ["-m", "grpc_tools.protoc", include, ...args, ...protos], { stdio: "inherit", cwd: root });
 protoc(
   `-I${join(root, "proto")}`,
-  ["statehouse/v1/statehouse.proto", "grpc/health/v1/health.proto"],
+  [...statehouseProtos, "grpc/health/v1/health.proto"],
   `--python_out=${outs.sdk}`,
   `--pyi_out=${outs.sdk}`,
   `--plugin=protoc-gen-connectrpc=${venvBin("protoc-gen-connectrpc")}`,

@@ -3,6 +3,7 @@
 // single place the daemon, the SDK, e2e and bench import it from; the
 // generated module *is* this package's public surface, hence the re-export.
 export * from "./gen/statehouse/v1/statehouse_pb.js";
+export * from "./gen/statehouse/v1/auth_pb.js";
 export {
   file_grpc_health_v1_health,
   HealthCheckRequestSchema,
