@@ -40,17 +40,24 @@ export function reexecUnderProjectNode(script) {
   process.exit(result.status ?? 1);
 }
 
-/** Creates .venv and installs the Python SDK (editable) with its dev tools when pyproject.toml changed. */
+// The Python packages of this repo, installed editable with their dev tools into .venv (one pip call,
+// so the integrations resolve `statehouse` to sdks/python).
+const PYTHON_PACKAGES = ["sdks/python", "sdks/langgraph-checkpoint-statehouse"];
+
+/** Creates .venv and installs the Python packages (editable) with their dev tools when a pyproject.toml changed. */
 export function ensurePythonVenv() {
   const stamp = join(venvDir, ".statehouse-install-stamp");
-  const want = hashFile("sdks/python/pyproject.toml");
+  const want = createHash("sha256")
+    .update(PYTHON_PACKAGES.map((dir) => `${dir}:${hashFile(`${dir}/pyproject.toml`)}`).join("\n"))
+    .digest("hex");
   if (existsSync(venvBin("python")) && existsSync(stamp) && readFileSync(stamp, "utf8") === want) return;
   if (!existsSync(venvBin("python"))) {
     log("creating the Python virtualenv in .venv…");
     execFileSync("python3", ["-m", "venv", venvDir], { cwd: root, stdio: "inherit" });
   }
-  log("installing the Python SDK and its dev tools into .venv…");
-  execFileSync(venvBin("python"), ["-m", "pip", "install", "--disable-pip-version-check", "-q", "-e", "sdks/python[dev]"], { cwd: root, stdio: "inherit" });
+  log(`installing the Python packages and their dev tools into .venv (${PYTHON_PACKAGES.join(", ")})…`);
+  const editable = PYTHON_PACKAGES.flatMap((dir) => ["-e", `${dir}[dev]`]);
+  execFileSync(venvBin("python"), ["-m", "pip", "install", "--disable-pip-version-check", "-q", ...editable], { cwd: root, stdio: "inherit" });
   writeFileSync(stamp, want);
 }
 
