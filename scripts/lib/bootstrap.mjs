@@ -42,7 +42,7 @@ export function reexecUnderProjectNode(script) {
 
 // The Python packages of this repo, installed editable with their dev tools into .venv (one pip call,
 // so the integrations resolve `statehouse` to sdks/python).
-const PYTHON_PACKAGES = ["sdks/python", "sdks/langgraph-checkpoint-statehouse"];
+const PYTHON_PACKAGES = ["sdks/python", "sdks/langgraph-checkpoint-statehouse", "sdks/openai-agents-statehouse"];
 
 /** Creates .venv and installs the Python packages (editable) with their dev tools when a pyproject.toml changed. */
 export function ensurePythonVenv() {

@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from _daemon import Daemon
 
-from statehouse import AsyncStatehouse, Statehouse
+from statehouse import Statehouse
 
-
-@pytest.fixture(scope="session")
-def daemon_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The shared daemon: STATEHOUSE_TEST_URL if set, else one started for the session."""
-    if url := os.environ.get("STATEHOUSE_TEST_URL"):
-        yield url
-        return
-    daemon = Daemon(tmp_path_factory.mktemp("shared") / "data").start()
-    try:
-        yield daemon.url
-    finally:
-        daemon.stop()
+# daemon_url, client, aclient
+pytest_plugins = ["_fixtures"]
 
 
 @pytest.fixture
@@ -34,18 +23,6 @@ def own_daemon(tmp_path: Path) -> Iterator[Daemon]:
         yield daemon
     finally:
         daemon.kill()
-
-
-@pytest.fixture
-def client(daemon_url: str) -> Iterator[Statehouse]:
-    with Statehouse(url=daemon_url) as c:
-        yield c
-
-
-@pytest.fixture
-async def aclient(daemon_url: str) -> AsyncIterator[AsyncStatehouse]:
-    async with AsyncStatehouse(url=daemon_url) as c:
-        yield c
 
 
 @pytest.fixture

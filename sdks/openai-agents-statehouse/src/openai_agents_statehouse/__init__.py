@@ -1,0 +1,5 @@
+"""OpenAI Agents SDK sessions on Statehouse."""
+
+from ._session import StatehouseSession
+
+__all__ = ["StatehouseSession"]
