@@ -12,7 +12,7 @@ BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), 
 
 
 def test_readme_example_runs(daemon_url: str, tmp_path: Path) -> None:
-    quick_start, program = BLOCKS[0], BLOCKS[1]
+    quick_start, program, _store = BLOCKS
     assert len(quick_start.strip().splitlines()) == 5
     script = tmp_path / "example.py"
     script.write_text(program.replace("localhost:50051", daemon_url), encoding="utf-8")
@@ -22,3 +22,11 @@ def test_readme_example_runs(daemon_url: str, tmp_path: Path) -> None:
     assert lines[0] == "['start', 'plan', 'act']"
     assert lines[1].startswith("latest checkpoint:") and lines[1].endswith("step 2")
     assert lines[2] == "history: [2, 1, 0, -1]"
+
+
+def test_readme_store_example_runs(daemon_url: str, tmp_path: Path) -> None:
+    script = tmp_path / "store.py"
+    script.write_text(BLOCKS[2].replace("localhost:50051", daemon_url), encoding="utf-8")
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=False)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("{'theme': 'dark'} [Item(namespace=['users', 'alice'], key='prefs'")
