@@ -3,7 +3,7 @@
 // validation. Precedence: command line > environment > config file > default.
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { parseFailpoint } from "@statehouse/engine";
+import { parseFailpoint, type RetentionPolicy } from "@statehouse/engine";
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -24,6 +24,12 @@ export interface DaemonConfig {
   maxTransactionBytes: number;
   /** How long idempotency keys are kept, ms. */
   idempotencyWindowMs: number;
+  /** Default retention policy (namespaces without their own); null = keep what the store has (initially: everything). */
+  retentionDefault: RetentionPolicy | null;
+  /** How often background history compaction runs, ms (0 = only on CompactHistory). */
+  compactionIntervalMs: number;
+  /** Pause between compaction batches, ms. */
+  compactionPauseMs: number;
   /** auto | rebuild | accept-rollback (see the engine README, Recovery). */
   recoveryMode: RecoveryModeSetting;
   /** RocksDB block cache (data, index and filter blocks), MiB. */
@@ -115,6 +121,19 @@ function nonEmpty(raw: string): string {
   return raw;
 }
 
+const DURATION_UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "all" (keep everything) or a duration of history to keep: 90d, 12h, 30m, 45s, 500ms. */
+export function retentionPolicy(raw: string): RetentionPolicy | null {
+  const v = raw.trim().toLowerCase();
+  if (v === "") return null;
+  if (v === "all") return { kind: "all" };
+  const match = /^(\d+)(ms|s|m|h|d)$/.exec(v);
+  const keepMs = match === null ? NaN : Number(match[1]) * (DURATION_UNITS[match[2] as string] ?? NaN);
+  if (!Number.isSafeInteger(keepMs) || keepMs < 1) throw new Error('expected "all" or a positive duration such as 90d, 12h, 30m, 45s, 500ms');
+  return { kind: "duration", keepMs };
+}
+
 function optionalString(raw: string): string | null {
   return raw.trim() === "" ? null : raw;
 }
@@ -187,6 +206,9 @@ export const SETTINGS: readonly Setting[] = [
   setting({ key: "maxStagedBytes", env: "STATEHOUSE_MAX_STAGED_BYTES", flag: "--max-staged-bytes", placeholder: "bytes", default: 512 * MIB, description: "budget for the data of all open transactions (staged and queued); past it RESOURCE_EXHAUSTED max_staged_bytes", parse: integer(MIB, 64 * 1024 * MIB) }),
   setting({ key: "maxTransactionBytes", env: "STATEHOUSE_MAX_TRANSACTION_BYTES", flag: "--max-transaction-bytes", placeholder: "bytes", default: 64 * MIB, description: "largest transaction (values plus names); past it RESOURCE_EXHAUSTED max_transaction_bytes", parse: integer(KIB, 256 * MIB) }),
   setting({ key: "idempotencyWindowMs", env: "STATEHOUSE_IDEMPOTENCY_WINDOW_MS", flag: "--idempotency-window-ms", placeholder: "ms", default: 86_400_000, description: "how long idempotency keys are kept (then purged: a retry after it applies again)", parse: integer(1000, 365 * 86_400_000) }),
+  setting({ key: "retentionDefault", env: "STATEHOUSE_RETENTION_DEFAULT", flag: "--retention-default", placeholder: "all|duration", default: null, description: "default history retention for namespaces without their own policy (persisted): all, or a duration such as 30d; unset = as stored (initially all)", parse: retentionPolicy }),
+  setting({ key: "compactionIntervalMs", env: "STATEHOUSE_COMPACTION_INTERVAL_MS", flag: "--compaction-interval-ms", placeholder: "ms", default: 60_000, description: "how often history behind the retention horizons is compacted (0 = only on CompactHistory)", parse: integer(0, 86_400_000) }),
+  setting({ key: "compactionPauseMs", env: "STATEHOUSE_COMPACTION_PAUSE_MS", flag: "--compaction-pause-ms", placeholder: "ms", default: 20, description: "pause between compaction batches of 256 events (bounds compaction's I/O)", parse: integer(0, 60_000) }),
   setting({ key: "recoveryMode", env: "STATEHOUSE_RECOVERY_MODE", flag: "--recovery-mode", placeholder: "mode", default: "auto", description: "auto; rebuild = rebuild every index from the log; accept-rollback = start although acknowledged commits are missing (operator's choice)", parse: recoveryMode }),
   setting({ key: "rocksdbCacheMb", env: "STATEHOUSE_ROCKSDB_CACHE_MB", flag: "--rocksdb-cache-mb", placeholder: "MiB", default: 16, description: "RocksDB block cache: data blocks plus every SST's index and filter blocks (README, Memory)", parse: integer(1, 4095) }),
   setting({ key: "rocksdbMemtableMb", env: "STATEHOUSE_ROCKSDB_MEMTABLE_MB", flag: "--rocksdb-memtable-mb", placeholder: "MiB", default: 32, description: "RocksDB memtable budget: write buffers of a quarter of it, at most 1.5x it in all (README, Memory)", parse: integer(4, 4096) }),

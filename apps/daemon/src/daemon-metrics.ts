@@ -1,6 +1,6 @@
 // Prometheus metrics served at /metrics. Engine events arrive through the
 // EngineObserver hooks; RPC-level counts are incremented by the service.
-import type { EngineObserver, EngineStats } from "@statehouse/engine";
+import type { EngineObserver, EngineStats, RetentionInfo } from "@statehouse/engine";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 
 export type ReadKind = "get_state" | "get_state_at_version" | "get_state_as_of" | "list_keys" | "scan_prefix";
@@ -27,6 +27,7 @@ export class DaemonMetrics {
   readonly #streams: Gauge;
   readonly #connections: Gauge;
   #engineStats: (() => EngineStats) | null = null;
+  #retention: (() => RetentionInfo[]) | null = null;
   /** Counted as a plain number on the hot path; the counter reads it at scrape time. */
   #fastPathCalls = 0;
 
@@ -97,6 +98,34 @@ export class DaemonMetrics {
         for (const [part, bytes] of Object.entries(parts)) if (Number.isFinite(bytes)) this.set({ part }, bytes);
       },
     });
+    const retention = (): RetentionInfo[] => this.#retention?.() ?? [];
+    new Gauge({
+      name: "statehouse_retention_horizon_commit_ts",
+      help: 'History horizon by namespace with its own retention policy ("*": the default, for every other namespace); history up to it may be compacted.',
+      labelNames: ["namespace"],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const info of retention()) this.set({ namespace: info.namespace ?? "*" }, Number(info.horizonCommitTs));
+      },
+    });
+    new Counter({
+      name: "statehouse_retention_compacted_events_total",
+      help: "Events compacted behind retention horizons since start.",
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(stats()?.compactedEvents ?? 0);
+      },
+    });
+    new Gauge({
+      name: "statehouse_retention_compaction_backlog_events",
+      help: "Events the running compaction pass has still to walk (estimate; 0 when none runs).",
+      registers: [this.registry],
+      collect() {
+        this.set(stats()?.compactionBacklogEvents ?? 0);
+      },
+    });
     new Gauge({
       name: "statehouse_commit_ts",
       help: "The latest commit_ts.",
@@ -133,6 +162,11 @@ export class DaemonMetrics {
   /** Source of the open-transactions and commit_ts gauges. */
   attachEngine(stats: () => EngineStats): void {
     this.#engineStats = stats;
+  }
+
+  /** Source of the retention horizon gauge. */
+  attachRetention(list: () => RetentionInfo[]): void {
+    this.#retention = list;
   }
 
   read(kind: ReadKind): void {

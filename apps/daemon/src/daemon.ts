@@ -7,7 +7,7 @@ import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import { GrpcHealth, StatehouseService } from "@statehouse/api";
+import { GrpcHealth, RetentionService, StatehouseService } from "@statehouse/api";
 import { type Engine, type EngineOptions, isEngineError, openEngine, parseFailpoint } from "@statehouse/engine";
 import { parseListenAddr, type DaemonConfig } from "./config.js";
 import { CorsPolicy } from "./cors-policy.js";
@@ -18,6 +18,7 @@ import type { Logger } from "./logger.js";
 import { formatAddress, ProtocolServer, type HttpRequest, type HttpResponse } from "./protocol-server.js";
 import { RateLimitedLog } from "./rate-limited-log.js";
 import { RequestValidator } from "./request-validator.js";
+import { createRetentionService } from "./retention-service.js";
 import { decorateProtocolError, unavailable } from "./rpc-errors.js";
 import { createStatehouseService } from "./statehouse-service.js";
 import { StreamSlots } from "./stream-slots.js";
@@ -82,6 +83,9 @@ async function openStorage(config: DaemonConfig, log: Logger, metrics: DaemonMet
     maxTransactionBytes: config.maxTransactionBytes,
     idempotencyWindowMs: config.idempotencyWindowMs,
     recoveryMode: config.recoveryMode,
+    compactionIntervalMs: config.compactionIntervalMs,
+    compactionPauseMs: config.compactionPauseMs,
+    ...(config.retentionDefault === null ? {} : { retentionDefault: config.retentionDefault }),
     rocksdbCacheBytes: config.rocksdbCacheMb * 1024 * 1024,
     rocksdbMemtableBytes: config.rocksdbMemtableMb * 1024 * 1024,
     logger: log.child({ component: "engine" }),
@@ -120,6 +124,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     `storage ready: ${recovery.storage}${recovery.dataDir === null ? "" : ` at ${recovery.dataDir}`}, snapshot ${recovery.snapshotFile ?? "none"}, ${recovery.eventsReplayed} events replayed, commit_ts ${recovery.commitTs}`,
   );
   metrics.attachEngine(() => engine.stats());
+  metrics.attachRetention(() => engine.listRetention());
 
   const followController = new AbortController();
   const shutdownController = new AbortController();
@@ -151,6 +156,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     const uncompressed = { compressMinBytes: Number.MAX_SAFE_INTEGER };
     router.rpc(StatehouseService.method.replayBatches, service.replayBatches, uncompressed);
     router.rpc(StatehouseService.method.watchBatches, service.watchBatches, uncompressed);
+    router.service(RetentionService, createRetentionService({ engine, validator, metrics, log: limitedLog }));
     router.service(GrpcHealth, createHealthService({ log: limitedLog, streams, shutdownSignal: followController.signal }));
   };
   const cors = new CorsPolicy(config.corsOrigins);

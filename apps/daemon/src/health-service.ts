@@ -2,7 +2,7 @@
 // whole server ("") and for statehouse.v1.StatehouseService; Watch sends the
 // status now and NOT_SERVING when shutdown begins.
 import { Code, type ServiceImpl } from "@connectrpc/connect";
-import { ErrorCode, type GrpcHealth, HealthCheckResponse_ServingStatus, StatehouseService } from "@statehouse/api";
+import { ErrorCode, type GrpcHealth, HealthCheckResponse_ServingStatus, RetentionService, StatehouseService } from "@statehouse/api";
 import { abortReason, rpcError, toRpcError, type ErrorLogger } from "./rpc-errors.js";
 import type { StreamSlots } from "./stream-slots.js";
 
@@ -13,7 +13,7 @@ export interface HealthServiceDeps {
   shutdownSignal: AbortSignal;
 }
 
-const SERVICES = new Set(["", StatehouseService.typeName]);
+const SERVICES = new Set(["", StatehouseService.typeName, RetentionService.typeName]);
 
 export function createHealthService(deps: HealthServiceDeps): ServiceImpl<typeof GrpcHealth> {
   function status(service: string): HealthCheckResponse_ServingStatus {

@@ -13,6 +13,7 @@ const ENGINE_CODES: Readonly<Record<EngineErrorCode, readonly [Code, ErrorCode]>
   CONFLICT: [Code.Aborted, ErrorCode.CONFLICT],
   IDEMPOTENCY_KEY_REUSED: [Code.InvalidArgument, ErrorCode.INVALID_REQUEST],
   VERSION_NOT_FOUND: [Code.NotFound, ErrorCode.VERSION_NOT_FOUND],
+  HISTORY_COMPACTED: [Code.FailedPrecondition, ErrorCode.HISTORY_COMPACTED],
   INVALID_ARGUMENT: [Code.InvalidArgument, ErrorCode.INVALID_REQUEST],
   LIMIT_EXCEEDED: [Code.ResourceExhausted, ErrorCode.LIMIT_EXCEEDED],
   STORAGE_FULL: [Code.ResourceExhausted, ErrorCode.STORAGE_FULL],

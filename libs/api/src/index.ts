@@ -4,6 +4,7 @@
 // generated module *is* this package's public surface, hence the re-export.
 export * from "./gen/statehouse/v1/statehouse_pb.js";
 export * from "./gen/statehouse/v1/auth_pb.js";
+export * from "./gen/statehouse/v1/retention_pb.js";
 export {
   file_grpc_health_v1_health,
   HealthCheckRequestSchema,

@@ -34,6 +34,8 @@ export interface IndexEntry {
   value: Buffer;
   /** For "state" entries: the operation, so a check can accept a newer state of the same record. */
   operation?: EncodableOperation;
+  /** For "agent-event", "state" and "version" entries: the namespace they belong to (retention horizons are per namespace). */
+  namespace?: string;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -82,13 +84,13 @@ export function indexEntries(record: EventRecord): IndexEntry[] {
   const encoded = encodeTransaction(record.txnId, ts, record.committedAtMs, record.idempotencyKey, record.operations);
   out.push({ kind: "event", key: eventKey(ts), value: encoded.event });
   for (const agent of encoded.agents) {
-    out.push({ kind: "agent-event", key: agentEventKey(agentPrefix(TABLE_AGENT_EVENT, agent.namespace, agent.agentId), ts), value: agent.value });
+    out.push({ kind: "agent-event", key: agentEventKey(agentPrefix(TABLE_AGENT_EVENT, agent.namespace, agent.agentId), ts), value: agent.value, namespace: agent.namespace });
   }
   const tsBytes = encodeU64(ts);
   for (const op of record.operations) {
     const sKey = stateKey(op.namespace, op.agentId, op.key);
-    out.push({ kind: "state", key: sKey, value: encodeState(op.version, ts, op.valueJson), operation: op });
-    out.push({ kind: "version", key: versionKey(sKey, op.version), value: tsBytes });
+    out.push({ kind: "state", key: sKey, value: encodeState(op.version, ts, op.valueJson), operation: op, namespace: op.namespace });
+    out.push({ kind: "version", key: versionKey(sKey, op.version), value: tsBytes, namespace: op.namespace });
   }
   if (record.idempotencyKey !== null) {
     const scope = idempotencyScope(record.operations);

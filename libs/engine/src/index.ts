@@ -26,6 +26,8 @@ export type {
   Precondition,
   RecordRef,
   RecoveryReport,
+  RetentionInfo,
+  RetentionPolicy,
   ReplayOptions,
   StateEntry,
   StateRecord,

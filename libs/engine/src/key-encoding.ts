@@ -106,6 +106,14 @@ export function metaKey(name: string): Buffer {
   return tupleKey(TABLE_META, [name]);
 }
 
+/** Meta key of one namespace's retention record (policy + horizon): `01 str("retention-ns") str(namespace)`. */
+export function retentionKey(namespace: string): Buffer {
+  return tupleKey(TABLE_META, ["retention-ns", namespace]);
+}
+
+/** Prefix of every namespace's retention record. */
+export const RETENTION_PREFIX = tupleKey(TABLE_META, ["retention-ns"]);
+
 export function eventKey(commitTs: number): Buffer {
   const out = Buffer.allocUnsafe(9);
   out[0] = TABLE_EVENT;

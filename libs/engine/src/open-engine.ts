@@ -2,6 +2,7 @@ import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { Failpoints } from "./failpoints.ts";
 import { recover, type RecoveryMode } from "./recovery.ts";
+import { checkPolicy, RetentionTable } from "./retention.ts";
 import { SnapshotScheduler } from "./snapshot-scheduler.ts";
 import { SnapshotStore } from "./snapshot-store.ts";
 import { StatehouseEngine, type EngineCoreOptions } from "./statehouse-engine.ts";
@@ -22,20 +23,26 @@ export const DEFAULTS = {
   maxTransactionBytes: 64 * 1024 * 1024,
   idempotencyWindowMs: 24 * 60 * 60 * 1000,
   idempotencyPurgeIntervalMs: 60_000,
+  compactionIntervalMs: 60_000,
+  compactionBatchEvents: 256,
+  compactionPauseMs: 20,
 } as const;
 
 /** The largest maxTransactionBytes accepted: an event's JSON must stay far below V8's string limit. */
 const MAX_TRANSACTION_BYTES_CEILING = 256 * 1024 * 1024;
 const RECOVERY_MODES: readonly RecoveryMode[] = ["auto", "rebuild", "accept-rollback"];
 
-type Common = Omit<EngineCoreOptions, "kv" | "sync" | "lastCommitTs" | "recovery" | "afterBatch" | "beforeClose">;
+type Common = Omit<EngineCoreOptions, "kv" | "sync" | "lastCommitTs" | "recovery" | "retention" | "afterBatch" | "beforeClose">;
 
 /** Opens (and, for RocksDB, recovers) an engine. */
 export async function openEngine(options: EngineOptions): Promise<Engine> {
   const common = commonOptions(options);
   if (options.inMemory === true) {
+    const retention = new RetentionTable();
+    if (options.retentionDefault !== undefined) retention.defaultEntry = { policy: checkPolicy(options.retentionDefault), horizon: 0 };
     return new StatehouseEngine({
       ...common,
+      retention,
       kv: new MemoryKv(),
       sync: false,
       lastCommitTs: 0,
@@ -102,6 +109,14 @@ export async function openEngineOn(kv: OrderedKv, dataDir: string, options: Engi
     },
     "engine recovered",
   );
+  const retention = result.retention;
+  if (options.retentionDefault !== undefined) {
+    const policy = checkPolicy(options.retentionDefault);
+    if (JSON.stringify(policy) !== JSON.stringify(retention.defaultEntry.policy)) {
+      retention.defaultEntry = { policy, horizon: retention.defaultEntry.horizon };
+      kv.writeSync([retention.entryOp(null, retention.defaultEntry)], true);
+    }
+  }
   let scheduler: SnapshotScheduler | null = null;
   const engine: StatehouseEngine = new StatehouseEngine({
     ...common,
@@ -109,6 +124,7 @@ export async function openEngineOn(kv: OrderedKv, dataDir: string, options: Engi
     sync,
     lastCommitTs: result.lastCommitTs,
     recovery,
+    retention,
     afterBatch: (batch) => scheduler?.onBatch(batch),
     beforeClose: async () => scheduler?.stop(),
   });
@@ -144,6 +160,11 @@ function commonOptions(options: EngineOptions): Common {
     idempotencyWindowMs: integer(options.idempotencyWindowMs, "idempotencyWindowMs", 1) ?? DEFAULTS.idempotencyWindowMs,
     idempotencyPurgeIntervalMs: integer(options.idempotencyPurgeIntervalMs, "idempotencyPurgeIntervalMs", 0) ?? DEFAULTS.idempotencyPurgeIntervalMs,
     clock: options.clock ?? Date.now,
+    compactionIntervalMs: integer(options.compactionIntervalMs, "compactionIntervalMs", 0) ?? DEFAULTS.compactionIntervalMs,
+    compaction: {
+      batchEvents: integer(options.compactionBatchEvents, "compactionBatchEvents", 1) ?? DEFAULTS.compactionBatchEvents,
+      pauseMs: integer(options.compactionPauseMs, "compactionPauseMs", 0) ?? DEFAULTS.compactionPauseMs,
+    },
     observer: options.observer,
     logger: options.logger,
     failpoints: new Failpoints(options.failpoint),

@@ -34,6 +34,7 @@ import {
 } from "./key-encoding.ts";
 import { META_COMMIT_TS } from "./commit-sequencer.ts";
 import { decodeEvent, decodeStateHeader, type StoredEvent } from "./record-codec.ts";
+import { RetentionTable } from "./retention.ts";
 import type { SnapshotInfo, SnapshotStore } from "./snapshot-store.ts";
 import type { KvOp, OrderedKv } from "./storage/ordered-kv.ts";
 
@@ -62,6 +63,8 @@ export interface RecoveryResult {
   eventsReplayed: number;
   rebuilt: boolean;
   notes: string[];
+  /** Retention policies and horizons, as stored. */
+  retention: RetentionTable;
 }
 
 const ROLLBACK_HELP =
@@ -90,6 +93,8 @@ export async function recover(ctx: RecoveryContext): Promise<RecoveryResult> {
     throw new EngineError("STORAGE_ERROR", `unsupported store format ${format.toString("utf8")}`);
   }
 
+  const retention = await RetentionTable.load(kv);
+  const floor = retention.logFloor;
   let lastTs = rawTs === undefined ? 0 : decodeU64(rawTs);
   const reasons: string[] = [];
   if (mode === "rebuild") reasons.push("full rebuild requested");
@@ -102,10 +107,15 @@ export async function recover(ctx: RecoveryContext): Promise<RecoveryResult> {
     lastTs = decodeU64(beyond, 1);
   }
 
-  const snapshot = await newestSnapshot(ctx, lastTs, notes);
+  if (floor > lastTs) {
+    acceptOrRefuse(mode, `history was compacted up to commit_ts ${floor}, but the event log ends at ${lastTs}`, notes);
+    lastTs = floor;
+  }
+  const snapshot = await newestSnapshot(ctx, lastTs, floor, notes);
   let eventsReplayed = 0;
   if (reasons.length === 0) {
-    const verified = await verifyTail(ctx, snapshot?.commitTs ?? 0, lastTs);
+    // Events at or before the log floor are compacted away: verification starts after it.
+    const verified = await verifyTail(ctx, Math.max(snapshot?.commitTs ?? 0, floor), lastTs, retention);
     eventsReplayed = verified.events;
     if (verified.rollback !== null) {
       acceptOrRefuse(mode, verified.rollback, notes);
@@ -113,12 +123,16 @@ export async function recover(ctx: RecoveryContext): Promise<RecoveryResult> {
     }
     if (verified.problem !== null) reasons.push(verified.problem);
   }
-  if (reasons.length === 0) return { lastCommitTs: lastTs, snapshot, eventsReplayed, rebuilt: false, notes };
+  if (reasons.length === 0) return { lastCommitTs: lastTs, snapshot, eventsReplayed, rebuilt: false, notes, retention };
 
-  notes.push(`rebuilding indexes from the full event log: ${reasons.join("; ")}`);
-  const rebuilt = await rebuild(ctx, failpoints);
+  notes.push(
+    floor === 0
+      ? `rebuilding indexes from the full event log: ${reasons.join("; ")}`
+      : `rebuilding indexes from the event log after the compacted floor ${floor} (entries at or before it are the only copy and are kept): ${reasons.join("; ")}`,
+  );
+  const rebuilt = await rebuild(ctx, failpoints, floor);
   if (snapshot !== null) notes.push(`snapshot ${snapshot.file} checked but not needed: indexes rebuilt from the full event log`);
-  return { lastCommitTs: rebuilt.lastTs, snapshot: null, eventsReplayed: rebuilt.events, rebuilt: true, notes };
+  return { lastCommitTs: Math.max(rebuilt.lastTs, floor), snapshot: null, eventsReplayed: rebuilt.events, rebuilt: true, notes, retention };
 }
 
 /** Rollback evidence: refused with CORRUPTION, unless the operator chose accept-rollback. */
@@ -133,7 +147,7 @@ function acceptOrRefuse(mode: RecoveryMode, evidence: string, notes: string[]): 
  * The newest valid snapshot that the log agrees with. A snapshot ahead of the log, or one
  * whose event S is missing or different, is rollback evidence.
  */
-async function newestSnapshot(ctx: RecoveryContext, lastTs: number, notes: string[]): Promise<SnapshotInfo | null> {
+async function newestSnapshot(ctx: RecoveryContext, lastTs: number, floor: number, notes: string[]): Promise<SnapshotInfo | null> {
   const { kv, snapshots, mode } = ctx;
   for (const candidate of await snapshots.list()) {
     const check = await snapshots.check(candidate);
@@ -144,7 +158,8 @@ async function newestSnapshot(ctx: RecoveryContext, lastTs: number, notes: strin
     let evidence: string | null = null;
     if (candidate.commitTs > lastTs) {
       evidence = `snapshot ${candidate.file} records commit_ts ${candidate.commitTs} as durable, but the event log ends at ${lastTs}`;
-    } else if (candidate.commitTs > 0) {
+    } else if (candidate.commitTs > floor) {
+      // (At or before the log floor event S was compacted away: the floor itself vouches for it.)
       const [event] = await kv.getMany([eventKey(candidate.commitTs)]);
       if (event === undefined) evidence = `snapshot ${candidate.file} records commit_ts ${candidate.commitTs}, which is missing from the event log`;
       else if (check.eventCrc !== null && crc32(event) !== check.eventCrc) {
@@ -222,8 +237,14 @@ function sameAgentSlice(stored: Buffer, expected: Buffer, ts: number): boolean {
 }
 
 /** Checks one stored value against the index entry the event implies. */
-function checkEntry(entry: IndexEntry, stored: Buffer | undefined, event: StoredEvent, lastTs: number, ctx: RecoveryContext): Finding {
+function checkEntry(entry: IndexEntry, stored: Buffer | undefined, event: StoredEvent, lastTs: number, ctx: RecoveryContext, retention: RetentionTable): Finding {
   const ts = event.commitTs;
+  // Behind its namespace's horizon an entry may be compacted: only a state newer than the log still counts.
+  if (entry.namespace !== undefined && ts <= retention.horizonOf(entry.namespace)) {
+    if (entry.kind !== "state" || stored === undefined) return null;
+    const header = decodeStateHeader(stored);
+    return header.commitTs > lastTs ? { rollback: `state of ${entry.operation?.agentId}/${entry.operation?.key} was written at commit_ts ${header.commitTs}, after the end of the event log (${lastTs})` } : null;
+  }
   const expired = event.committedAtMs + ctx.idempotencyWindowMs <= ctx.now;
   switch (entry.kind) {
     case "event":
@@ -262,7 +283,7 @@ function checkEntry(entry: IndexEntry, stored: Buffer | undefined, event: Stored
  * Checks that the indexes hold everything the events after the snapshot imply. Read-only.
  * The point reads of one chunk run (in the storage thread pool) while the next chunk is decoded.
  */
-async function verifyTail(ctx: RecoveryContext, afterTs: number, upToTs: number): Promise<{ events: number; problem: string | null; rollback: string | null }> {
+async function verifyTail(ctx: RecoveryContext, afterTs: number, upToTs: number, retention: RetentionTable): Promise<{ events: number; problem: string | null; rollback: string | null }> {
   const { kv, failpoints } = ctx;
   let count = 0;
   let rollback: string | null = null;
@@ -275,7 +296,7 @@ async function verifyTail(ctx: RecoveryContext, afterTs: number, upToTs: number)
     const stored = await values;
     let problem: string | null = null;
     checks.forEach(({ entry, event }, i) => {
-      const finding = checkEntry(entry, stored[i], event, upToTs, ctx);
+      const finding = checkEntry(entry, stored[i], event, upToTs, ctx, retention);
       if (finding === null) return;
       if ("rollback" in finding) rollback ??= finding.rollback;
       else problem ??= finding.problem;
@@ -299,18 +320,22 @@ async function verifyTail(ctx: RecoveryContext, afterTs: number, upToTs: number)
 
 const INDEX_TABLES = [TABLE_STATE, TABLE_VERSION, TABLE_AGENT_EVENT, TABLE_IDEMPOTENCY_V1, TABLE_IDEMPOTENCY, TABLE_IDEMPOTENCY_EXPIRY];
 
-/** Rebuilds every index from the whole log. */
-async function rebuild(ctx: RecoveryContext, failpoints: Failpoints): Promise<{ lastTs: number; events: number }> {
+/**
+ * Rebuilds every index from the log after `floor` (the whole log when nothing was compacted).
+ * Index entries of commits at or before the floor have no event left to rebuild them from:
+ * they are kept as they are (the state at the floor), and the events after it are applied.
+ */
+async function rebuild(ctx: RecoveryContext, failpoints: Failpoints, floor: number): Promise<{ lastTs: number; events: number }> {
   const { kv } = ctx;
   // Read-only pass first: a damaged log (checksum, gap) is refused before any index is touched.
-  for await (const _batch of events(kv, 0, Infinity)) {
+  for await (const _batch of events(kv, floor, Infinity)) {
     // decoding verifies each event
   }
   kv.writeSync([{ type: "put", key: META_REBUILD, value: REBUILD_FULL }], true);
-  for (const table of INDEX_TABLES) await clearTable(kv, table);
-  let lastTs = 0;
+  for (const table of INDEX_TABLES) await clearTable(kv, table, floor === 0 ? null : (key, value) => entryTs(table, key, value) > floor);
+  let lastTs = floor;
   let count = 0;
-  for await (const batch of events(kv, 0, Infinity)) {
+  for await (const batch of events(kv, floor, Infinity)) {
     const ops: KvOp[] = [];
     for (const { event } of batch) {
       failpoints.hit("recovery:mid-replay");
@@ -370,14 +395,35 @@ async function migrateIdempotencyKeys(ctx: RecoveryContext): Promise<number> {
   return moved;
 }
 
-async function clearTable(kv: OrderedKv, table: number): Promise<void> {
+/** The commit_ts an index entry belongs to (the expiry order's entries count as current: re-put from the log when needed). */
+function entryTs(table: number, key: Buffer, value: Buffer): number {
+  switch (table) {
+    case TABLE_STATE:
+      return decodeStateHeader(value).commitTs;
+    case TABLE_VERSION:
+      return decodeU64(value);
+    case TABLE_AGENT_EVENT:
+      return decodeU64(key, key.length - 8);
+    case TABLE_IDEMPOTENCY:
+      return decodeIdempotency(value).commitTs;
+    case TABLE_IDEMPOTENCY_EXPIRY:
+      return 0;
+    default:
+      return Infinity;
+  }
+}
+
+/** Deletes the table's entries (only those `select` picks, when given). */
+async function clearTable(kv: OrderedKv, table: number, select: ((key: Buffer, value: Buffer) => boolean) | null): Promise<void> {
   const iterator = kv.iterator({ gte: Buffer.of(table), lt: Buffer.of(table + 1) });
   try {
     for (;;) {
       const rows = await iterator.next(4096);
       if (rows.length === 0) return;
+      const doomed = select === null ? rows : rows.filter(([key, value]) => select(key, value));
+      if (doomed.length === 0) continue;
       kv.writeSync(
-        rows.map(([key]) => ({ type: "del", key })),
+        doomed.map(([key]) => ({ type: "del", key })),
         false,
       );
     }

@@ -4,6 +4,7 @@ import { randomUUID } from "node:crypto";
 import { agentId as agentIdOf, CommitSequencer, type AppliedBatch, type CommitRequest, type NormalizedPrecondition } from "./commit-sequencer.ts";
 import { EngineError } from "./engine-error.ts";
 import type { Failpoints } from "./failpoints.ts";
+import { compactHistory, type CompactionLimits } from "./history-compaction.ts";
 import { purgeExpiredIdempotencyKeys } from "./idempotency-purge.ts";
 import { PagedReads } from "./paged-reads.ts";
 import {
@@ -16,6 +17,7 @@ import {
 } from "./key-encoding.ts";
 import { decodeEvent, decodeStateHeader, decodeStateValue, type StoredEvent } from "./record-codec.ts";
 import type { OrderedKv } from "./storage/ordered-kv.ts";
+import { checkPolicy, RetentionTable, type RetentionEntry } from "./retention.ts";
 import { operationBytes, StagedBudget } from "./staged-budget.ts";
 import { TransactionManager, type RecordedRead, type StagedOperation } from "./transaction-manager.ts";
 import type {
@@ -35,6 +37,8 @@ import type {
   RecordRef,
   RecoveryReport,
   ReplayOptions,
+  RetentionInfo,
+  RetentionPolicy,
   StateEntry,
   StateRecord,
   WatchOptions,
@@ -57,6 +61,11 @@ export interface EngineCoreOptions {
   idempotencyPurgeIntervalMs: number;
   clock: () => number;
   logger: EngineLogger | undefined;
+  /** Policies and horizons as recovery found them (a fresh table for a new or in-memory store). */
+  retention: RetentionTable;
+  /** How often history compaction runs by itself (0 = only when compactHistory is called). */
+  compactionIntervalMs: number;
+  compaction: CompactionLimits;
   /** Called after each applied batch (snapshot scheduling). */
   afterBatch?: (batch: AppliedBatch) => void;
   /** Called during close, after the last commit settled and before storage closes. */
@@ -84,6 +93,16 @@ export class StatehouseEngine implements Engine {
   private readonly idempotencyWindowMs: number;
   private readonly purgeTimer: NodeJS.Timeout | null;
   private purging: Promise<number> | null = null;
+  private readonly retentionTable: RetentionTable;
+  private readonly logger: EngineLogger | undefined;
+  private readonly compaction: CompactionLimits;
+  private readonly compactTimer: NodeJS.Timeout | null;
+  /** Compaction passes and policy changes, one at a time. */
+  private retentionQueue: Promise<unknown> = Promise.resolve();
+  private compacting: Promise<number> | null = null;
+  private compactionBacklog = 0;
+  private compactedEvents = 0;
+  private passEvents = 0;
   /** Watchers waiting for a batch that touches their agent, by agentId(namespace, agent). */
   private readonly watchers = new Map<string, Set<() => void>>();
   private closing: Promise<void> | null = null;
@@ -129,6 +148,12 @@ export class StatehouseEngine implements Engine {
     const every = options.idempotencyPurgeIntervalMs;
     this.purgeTimer = every > 0 ? setInterval(() => void this.purgeIdempotencyKeys().catch(() => undefined), every) : null;
     this.purgeTimer?.unref();
+    this.retentionTable = options.retention;
+    this.logger = options.logger;
+    this.compaction = options.compaction;
+    const compactEvery = options.compactionIntervalMs;
+    this.compactTimer = compactEvery > 0 ? setInterval(() => void this.compactHistory().catch((err: unknown) => options.logger?.warn({ err }, "history compaction failed")), compactEvery) : null;
+    this.compactTimer?.unref();
   }
 
   // ---- transactions -------------------------------------------------------------------
@@ -220,6 +245,11 @@ export class StatehouseEngine implements Engine {
     checkTimestamp(version, "version");
     const key = stateKeyOf(checked.namespace, checked.agentId, checked.key);
     const record = version === 0n ? undefined : await this.versionRecord(checked, key, toSafeNumber(version));
+    if (record === undefined && version > 0n && this.horizonOf(checked.namespace) > 0) {
+      // A version below the key's current one whose entry is gone was compacted.
+      const current = await this.get(checked);
+      if (current.version > version) throw this.compactedError(checked.namespace, `version ${version} of ${checked.agentId}/${checked.key}`);
+    }
     if (record === undefined) {
       throw new EngineError("VERSION_NOT_FOUND", `version ${version} of ${checked.agentId}/${checked.key} not found`, {
         details: { namespace: checked.namespace, agentId: checked.agentId, key: checked.key, version: String(version) },
@@ -232,6 +262,14 @@ export class StatehouseEngine implements Engine {
     this.assertOpen();
     const checked = checkRef(ref);
     const asOf = this.asOfTs(commitTs);
+    this.checkAsOfHorizon(checked.namespace, asOf);
+    const record = await this.readAsOf(checked, asOf);
+    // Compaction may have passed asOf during the read: then the answer cannot be trusted.
+    this.checkAsOfHorizon(checked.namespace, asOf);
+    return record;
+  }
+
+  private async readAsOf(checked: RecordRef, asOf: number): Promise<StateRecord> {
     const key = stateKeyOf(checked.namespace, checked.agentId, checked.key);
     const [raw] = await this.kv.getMany([key]);
     if (raw === undefined) return NOT_FOUND;
@@ -239,13 +277,20 @@ export class StatehouseEngine implements Engine {
     if (latest.commitTs <= asOf) {
       return { value: decodeStateValue(raw), version: BigInt(latest.version), commitTs: BigInt(latest.commitTs), exists: latest.exists };
     }
-    // Versions and their commit_ts grow together: binary search the version index.
+    // Versions and their commit_ts grow together: binary search the version index. A version
+    // entry compacted away was superseded at or before the horizon (<= asOf), and the version
+    // current at the horizon is kept, so a missing entry counts as "at or before asOf".
+    const compacted = this.horizonOf(checked.namespace) > 0;
     let lo = 1;
     let hi = latest.version - 1;
     let found = 0;
     while (lo <= hi) {
       const mid = Math.floor((lo + hi) / 2);
       const [ts] = await this.kv.getMany([versionKey(key, mid)]);
+      if (ts === undefined && compacted) {
+        lo = mid + 1;
+        continue;
+      }
       if (ts === undefined) throw corruptIndex(`version ${mid} of ${checked.agentId}/${checked.key} missing`);
       if (decodeU64(ts) <= asOf) {
         found = mid;
@@ -280,9 +325,14 @@ export class StatehouseEngine implements Engine {
     return this.pages.scanPrefix(namespace, agentId, prefix, options);
   }
 
-  getAgentAsOfPage(namespace: string, agentId: string, commitTs: bigint, options?: PageOptions): Promise<Page<StateEntry>> {
+  async getAgentAsOfPage(namespace: string, agentId: string, commitTs: bigint, options?: PageOptions): Promise<Page<StateEntry>> {
     this.assertOpen();
-    return this.pages.agentAsOf(namespace, agentId, this.asOfTs(commitTs), options);
+    const asOf = this.asOfTs(commitTs);
+    checkName(namespace, "namespace");
+    this.checkAsOfHorizon(namespace, asOf);
+    const page = await this.pages.agentAsOf(namespace, agentId, asOf, options);
+    this.checkAsOfHorizon(namespace, asOf);
+    return page;
   }
 
   replay(namespace: string, agentId: string, options: ReplayOptions = {}): AsyncIterable<AgentEvent> {
@@ -296,6 +346,13 @@ export class StatehouseEngine implements Engine {
     const { limit, reverse } = options;
     if (limit !== undefined && (!Number.isSafeInteger(limit) || limit <= 0)) throw new TypeError("limit must be a positive integer");
     if (reverse !== undefined && typeof reverse !== "boolean") throw new TypeError("reverse must be a boolean");
+    const horizon = this.horizonOf(namespace);
+    if (start <= horizon && start <= end) {
+      // Never a silent skip: from the horizon or before fails, except the newest `limit` events
+      // read backwards when all of them are after the horizon.
+      if (reverse === true && limit !== undefined) return this.replayNewest(namespace, agentId, horizon, end, limit, options.signal);
+      throw this.compactedError(namespace, `replay from commit_ts ${start}`);
+    }
     return this.replayRange(namespace, agentId, start, end, options.signal, { ...(limit === undefined ? {} : { limit }), reverse: reverse === true });
   }
 
@@ -305,7 +362,56 @@ export class StatehouseEngine implements Engine {
     checkName(agentId, "agentId");
     const start =
       options.startTs === undefined ? this.sequencer.committedTs + 1 : Math.max(1, toSafeNumber(checkTimestamp(options.startTs, "startTs")));
+    if (start <= this.horizonOf(namespace)) throw this.compactedError(namespace, `watch from commit_ts ${start}`);
     return this.follow(namespace, agentId, start, options.signal);
+  }
+
+  retention(namespace: string): RetentionInfo {
+    this.assertOpen();
+    checkName(namespace, "namespace");
+    const own = this.retentionTable.namespaces.get(namespace);
+    return retentionInfo(namespace, own ?? this.retentionTable.defaultEntry, own !== undefined);
+  }
+
+  listRetention(): RetentionInfo[] {
+    this.assertOpen();
+    return this.retentionTable.entries().map(([namespace, entry]) => retentionInfo(namespace, entry, true));
+  }
+
+  setRetentionPolicy(namespace: string | null, policy: RetentionPolicy): Promise<RetentionInfo> {
+    this.assertOpen();
+    if (namespace !== null) checkName(namespace, "namespace");
+    const checked = checkPolicy(policy);
+    return this.retentionTask(async () => {
+      const table = this.retentionTable;
+      // A namespace that followed the default keeps the default's horizon: its history up to it is gone.
+      const current = namespace === null ? table.defaultEntry : table.entryOf(namespace);
+      const entry: RetentionEntry = { policy: checked, horizon: current.horizon };
+      await this.sequencer.runExclusive(() => this.kv.writeSync([table.entryOp(namespace, entry)], true));
+      if (namespace === null) table.defaultEntry = entry;
+      else table.namespaces.set(namespace, entry);
+      this.logger?.info({ namespace, policy: checked, horizonCommitTs: entry.horizon }, "retention policy set");
+      return retentionInfo(namespace, entry, true);
+    });
+  }
+
+  compactHistory(): Promise<number> {
+    this.assertOpen();
+    this.compacting ??= this.retentionTask(async () => {
+      const events = await compactHistory(this.kv, this.sequencer, this.retentionTable, this.clock(), this.compaction, (progress) => {
+        const delta = progress.events - this.passEvents;
+        this.passEvents = progress.events;
+        this.compactedEvents += delta;
+        this.compactionBacklog = progress.backlog;
+        if (delta > 0 || progress.backlog === 0) this.observer?.onCompaction?.({ events: delta, backlog: progress.backlog });
+      });
+      this.passEvents = 0;
+      return events;
+    }).finally(() => {
+      this.compacting = null;
+      this.compactionBacklog = 0;
+    });
+    return this.compacting;
   }
 
   commitTs(): bigint {
@@ -324,6 +430,8 @@ export class StatehouseEngine implements Engine {
       watcherWakeups: this.watcherWakeups,
       haltReason: this.sequencer.halted?.message ?? null,
       storageMemory: this.kv.memoryUsage?.() ?? null,
+      compactionBacklogEvents: this.compactionBacklog,
+      compactedEvents: this.compactedEvents,
     };
   }
 
@@ -355,13 +463,50 @@ export class StatehouseEngine implements Engine {
   private async doClose(): Promise<void> {
     this.txns.close();
     if (this.purgeTimer !== null) clearInterval(this.purgeTimer);
+    if (this.compactTimer !== null) clearInterval(this.compactTimer);
     await this.purging?.catch(() => undefined);
+    await this.retentionQueue.catch(() => undefined);
     await this.sequencer.idle();
     this.closed = true;
     for (const waiters of this.watchers.values()) for (const wake of waiters) wake();
     this.watchers.clear();
     await this.beforeClose?.();
     await this.kv.close();
+  }
+
+  /** Runs a compaction pass or a policy change after the ones before it. */
+  private retentionTask<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.retentionQueue.then(task, task);
+    this.retentionQueue = run.catch(() => undefined);
+    return run;
+  }
+
+  private horizonOf(namespace: string): number {
+    return this.retentionTable.horizonOf(namespace);
+  }
+
+  private compactedError(namespace: string, what: string): EngineError {
+    const horizon = this.horizonOf(namespace);
+    return new EngineError(
+      "HISTORY_COMPACTED",
+      `${what} is behind the history horizon of namespace ${JSON.stringify(namespace)}: history up to commit_ts ${horizon} is compacted (read from commit_ts ${horizon + 1}, or as of ${horizon} or later)`,
+      { details: { namespace, horizon_commit_ts: String(horizon) } },
+    );
+  }
+
+  /** As-of reads need asOf >= the horizon (the versions current at the horizon are kept). */
+  private checkAsOfHorizon(namespace: string, asOf: number): void {
+    if (asOf < this.horizonOf(namespace)) throw this.compactedError(namespace, `an as-of read at commit_ts ${asOf}`);
+  }
+
+  /** The newest `limit` events after the horizon, newest first; fails when fewer than `limit` are left there. */
+  private async *replayNewest(namespace: string, agentId: string, horizon: number, end: number, limit: number, signal?: AbortSignal): AsyncGenerator<AgentEvent> {
+    let count = 0;
+    for await (const event of this.replayRange(namespace, agentId, horizon + 1, end, signal, { limit, reverse: true })) {
+      count++;
+      yield event;
+    }
+    if (count < limit && !aborted(signal)) throw this.compactedError(namespace, `the ${limit} newest events (only ${count} are after the horizon)`);
   }
 
   private assertOpen(): void {
@@ -567,6 +712,10 @@ export class StatehouseEngine implements Engine {
       signal?.removeEventListener("abort", onAbort);
     }
   }
+}
+
+function retentionInfo(namespace: string | null, entry: RetentionEntry, explicit: boolean): RetentionInfo {
+  return { namespace, policy: entry.policy, explicit, horizonCommitTs: BigInt(entry.horizon) };
 }
 
 function normalizePrecondition(pre: Precondition): NormalizedPrecondition {

@@ -149,6 +149,29 @@ export interface EngineObserver {
   onExpire?(): void;
   onConflict?(): void;
   onSnapshot?(info: { commitTs: bigint; records: number; durationMs: number; file: string }): void;
+  /** After each compaction batch: events compacted by it, events left in the pass (estimate). */
+  onCompaction?(info: { events: number; backlog: number }): void;
+}
+
+/**
+ * How much history a namespace keeps: everything (the default), or the history of the last
+ * `keepMs` milliseconds (older history is compacted in the background; current state stays).
+ */
+export type RetentionPolicy = { kind: "all" } | { kind: "duration"; keepMs: number };
+
+/** A namespace's (or, with `namespace: null`, the default's) policy and history horizon. */
+export interface RetentionInfo {
+  /** null for the default policy (namespaces without their own). */
+  namespace: string | null;
+  policy: RetentionPolicy;
+  /** True when the namespace has its own policy (always true for the default). */
+  explicit: boolean;
+  /**
+   * History up to this commit_ts may be compacted: replay and watch from it or before, as-of
+   * reads of an earlier commit_ts and versions superseded by then fail with HISTORY_COMPACTED.
+   * 0 = nothing compacted.
+   */
+  horizonCommitTs: bigint;
 }
 
 /** Minimal structured logger (pino-compatible signature). */
@@ -203,6 +226,14 @@ export interface EngineOptions {
    * Names: commit:before-sync, commit:after-sync-before-reply, snapshot:mid-write, recovery:mid-replay.
    */
   failpoint?: { name: string; after?: number };
+  /** Default retention policy (namespaces without their own); persisted when given. Absent: keep what the store holds (initially everything). */
+  retentionDefault?: RetentionPolicy;
+  /** How often background history compaction runs (0 = only when compactHistory is called). Default 60 s. */
+  compactionIntervalMs?: number;
+  /** Events per compaction batch (each one runs between two commit batches). Default 256. */
+  compactionBatchEvents?: number;
+  /** Pause between compaction batches, milliseconds (bounds compaction's share of I/O). Default 20. */
+  compactionPauseMs?: number;
   logger?: EngineLogger;
   observer?: EngineObserver;
 }
@@ -232,6 +263,10 @@ export interface EngineStats {
   watchersWaiting?: number;
   /** Times a waiting watcher was woken by a batch that touched its agent, since open. */
   watcherWakeups?: number;
+  /** Events left in the running history compaction pass (estimate; 0 when none runs). */
+  compactionBacklogEvents?: number;
+  /** Events compacted since open. */
+  compactedEvents?: number;
   /** RocksDB's memory now (memtables, block cache, pinned blocks, table readers), bytes; null for the memory backend. */
   storageMemory?: StorageMemory | null;
 }
@@ -291,6 +326,18 @@ export interface Engine {
 
   /** Deletes idempotency keys older than the window now (it also runs by itself); resolves to the number deleted. */
   purgeIdempotencyKeys(): Promise<number>;
+
+  /** The retention policy and horizon that govern a namespace (its own, or the default's). */
+  retention(namespace: string): RetentionInfo;
+  /** The default and every namespace with its own policy. */
+  listRetention(): RetentionInfo[];
+  /**
+   * Sets a namespace's policy (`null`: the default), durably. A namespace's horizon never moves
+   * back: history already compacted stays gone when the policy keeps more.
+   */
+  setRetentionPolicy(namespace: string | null, policy: RetentionPolicy): Promise<RetentionInfo>;
+  /** Runs a history compaction pass now (it also runs by itself); resolves to the events compacted. */
+  compactHistory(): Promise<number>;
 
   /** The latest commit_ts (0 when nothing was ever committed). */
   commitTs(): bigint;

@@ -3,6 +3,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { EngineError } from "../engine-error.ts";
 import type { AgentEvent, Engine, EngineOptions, JsonObject, Page, RecordRef, StateEntry } from "../types.ts";
+import { runRetentionContract } from "./retention-contract.ts";
 
 export interface EngineHarness {
   engine: Engine;
@@ -696,6 +697,8 @@ export function runEngineContract({ name, factory, supports }: EngineContractOpt
       await expectEngineError(engine.transact({}), "CLOSED");
       await expectEngineError(() => engine.replay(ns, "a"), "CLOSED");
     });
+
+    runRetentionContract(open, supports);
 
     if (supports.persistence) {
       it("keeps committed data, versions, idempotency keys and commit_ts across reopen", async () => {

@@ -31,6 +31,7 @@ from .._errors import StatehouseError
 from .._format import format_event_lines
 from .._types import ReplayEvent, StateResult
 from ..formatting import format_event_json, format_ts, format_value_summary
+from ._retention import horizon, retention
 
 __all__ = ["cli", "main"]
 
@@ -490,6 +491,10 @@ def _event_ref(event: ReplayEvent | None) -> dict[str, Any] | None:
     if event is None:
         return None
     return {"commit_ts": event.commit_ts, "committed_at": event.to_dict()["committed_at"], "txn_id": event.txn_id}
+
+
+cli.add_command(retention)
+cli.add_command(horizon)
 
 
 def main() -> NoReturn:

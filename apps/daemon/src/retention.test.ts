@@ -1,0 +1,73 @@
+// RetentionService against the real daemon (RocksDB): policies set over the API survive a
+// restart, the default comes from STATEHOUSE_RETENTION_DEFAULT, compaction moves the horizon,
+// reads behind it fail with FAILED_PRECONDITION + HISTORY_COMPACTED naming it, and /metrics
+// shows the horizon and the compacted events.
+import { Code } from "@connectrpc/connect";
+import { ErrorCode, RetentionKind, RetentionService, StatehouseService } from "@statehouse/api";
+import { afterEach, expect, it } from "vitest";
+import { DaemonProcess } from "./test-support/daemon-process.js";
+import { collect, failure, GrpcJsDriver } from "./test-support/rpc-drivers.js";
+
+const S = StatehouseService.method;
+const R = RetentionService.method;
+const ns = "short";
+
+const opened: { daemon: DaemonProcess; driver: GrpcJsDriver }[] = [];
+afterEach(async () => {
+  for (const { daemon, driver } of opened.splice(0)) {
+    driver.close();
+    await daemon.dispose();
+  }
+});
+
+async function start(dataDir?: string): Promise<{ daemon: DaemonProcess; driver: GrpcJsDriver }> {
+  const daemon = await DaemonProcess.start({ env: { STATEHOUSE_RETENTION_DEFAULT: "30d", STATEHOUSE_COMPACTION_INTERVAL_MS: "0" }, ...(dataDir === undefined ? {} : { dataDir }) });
+  const driver = new GrpcJsDriver(daemon.address);
+  opened.push({ daemon, driver });
+  return { daemon, driver };
+}
+
+it("sets, persists and enforces a retention policy; reads behind the horizon fail naming it", async () => {
+  const { daemon, driver } = await start();
+  const defaults = await driver.unary(R.listRetentionPolicies, {});
+  expect(defaults.retention.map((r) => [r.namespace, r.policy?.kind, r.policy?.keepDurationMs])).toEqual([["", RetentionKind.KEEP_DURATION, 30n * 86_400_000n]]);
+  const bad = await failure(driver.unary(R.setRetentionPolicy, { namespace: ns, policy: { kind: RetentionKind.KEEP_DURATION, keepDurationMs: 0n } }));
+  expect([bad.code, bad.detail?.details["field"]]).toEqual([Code.InvalidArgument, "policy.keep_duration_ms"]);
+  const set = await driver.unary(R.setRetentionPolicy, { namespace: ns, policy: { kind: RetentionKind.KEEP_DURATION, keepDurationMs: 1n } });
+  expect(set.retention?.explicit).toBe(true);
+  for (let i = 1; i <= 5; i++) await driver.unary(S.transact, { operations: [{ namespace: ns, agentId: "a", key: "k", value: { i } }] });
+  await driver.unary(S.transact, { operations: [{ namespace: "kept", agentId: "a", key: "k", value: {} }] });
+  // Keep 1 ms: once the clock passed the last commit, everything is behind the horizon.
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  expect((await driver.unary(R.compactHistory, {})).eventsCompacted).toBe(6n);
+  const horizon = await driver.unary(R.getHorizon, { namespace: ns });
+  expect([horizon.horizonCommitTs, horizon.commitTs]).toEqual([6n, 6n]);
+  expect((await driver.unary(R.getHorizon, { namespace: "kept" })).horizonCommitTs).toBe(0n);
+
+  const replay = await failure(collect(driver.stream(S.replay, { namespace: ns, agentId: "a" })));
+  expect([replay.code, replay.detail?.code, replay.detail?.details["horizon_commit_ts"]]).toEqual([Code.FailedPrecondition, ErrorCode.HISTORY_COMPACTED, "6"]);
+  const asOf = await failure(driver.unary(S.getStateAsOf, { namespace: ns, agentId: "a", commitTs: 3n }));
+  expect([asOf.code, asOf.detail?.code, asOf.detail?.details["horizon_commit_ts"]]).toEqual([Code.FailedPrecondition, ErrorCode.HISTORY_COMPACTED, "6"]);
+  const version = await failure(driver.unary(S.getStateAtVersion, { namespace: ns, agentId: "a", key: "k", version: 2n }));
+  expect([version.code, version.detail?.code]).toEqual([Code.FailedPrecondition, ErrorCode.HISTORY_COMPACTED]);
+  // Current state and the version current at the horizon are kept.
+  expect((await driver.unary(S.getState, { namespace: ns, agentId: "a", key: "k" })).version).toBe(5n);
+  expect((await driver.unary(S.getStateAtVersion, { namespace: ns, agentId: "a", key: "k", version: 5n })).version).toBe(5n);
+  // The other namespace follows the default (30 days): its history is all there.
+  expect(await collect(driver.stream(S.replay, { namespace: "kept", agentId: "a" }))).toHaveLength(1);
+
+  const metrics = await (await fetch(`${daemon.url}/metrics`)).text();
+  expect(metrics).toMatch(/^statehouse_retention_horizon_commit_ts\{namespace="short"\} 6$/m);
+  expect(metrics).toMatch(/^statehouse_retention_horizon_commit_ts\{namespace="\*"\} 0$/m);
+  expect(metrics).toMatch(/^statehouse_retention_compacted_events_total 6$/m);
+  expect(metrics).toMatch(/^statehouse_retention_compaction_backlog_events 0$/m);
+
+  // Policies and horizons survive a restart.
+  await daemon.stop();
+  const again = await start(daemon.dataDir);
+  const after = await again.driver.unary(R.getRetentionPolicy, { namespace: ns });
+  expect([after.retention?.policy?.kind, after.retention?.policy?.keepDurationMs, after.retention?.horizonCommitTs]).toEqual([RetentionKind.KEEP_DURATION, 1n, 6n]);
+  expect((await again.driver.unary(S.getState, { namespace: ns, agentId: "a", key: "k" })).version).toBe(5n);
+  expect((await again.driver.unary(S.transact, { operations: [{ namespace: ns, agentId: "a", key: "k", value: {} }] })).commitTs).toBe(7n);
+  expect((await collect(again.driver.stream(S.replay, { namespace: ns, agentId: "a", startTs: 7n }))).map((e) => e.commitTs)).toEqual([7n]);
+});

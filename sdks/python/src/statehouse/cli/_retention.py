@@ -1,0 +1,173 @@
+"""``statehousectl retention ...`` and ``statehousectl horizon``: history retention (RetentionService)."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import click
+from pyqwest import SyncClient
+
+from .._errors import translate_errors
+from .._gen.statehouse.v1 import retention_pb2 as pb
+from .._gen.statehouse.v1.retention_connect import RetentionServiceClientSync
+from .._transport import stub_protocol
+
+__all__ = ["horizon", "parse_duration_ms", "retention"]
+
+_UNITS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+
+
+def parse_duration_ms(text: str) -> int:
+    """``90d``, ``12h``, ``30m``, ``45s``, ``500ms`` -> milliseconds (> 0)."""
+    match = re.fullmatch(r"(\d+)(ms|s|m|h|d)", text.strip().lower())
+    if match is None or int(match.group(1)) == 0:
+        raise click.BadParameter(f"expected a positive duration such as 90d, 12h, 30m, 45s, 500ms, got {text!r}")
+    return int(match.group(1)) * _UNITS[match.group(2)]
+
+
+def _format_ms(ms: int) -> str:
+    for unit in ("d", "h", "m", "s"):
+        if ms % _UNITS[unit] == 0:
+            return f"{ms // _UNITS[unit]}{unit}"
+    return f"{ms}ms"
+
+
+@dataclass
+class _Retention:
+    stub: RetentionServiceClientSync
+    address: str
+    timeout_ms: int | None
+    namespace: str
+
+
+def _service() -> _Retention:
+    """The RetentionService over the command's client connection (``ctx.obj`` is the CLI's options)."""
+    opts = click.get_current_context().obj
+    client = opts.client
+    stub = RetentionServiceClientSync(
+        client._address,
+        http_client=SyncClient(client._transport),
+        send_compression=None,
+        protocol=stub_protocol("grpc"),
+    )
+    return _Retention(stub, client._address, client._calls.timeout_ms, opts.namespace or client.namespace)
+
+
+def _info(info: pb.RetentionInfo) -> dict[str, Any]:
+    keep: str | None = None
+    if info.policy.kind == pb.RETENTION_KIND_KEEP_DURATION:
+        keep = _format_ms(info.policy.keep_duration_ms)
+    return {
+        "namespace": info.namespace or None,
+        "policy": "all" if keep is None else f"keep {keep}",
+        "keep_duration_ms": info.policy.keep_duration_ms if keep is not None else None,
+        "explicit": info.explicit,
+        "horizon_commit_ts": info.horizon_commit_ts,
+    }
+
+
+def _echo(infos: list[dict[str, Any]], as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(infos[0]))
+        return
+    for info in infos:
+        name = info["namespace"] if info["namespace"] is not None else "(default)"
+        origin = "" if info["explicit"] else " (the default's)"
+        click.echo(f"{name}: {info['policy']}{origin}, horizon commit_ts {info['horizon_commit_ts']}")
+
+
+@click.group()
+def retention() -> None:
+    """History retention: policies, horizons, compaction"""
+
+
+@retention.command("show")
+@click.option("--namespace", default=None, help="Namespace (default: the default policy).")
+@click.option("--json", "as_json", is_flag=True, help="Output as JSON.")
+def show(namespace: str | None, as_json: bool) -> None:
+    """Show the policy that governs a namespace, and its horizon"""
+    svc = _service()
+    with translate_errors(svc.address):
+        response = svc.stub.get_retention_policy(
+            pb.GetRetentionPolicyRequest(namespace=namespace or ""), timeout_ms=svc.timeout_ms
+        )
+    _echo([_info(response.retention)], as_json)
+
+
+@retention.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Output as JSON.")
+def list_policies(as_json: bool) -> None:
+    """List the default and every namespace with its own policy"""
+    svc = _service()
+    with translate_errors(svc.address):
+        response = svc.stub.list_retention_policies(pb.ListRetentionPoliciesRequest(), timeout_ms=svc.timeout_ms)
+    infos = [_info(info) for info in response.retention]
+    if as_json:
+        click.echo(json.dumps(infos))
+    else:
+        for info in infos:
+            _echo([info], False)
+
+
+@retention.command("set")
+@click.option("--namespace", default=None, help="Namespace (omit for the default policy).")
+@click.option("--keep", "keep", default=None, metavar="DURATION", help="Keep this much history (90d, 12h, ...).")
+@click.option("--keep-all", "keep_all", is_flag=True, help="Keep all history (the default).")
+@click.option("--json", "as_json", is_flag=True, help="Output as JSON.")
+def set_policy(namespace: str | None, keep: str | None, keep_all: bool, as_json: bool) -> None:
+    """Set a namespace's (or the default) retention policy"""
+    if (keep is None) == (not keep_all):
+        raise click.UsageError("give exactly one of --keep DURATION and --keep-all")
+    if keep_all:
+        policy = pb.RetentionPolicy(kind=pb.RETENTION_KIND_KEEP_ALL)
+    else:
+        policy = pb.RetentionPolicy(
+            kind=pb.RETENTION_KIND_KEEP_DURATION, keep_duration_ms=parse_duration_ms(keep or "")
+        )
+    svc = _service()
+    with translate_errors(svc.address):
+        response = svc.stub.set_retention_policy(
+            pb.SetRetentionPolicyRequest(namespace=namespace or "", policy=policy), timeout_ms=svc.timeout_ms
+        )
+    _echo([_info(response.retention)], as_json)
+
+
+@retention.command("compact")
+@click.option("--json", "as_json", is_flag=True, help="Output as JSON.")
+def compact(as_json: bool) -> None:
+    """Compact history behind the horizons now (it also runs in the background)"""
+    svc = _service()
+    with translate_errors(svc.address):
+        response = svc.stub.compact_history(pb.CompactHistoryRequest(), timeout_ms=svc.timeout_ms)
+    if as_json:
+        click.echo(json.dumps({"events_compacted": response.events_compacted}))
+    else:
+        click.echo(f"Compacted {response.events_compacted} events")
+
+
+@click.command()
+@click.option("--namespace", default=None, help="Namespace (default: default).")
+@click.option("--json", "as_json", is_flag=True, help="Output as JSON.")
+def horizon(namespace: str | None, as_json: bool) -> None:
+    """Show a namespace's history horizon: history up to it may be compacted"""
+    svc = _service()
+    with translate_errors(svc.address):
+        response = svc.stub.get_horizon(
+            pb.GetHorizonRequest(namespace=namespace or svc.namespace), timeout_ms=svc.timeout_ms
+        )
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "namespace": response.namespace,
+                    "horizon_commit_ts": response.horizon_commit_ts,
+                    "commit_ts": response.commit_ts,
+                }
+            )
+        )
+    else:
+        current = f"current commit_ts {response.commit_ts}"
+        click.echo(f"{response.namespace}: horizon commit_ts {response.horizon_commit_ts} ({current})")

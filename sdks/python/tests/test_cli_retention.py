@@ -1,0 +1,61 @@
+"""``statehousectl retention`` and ``horizon`` against the real daemon."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+
+import pytest
+from click.testing import CliRunner, Result
+
+from statehouse import Statehouse, StatehouseError
+from statehouse.cli import cli
+
+
+@pytest.fixture
+def run(daemon_url: str) -> Callable[..., Result]:
+    def invoke(*args: str) -> Result:
+        return CliRunner().invoke(cli, list(args), env={"STATEHOUSE_ADDRESS": daemon_url})
+
+    return invoke
+
+
+def test_retention_set_compact_horizon(run: Callable[..., Result], daemon_url: str) -> None:
+    ns = f"retention-{uuid.uuid4().hex[:8]}"
+    result = run("retention", "set", "--namespace", ns, "--keep", "0s")
+    assert result.exit_code == 2
+    assert "positive duration" in result.stderr
+    assert run("retention", "set", "--namespace", ns).exit_code == 2
+    result = run("retention", "set", "--namespace", ns, "--keep", "1ms", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "namespace": ns,
+        "policy": "keep 1ms",
+        "keep_duration_ms": 1,
+        "explicit": True,
+        "horizon_commit_ts": 0,
+    }
+    with Statehouse(url=daemon_url, namespace=ns) as client:
+        for i in range(3):
+            with client.begin_transaction() as tx:
+                tx.write("agent", "k", {"i": i})
+        last = client.get_state("agent", "k").commit_ts
+        time.sleep(0.02)  # keep 1 ms: once the clock passed the last commit, all of it is behind the horizon
+        result = run("retention", "compact", "--json")
+        assert result.exit_code == 0, result.stderr
+        assert json.loads(result.stdout)["events_compacted"] >= 3
+        result = run("horizon", "--namespace", ns, "--json")
+        assert json.loads(result.stdout)["horizon_commit_ts"] >= last
+        with pytest.raises(StatehouseError) as caught:
+            list(client.replay("agent"))
+        assert caught.value.code == "HISTORY_COMPACTED"
+        assert int(caught.value.details["horizon_commit_ts"]) >= last
+        assert client.get_state("agent", "k").value == {"i": 2}
+    result = run("retention", "show", "--namespace", ns)
+    assert result.stdout.startswith(f"{ns}: keep 1ms, horizon commit_ts ")
+    result = run("retention", "list", "--json")
+    assert {"namespace": None, "policy": "all"}.items() <= json.loads(result.stdout)[0].items()
+    result = run("horizon", "--namespace", "x" * 300)
+    assert (result.exit_code, result.stderr.startswith("✗ Error: ")) == (1, True)
