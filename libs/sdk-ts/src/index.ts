@@ -5,7 +5,15 @@ export { Statehouse } from "./node/statehouse.js";
 export { StatehouseClient } from "./core/statehouse-client.js";
 export { Transaction } from "./core/transaction.js";
 export type { TransactionState } from "./core/transaction.js";
-export { ConflictError, ConnectionError, NotFoundError, StatehouseError, TransactionError } from "./core/errors.js";
+export {
+  AuthenticationError,
+  ConflictError,
+  ConnectionError,
+  NotFoundError,
+  PermissionDeniedError,
+  StatehouseError,
+  TransactionError,
+} from "./core/errors.js";
 export type {
   NotFoundErrorCode,
   StatehouseErrorCode,

@@ -11,9 +11,11 @@ const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url),
 it("both entry points export the same names", () => {
   expect(Object.keys(browserEntry).sort()).toEqual(Object.keys(nodeEntry).sort());
   expect(Object.keys(nodeEntry).sort()).toEqual([
+    "AuthenticationError",
     "ConflictError",
     "ConnectionError",
     "NotFoundError",
+    "PermissionDeniedError",
     "Statehouse",
     "StatehouseClient",
     "StatehouseError",

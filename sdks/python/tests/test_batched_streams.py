@@ -11,27 +11,22 @@ answer UNIMPLEMENTED) the clients fall back to the per-event streams.
 from __future__ import annotations
 
 import re
-import threading
 import time
 import urllib.request
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from socketserver import ThreadingMixIn
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
+from _standin import daemon_error, serve
 from click.testing import CliRunner
 from connectrpc.code import Code
-from connectrpc.errors import ConnectError, ErrorDetail
 from connectrpc.request import RequestContext
-from protobuf.wkt import Any as AnyMessage
 
 from statehouse import AsyncStatehouse, Statehouse, TransactionError
 from statehouse._gen.statehouse.v1 import statehouse_pb2 as pb
 from statehouse._gen.statehouse.v1.statehouse_connect import (
     StatehouseServiceSync,
-    StatehouseServiceWSGIApplication,
 )
 from statehouse.cli import cli
 
@@ -171,28 +166,11 @@ class OldService(StatehouseServiceSync):
         yield from (e for e in EVENTS if not request.HasField("start_ts") or e.commit_ts >= request.start_ts)
 
 
-class _Server(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
 def old_server() -> Iterator[tuple[str, OldService]]:
     service = OldService()
-    server = make_server(
-        "127.0.0.1", 0, StatehouseServiceWSGIApplication(service), server_class=_Server, handler_class=_QuietHandler
-    )
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"127.0.0.1:{server.server_address[1]}", service
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve(service) as url:
+        yield url, service
 
 
 def test_replay_and_watch_fall_back_to_the_original_streams(old_server: tuple[str, OldService]) -> None:
@@ -241,30 +219,18 @@ class FullDiskService(StatehouseServiceSync):
 
     def transact(self, request: pb.TransactRequest, ctx: RequestContext[Any, Any], /) -> pb.TransactResponse:
         self.transacts += 1
-        detail = pb.StatehouseError(code=pb.STORAGE_FULL, message="the disk is full", details={"path": "/data"})
-        packed = ErrorDetail(
-            AnyMessage(type_url="type.googleapis.com/statehouse.v1.StatehouseError", value=detail.SerializeToString())
-        )
-        raise ConnectError(Code.RESOURCE_EXHAUSTED, "disk full", details=[packed])
+        raise daemon_error(Code.RESOURCE_EXHAUSTED, pb.STORAGE_FULL, "the disk is full", path="/data")
 
 
 def test_storage_full_at_commit_is_a_transaction_error_and_not_retried() -> None:
     """The same class and code as the TypeScript SDK (libs/sdk-ts/src/storage-full.test.ts)."""
     service = FullDiskService()
-    server = make_server(
-        "127.0.0.1", 0, StatehouseServiceWSGIApplication(service), server_class=_Server, handler_class=_QuietHandler
-    )
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        with Statehouse(url=f"127.0.0.1:{server.server_address[1]}", protocol="connect") as client:
-            with pytest.raises(TransactionError) as info, client.begin_transaction() as tx:
-                tx.write("a", "k", {"v": 1})
-            assert (info.value.code, info.value.details) == ("STORAGE_FULL", {"path": "/data"})
-            assert tx.aborted
-            with pytest.raises(TransactionError) as again:
-                client.run_transaction(lambda t: t.write("a", "k", {"v": 1}), retries=3)
-            assert again.value.code == "STORAGE_FULL"
-            assert service.transacts == 2  # run_transaction did not retry it
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve(service) as url, Statehouse(url=url, protocol="connect") as client:
+        with pytest.raises(TransactionError) as info, client.begin_transaction() as tx:
+            tx.write("a", "k", {"v": 1})
+        assert (info.value.code, info.value.details) == ("STORAGE_FULL", {"path": "/data"})
+        assert tx.aborted
+        with pytest.raises(TransactionError) as again:
+            client.run_transaction(lambda t: t.write("a", "k", {"v": 1}), retries=3)
+        assert again.value.code == "STORAGE_FULL"
+        assert service.transacts == 2  # run_transaction did not retry it

@@ -21,6 +21,8 @@
  * - `LIMIT_EXCEEDED` – a documented limit (value size, ...) was exceeded; `details.limit` names it.
  * - `STORAGE_FULL` – the daemon's disk is full; reads still work.
  * - `UNAVAILABLE` – the daemon could not be reached, the connection broke, or the daemon is shutting down.
+ * - `UNAUTHENTICATED` – no API key where the daemon requires one, or one it does not accept (unknown, revoked, expired).
+ * - `PERMISSION_DENIED` – the key lacks the role a namespace needs; `details.namespace` and `details.role` name them.
  *
  * Client-side only:
  * - `CANCELLED` – the caller aborted the call through its `AbortSignal`.
@@ -41,6 +43,8 @@ export type StatehouseErrorCode =
   | "LIMIT_EXCEEDED"
   | "STORAGE_FULL"
   | "UNAVAILABLE"
+  | "UNAUTHENTICATED"
+  | "PERMISSION_DENIED"
   | "CANCELLED"
   | "CLOSED";
 
@@ -170,5 +174,41 @@ export class ConnectionError extends StatehouseError {
   constructor(message: string, options: StatehouseErrorOptions = {}) {
     super("UNAVAILABLE", message, options);
     this.name = "ConnectionError";
+  }
+}
+
+/**
+ * The daemon wants a credential and got none, or one it does not accept: an
+ * unknown, revoked, expired or malformed API key (code `UNAUTHENTICATED`).
+ * Retrying with the same key cannot succeed; nothing was applied.
+ */
+export class AuthenticationError extends StatehouseError {
+  declare readonly code: "UNAUTHENTICATED";
+
+  /**
+   * @param message - human-readable description
+   * @param options - details, RPC status and cause
+   */
+  constructor(message: string, options: StatehouseErrorOptions = {}) {
+    super("UNAUTHENTICATED", message, options);
+    this.name = "AuthenticationError";
+  }
+}
+
+/**
+ * The API key lacks the role the call needs on a namespace (code
+ * `PERMISSION_DENIED`): `details.namespace` and `details.role` (`read`,
+ * `write`, `admin`) name them. Nothing was applied.
+ */
+export class PermissionDeniedError extends StatehouseError {
+  declare readonly code: "PERMISSION_DENIED";
+
+  /**
+   * @param message - human-readable description
+   * @param options - details, RPC status and cause
+   */
+  constructor(message: string, options: StatehouseErrorOptions = {}) {
+    super("PERMISSION_DENIED", message, options);
+    this.name = "PermissionDeniedError";
   }
 }

@@ -3,7 +3,15 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ErrorCode, StatehouseErrorSchema } from "@statehouse/api";
 import { describe, expect, it } from "vitest";
-import { ConflictError, ConnectionError, NotFoundError, StatehouseError, TransactionError } from "./errors.js";
+import {
+  AuthenticationError,
+  ConflictError,
+  ConnectionError,
+  NotFoundError,
+  PermissionDeniedError,
+  StatehouseError,
+  TransactionError,
+} from "./errors.js";
 import { mapError } from "./map-error.js";
 
 const notCancelled = { callerSignal: undefined, clientClosed: false };
@@ -29,6 +37,8 @@ describe("mapError", () => {
     [Code.ResourceExhausted, ErrorCode.STORAGE_FULL, StatehouseError, "STORAGE_FULL"],
     [Code.Internal, ErrorCode.STORAGE_ERROR, StatehouseError, "STORAGE_ERROR"],
     [Code.Internal, ErrorCode.INTERNAL_ERROR, StatehouseError, "INTERNAL_ERROR"],
+    [Code.Unauthenticated, ErrorCode.UNAUTHENTICATED, AuthenticationError, "UNAUTHENTICATED"],
+    [Code.PermissionDenied, ErrorCode.PERMISSION_DENIED, PermissionDeniedError, "PERMISSION_DENIED"],
   ])("status %s with detail %s -> %o", (code, errorCode, type, expected) => {
     const mapped = mapError(withDetail(code, errorCode, { limit: "x" }), notCancelled);
     expect(mapped).toBeInstanceOf(type);
@@ -47,6 +57,16 @@ describe("mapError", () => {
       expect(mapped).toMatchObject({ code: "UNAVAILABLE" });
     },
   );
+
+  it.each([
+    [Code.Unauthenticated, AuthenticationError, "UNAUTHENTICATED"],
+    [Code.PermissionDenied, PermissionDeniedError, "PERMISSION_DENIED"],
+  ])("status %s without a detail (a proxy's refusal) -> %o", (code, type, expected) => {
+    const mapped = mapError(new ConnectError("no entry", code), notCancelled);
+    expect(mapped).toBeInstanceOf(type);
+    expect(mapped).not.toBeInstanceOf(ConnectionError);
+    expect(mapped).toMatchObject({ code: expected, message: "no entry" });
+  });
 
   it("a plain network error (e.g. fetch failed) -> ConnectionError", () => {
     expect(mapError(new Error("fetch failed"), notCancelled)).toBeInstanceOf(ConnectionError);

@@ -2,9 +2,11 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ErrorCode, StatehouseErrorSchema } from "@statehouse/api";
 import {
+  AuthenticationError,
   ConflictError,
   ConnectionError,
   NotFoundError,
+  PermissionDeniedError,
   StatehouseError,
   TransactionError,
   type StatehouseErrorCode,
@@ -59,6 +61,13 @@ export function mapError(error: unknown, context: CallContext): StatehouseError 
   const status = statusName(connectError.code);
   const detail = connectError.findDetails(StatehouseErrorSchema)[0];
   if (detail === undefined) {
+    // A refusal without the detail: a proxy in front of the daemon, or a daemon older than it.
+    if (connectError.code === Code.Unauthenticated) {
+      return new AuthenticationError(connectError.rawMessage, { status, cause: error });
+    }
+    if (connectError.code === Code.PermissionDenied) {
+      return new PermissionDeniedError(connectError.rawMessage, { status, cause: error });
+    }
     if (CONNECTION_CODES.has(connectError.code)) {
       return new ConnectionError(`cannot reach the Statehouse daemon: ${connectError.message}`, {
         status,
@@ -83,6 +92,10 @@ export function mapError(error: unknown, context: CallContext): StatehouseError 
       return new NotFoundError(code, message, options);
     case "UNAVAILABLE":
       return new ConnectionError(message, options);
+    case "UNAUTHENTICATED":
+      return new AuthenticationError(message, options);
+    case "PERMISSION_DENIED":
+      return new PermissionDeniedError(message, options);
     default:
       return new StatehouseError(code, message, options);
   }

@@ -1,7 +1,8 @@
 // The client shared by the Node and browser entry points; each entry point
 // only chooses the transport.
-import type { Transport } from "@connectrpc/connect";
+import type { Interceptor, Transport } from "@connectrpc/connect";
 import { toReplayEvent, toStateEntry, toStateResult } from "./convert.js";
+import { checkApiKey, credentialInterceptors } from "./credentials.js";
 import { ConnectionError, StatehouseError } from "./errors.js";
 import { DEFAULT_MAX_VALUE_BYTES } from "./json-value.js";
 import { randomId } from "./random-id.js";
@@ -134,14 +135,19 @@ export class StatehouseClient implements AsyncDisposable {
 
   /**
    * @param options - the client options (already normalized by the entry point)
-   * @param createTransport - builds the transport for the normalized URL
+   * @param createTransport - builds the transport for the normalized URL, with the given interceptors (the API key's)
    * @param onClose - releases what the transport holds (connections)
    */
-  protected constructor(options: ClientOptions, createTransport: (url: string) => Transport, onClose?: () => void) {
+  protected constructor(
+    options: ClientOptions,
+    createTransport: (url: string, interceptors: Interceptor[]) => Transport,
+    onClose?: () => void,
+  ) {
     this.url = normalizeUrl(options.url ?? DEFAULT_URL);
     this.namespace = requireName(options.namespace ?? "default", "namespace");
     this.maxValueBytes = requirePositiveInteger(options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES, "maxValueBytes");
-    this.#runner = new RpcRunner(createTransport(this.url));
+    const apiKey = options.apiKey === undefined ? undefined : checkApiKey(options.apiKey, "apiKey");
+    this.#runner = new RpcRunner(createTransport(this.url, credentialInterceptors(apiKey)));
     this.#onClose = onClose;
   }
 

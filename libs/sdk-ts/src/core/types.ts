@@ -194,8 +194,17 @@ export interface TransactionOutcome<T> {
 
 /** Options common to both entry points' clients. */
 export interface ClientOptions {
-  /** Base URL of the daemon, e.g. `http://127.0.0.1:50051` (default `http://localhost:50051`; `host:port` means `http://host:port`). */
+  /**
+   * Base URL of the daemon, e.g. `http://127.0.0.1:50051` (default `http://localhost:50051`; `host:port` means
+   * `http://host:port`). `https://` is TLS, verified against the system CAs (Node: or `ca`; browsers: their own store).
+   */
   url?: string;
+  /**
+   * API key, sent as `Authorization: Bearer <key>` on every call (as `statehousectl auth create-key` printed it).
+   * Node entry: default `STATEHOUSE_API_KEY` from the environment, else none. Send keys only over `https://`
+   * or loopback.
+   */
+  apiKey?: string;
   /** Default namespace (default `"default"`). */
   namespace?: string;
   /** Largest value `write` accepts, in UTF-8 bytes of its JSON text (default 1 048 576, the daemon's default). */
@@ -218,4 +227,13 @@ export interface StatehouseOptions extends ClientOptions {
   httpVersion?: "2" | "1.1";
   /** Browser entry: the fetch implementation (default `globalThis.fetch`). Ignored by the Node entry. */
   fetch?: typeof globalThis.fetch;
+  /**
+   * Node entry, `https://` only: PEM certificate(s) trusted to sign the daemon's certificate, instead of the
+   * system CAs (a private CA). The browser entry throws TypeError: a browser trusts its own certificate store.
+   */
+  ca?: string | Uint8Array;
+  /** Node entry, `https://` only: PEM client certificate (chain) for mTLS; needs `key`. */
+  cert?: string | Uint8Array;
+  /** Node entry, `https://` only: PEM private key of `cert`. */
+  key?: string | Uint8Array;
 }

@@ -1,19 +1,42 @@
 // The Node entry point's client: connect-node transports (Connect over HTTP/2
-// by default; Connect over HTTP/1.1, gRPC or gRPC-Web on request).
-import { Agent } from "node:http";
-import type { Transport } from "@connectrpc/connect";
+// by default; Connect over HTTP/1.1, gRPC or gRPC-Web on request), TLS for
+// https:// URLs (with an optional private CA and client certificate), and the
+// API key from STATEHOUSE_API_KEY when none is given.
+import { Agent as HttpAgent } from "node:http";
+import { Agent as HttpsAgent } from "node:https";
+import type { Interceptor, Transport } from "@connectrpc/connect";
 import {
   createConnectTransport,
   createGrpcTransport,
   createGrpcWebTransport,
   Http2SessionManager,
 } from "@connectrpc/connect-node";
+import { API_KEY_ENV, checkApiKey } from "../core/credentials.js";
 import { StatehouseClient } from "../core/statehouse-client.js";
 import type { StatehouseOptions } from "../core/types.js";
 
 type Protocol = NonNullable<StatehouseOptions["protocol"]>;
 
-function checkOptions(options: StatehouseOptions): { protocol: Protocol; http2: boolean } {
+/** The TLS options handed to node:http2 / node:https (empty for http://). */
+interface TlsOptions {
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+}
+
+function pem(value: string | Uint8Array | undefined, name: string): Buffer | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "string" && !(value instanceof Uint8Array)) {
+    throw new TypeError(`${name} must be a PEM string or bytes, got ${typeof value}`);
+  }
+  const bytes = typeof value === "string" ? Buffer.from(value, "utf8") : Buffer.from(value);
+  if (!bytes.includes("-----BEGIN ")) {
+    throw new TypeError(`${name} must be PEM (-----BEGIN ...), as the files openssl and the daemon use`);
+  }
+  return bytes;
+}
+
+function checkOptions(options: StatehouseOptions): { protocol: Protocol; http2: boolean; tls: TlsOptions } {
   const protocol = options.protocol ?? "connect";
   if (protocol !== "connect" && protocol !== "grpc" && protocol !== "grpc-web") {
     throw new TypeError(`protocol must be "connect", "grpc" or "grpc-web", got ${JSON.stringify(protocol)}`);
@@ -25,13 +48,30 @@ function checkOptions(options: StatehouseOptions): { protocol: Protocol; http2: 
   if (protocol === "grpc" && httpVersion === "1.1") {
     throw new TypeError('protocol "grpc" requires HTTP/2; httpVersion "1.1" is only valid with "connect" and "grpc-web"');
   }
-  return { protocol, http2: httpVersion === "2" };
+  const tls: TlsOptions = {};
+  const ca = pem(options.ca, "ca");
+  const cert = pem(options.cert, "cert");
+  const key = pem(options.key, "key");
+  if (ca !== undefined) tls.ca = ca;
+  if (cert !== undefined) tls.cert = cert;
+  if (key !== undefined) tls.key = key;
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new TypeError("cert and key go together (mTLS needs both)");
+  }
+  return { protocol, http2: httpVersion === "2", tls };
+}
+
+/** The options with the key from STATEHOUSE_API_KEY when none is given. */
+function withEnvironmentKey(options: StatehouseOptions): StatehouseOptions {
+  const fromEnv = process.env[API_KEY_ENV];
+  if (options.apiKey !== undefined || fromEnv === undefined || fromEnv === "") return options;
+  return { ...options, apiKey: checkApiKey(fromEnv, API_KEY_ENV) };
 }
 
 /** What a client's transport holds open: HTTP/2 sessions or an HTTP/1.1 keep-alive agent. */
-type Connections = { sessionManager: Http2SessionManager; agent?: undefined } | { sessionManager?: undefined; agent: Agent };
+type Connections = { sessionManager: Http2SessionManager; agent?: undefined } | { sessionManager?: undefined; agent: HttpAgent };
 
-function createTransport(baseUrl: string, protocol: Protocol, connections: Connections): Transport {
+function createTransport(baseUrl: string, protocol: Protocol, connections: Connections, interceptors: Interceptor[]): Transport {
   const http =
     connections.agent === undefined
       ? { httpVersion: "2" as const, sessionManager: connections.sessionManager }
@@ -39,12 +79,21 @@ function createTransport(baseUrl: string, protocol: Protocol, connections: Conne
   switch (protocol) {
     case "grpc":
       if (connections.sessionManager === undefined) throw new TypeError('protocol "grpc" requires HTTP/2');
-      return createGrpcTransport({ baseUrl, sessionManager: connections.sessionManager });
+      return createGrpcTransport({ baseUrl, sessionManager: connections.sessionManager, interceptors });
     case "grpc-web":
-      return createGrpcWebTransport({ baseUrl, ...http });
+      return createGrpcWebTransport({ baseUrl, interceptors, ...http });
     case "connect":
-      return createConnectTransport({ baseUrl, useBinaryFormat: true, ...http });
+      return createConnectTransport({ baseUrl, useBinaryFormat: true, interceptors, ...http });
   }
+}
+
+function openConnections(url: string, http2: boolean, tls: TlsOptions): Connections {
+  const https = url.startsWith("https:");
+  if (!https && Object.keys(tls).length > 0) {
+    throw new TypeError(`ca, cert and key need an https:// url, got ${JSON.stringify(url)}`);
+  }
+  if (http2) return { sessionManager: new Http2SessionManager(url, undefined, tls) };
+  return { agent: https ? new HttpsAgent({ keepAlive: true, ...tls }) : new HttpAgent({ keepAlive: true }) };
 }
 
 /**
@@ -71,18 +120,16 @@ export class Statehouse extends StatehouseClient {
    * pool) are shared by its calls, re-established by the next call after the
    * daemon restarts, and closed by {@link StatehouseClient.close}.
    *
-   * @throws TypeError for invalid options
+   * @throws TypeError for invalid options (also a malformed `apiKey` or STATEHOUSE_API_KEY)
    */
   constructor(options: StatehouseOptions = {}) {
-    const { protocol, http2 } = checkOptions(options);
+    const { protocol, http2, tls } = checkOptions(options);
     let connections: Connections | undefined;
     super(
-      options,
-      (url) => {
-        connections = http2
-          ? { sessionManager: new Http2SessionManager(url) }
-          : { agent: new Agent({ keepAlive: true }) };
-        return createTransport(url, protocol, connections);
+      withEnvironmentKey(options),
+      (url, interceptors) => {
+        connections = openConnections(url, http2, tls);
+        return createTransport(url, protocol, connections, interceptors);
       },
       () => {
         connections?.sessionManager?.abort();

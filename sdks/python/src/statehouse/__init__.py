@@ -10,7 +10,15 @@
 
 from ._async_client import AsyncStatehouse, AsyncTransaction
 from ._client import Statehouse, Transaction
-from ._errors import ConflictError, ConnectionError, NotFoundError, StatehouseError, TransactionError
+from ._errors import (
+    AuthenticationError,
+    ConflictError,
+    ConnectionError,
+    NotFoundError,
+    PermissionDeniedError,
+    StatehouseError,
+    TransactionError,
+)
 from ._types import Operation, ReplayEvent, StateResult
 
 __version__ = "0.2.0"
@@ -18,10 +26,12 @@ __version__ = "0.2.0"
 __all__ = [
     "AsyncStatehouse",
     "AsyncTransaction",
+    "AuthenticationError",
     "ConflictError",
     "ConnectionError",
     "NotFoundError",
     "Operation",
+    "PermissionDeniedError",
     "ReplayEvent",
     "StateResult",
     "Statehouse",

@@ -19,6 +19,7 @@ from pyqwest import Client, HTTPTransport
 
 from . import _legacy as legacy
 from ._calls import ClientBase, LastEvents, PageCall, Stream, Unary
+from ._credentials import PathLike
 from ._errors import StatehouseError, translate_errors
 from ._format import format_event_lines
 from ._gen.statehouse.v1.statehouse_connect import StatehouseServiceClient
@@ -115,14 +116,19 @@ class AsyncStatehouse(ClientBase):
         timeout: float | None = None,
         max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
         protocol: Protocol = "grpc",
+        api_key: str | None = None,
+        ca_cert: PathLike | None = None,
+        client_cert: PathLike | None = None,
+        client_key: PathLike | None = None,
     ) -> None:
-        super().__init__(url, namespace, timeout, max_value_bytes)
-        self._transport = HTTPTransport(**transport_options(self._address, protocol))
+        super().__init__(url, namespace, timeout, max_value_bytes, (api_key, ca_cert, client_cert, client_key))
+        self._transport = HTTPTransport(**transport_options(self._address, protocol, self._credentials))
         self._stub = StatehouseServiceClient(
             self._address,
             http_client=Client(self._transport),
             send_compression=None,
             protocol=stub_protocol(protocol),
+            interceptors=self._credentials.interceptors(),
         )
 
     async def _commit_legacy(self, state: TxState) -> int:

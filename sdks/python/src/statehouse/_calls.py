@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from google.protobuf.message import Message
 
+from ._credentials import Credentials, PathLike
 from ._gen.statehouse.v1 import statehouse_pb2 as pb
 from ._transport import timeout_ms
 from ._types import Operation, ReplayEvent, StateResult
@@ -24,6 +25,7 @@ from ._values import from_struct
 __all__ = [
     "Calls",
     "ClientBase",
+    "CredentialArgs",
     "LastEvents",
     "PageCall",
     "Stream",
@@ -58,6 +60,9 @@ class Stream:
     # daemon without it answers UNIMPLEMENTED and the client uses ``method`` from then on.
     batch_method: str | None = None
 
+
+CredentialArgs = tuple[str | None, PathLike | None, PathLike | None, PathLike | None]
+"""``(api_key, ca_cert, client_cert, client_key)`` as the client constructors take them."""
 
 PageCall = Callable[[str], Unary[tuple[list[T], str]]]
 """Builds the call for one page from the previous page's ``next_page_token`` (``""`` first)."""
@@ -286,10 +291,18 @@ class Calls:
 class ClientBase:
     """Configuration shared by ``Statehouse`` and ``AsyncStatehouse``."""
 
-    def __init__(self, url: str, namespace: str, timeout: float | None, max_value_bytes: int) -> None:
+    def __init__(
+        self,
+        url: str,
+        namespace: str,
+        timeout: float | None,
+        max_value_bytes: int,
+        credentials: CredentialArgs = (None, None, None, None),
+    ) -> None:
         if isinstance(max_value_bytes, bool) or not isinstance(max_value_bytes, int) or max_value_bytes <= 0:
             raise TypeError(f"max_value_bytes must be a positive int, got {max_value_bytes!r}")
         self._address = normalize_url(url)
+        self._credentials = Credentials.resolve(self._address, *credentials)
         self._calls = Calls(namespace, timeout_ms(timeout))
         self._max_value_bytes = max_value_bytes
         # False once the daemon answered UNIMPLEMENTED to a batched stream (an older statehouse.v1).
@@ -299,7 +312,7 @@ class ClientBase:
 
     @property
     def url(self) -> str:
-        """The daemon's URL, ``http://host:port``."""
+        """The daemon's URL, ``http://host:port`` (or ``https://``)."""
         return self._address
 
     @property

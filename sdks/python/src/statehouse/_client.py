@@ -14,6 +14,7 @@ from pyqwest import SyncClient, SyncHTTPTransport
 
 from . import _legacy as legacy
 from ._calls import ClientBase, LastEvents, PageCall, Stream, Unary
+from ._credentials import PathLike
 from ._errors import StatehouseError, translate_errors
 from ._format import format_event_lines
 from ._gen.statehouse.v1.statehouse_connect import StatehouseServiceClientSync
@@ -105,10 +106,16 @@ class Transaction(TransactionBase):
 class Statehouse(ClientBase):
     """A client of the Statehouse daemon.
 
-    ``url`` is ``host:port`` or ``http://host:port``. Creating a client never
-    fails because the daemon is down: the first call raises ``ConnectionError``,
-    and the same client works again once the daemon is back. ``timeout`` (seconds)
-    bounds each unary call; streams are never cut by it.
+    ``url`` is ``host:port``, ``http://host:port`` or ``https://host:port`` (TLS).
+    Creating a client never fails because the daemon is down: the first call raises
+    ``ConnectionError``, and the same client works again once the daemon is back.
+    ``timeout`` (seconds) bounds each unary call; streams are never cut by it.
+
+    ``api_key`` (default: ``STATEHOUSE_API_KEY`` from the environment, else none) is
+    sent as ``Authorization: Bearer <key>`` on every call. With ``https://``,
+    ``ca_cert`` is a PEM bundle path trusted instead of the system CAs, and
+    ``client_cert``/``client_key`` (PEM paths) present a client certificate (mTLS).
+    A rejected key raises ``AuthenticationError``, a missing role ``PermissionDeniedError``.
     """
 
     def __init__(
@@ -119,14 +126,19 @@ class Statehouse(ClientBase):
         timeout: float | None = None,
         max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
         protocol: Protocol = "grpc",
+        api_key: str | None = None,
+        ca_cert: PathLike | None = None,
+        client_cert: PathLike | None = None,
+        client_key: PathLike | None = None,
     ) -> None:
-        super().__init__(url, namespace, timeout, max_value_bytes)
-        self._transport = SyncHTTPTransport(**transport_options(self._address, protocol))
+        super().__init__(url, namespace, timeout, max_value_bytes, (api_key, ca_cert, client_cert, client_key))
+        self._transport = SyncHTTPTransport(**transport_options(self._address, protocol, self._credentials))
         self._stub = StatehouseServiceClientSync(
             self._address,
             http_client=SyncClient(self._transport),
             send_compression=None,
             protocol=stub_protocol(protocol),
+            interceptors=self._credentials.interceptors_sync(),
         )
 
     def _commit_legacy(self, state: TxState) -> int:

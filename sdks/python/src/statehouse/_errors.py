@@ -19,9 +19,11 @@ from connectrpc.errors import ConnectError
 from ._gen.statehouse.v1 import statehouse_pb2 as pb
 
 __all__ = [
+    "AuthenticationError",
     "ConflictError",
     "ConnectionError",
     "NotFoundError",
+    "PermissionDeniedError",
     "StatehouseError",
     "TransactionConnectionError",
     "TransactionError",
@@ -66,6 +68,22 @@ class ConnectionError(StatehouseError, builtins.ConnectionError):  # the origina
     """
 
 
+class AuthenticationError(StatehouseError):
+    """The daemon wants a credential and got none, or one it does not accept (code ``UNAUTHENTICATED``).
+
+    An unknown, revoked, expired or malformed API key, or no key where the daemon
+    requires one. Retrying with the same credential cannot succeed.
+    """
+
+
+class PermissionDeniedError(StatehouseError):
+    """The credential lacks the role the call needs (code ``PERMISSION_DENIED``).
+
+    ``details["namespace"]`` and ``details["role"]`` name the namespace and the role
+    (``read``, ``write``, ``admin``) it would take. Nothing was applied.
+    """
+
+
 class TransactionConnectionError(ConnectionError, TransactionError):
     """A connection failure while beginning, committing or aborting a transaction.
 
@@ -83,6 +101,8 @@ _BY_CODE: dict[int, type[StatehouseError]] = {
     pb.KEY_NOT_FOUND: NotFoundError,
     pb.VERSION_NOT_FOUND: NotFoundError,
     pb.UNAVAILABLE: ConnectionError,
+    pb.UNAUTHENTICATED: AuthenticationError,
+    pb.PERMISSION_DENIED: PermissionDeniedError,
 }
 
 # Errors without a StatehouseError detail: these codes mean the call never got a
@@ -98,6 +118,9 @@ _BY_CONNECT_CODE: dict[Code, tuple[type[StatehouseError], str]] = {
     Code.RESOURCE_EXHAUSTED: (StatehouseError, "LIMIT_EXCEEDED"),
     # An RPC the daemon does not have (an original 0.1.x daemon has only the first twelve).
     Code.UNIMPLEMENTED: (StatehouseError, "UNIMPLEMENTED"),
+    # Without a detail: a proxy in front of the daemon, or a daemon older than the detail.
+    Code.UNAUTHENTICATED: (AuthenticationError, "UNAUTHENTICATED"),
+    Code.PERMISSION_DENIED: (PermissionDeniedError, "PERMISSION_DENIED"),
 }
 
 
@@ -133,7 +156,7 @@ def from_connect_error(err: ConnectError, *, address: str, transactional: bool =
         message = f"connection to the Statehouse daemon at {address} failed: {message}"
         if transactional:
             cls = TransactionConnectionError
-    elif transactional and not issubclass(cls, TransactionError):
+    elif transactional and not issubclass(cls, (TransactionError, AuthenticationError, PermissionDeniedError)):
         cls = TransactionError
     return cls(message, code=code, details=details)
 

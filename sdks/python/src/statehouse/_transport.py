@@ -13,6 +13,8 @@ from typing import Any, Literal
 from connectrpc.protocol import ProtocolType
 from pyqwest import HTTPVersion
 
+from ._credentials import Credentials
+
 __all__ = ["PROTOCOLS", "Protocol", "stub_protocol", "timeout_ms", "transport_options"]
 
 Protocol = Literal["grpc", "connect"]
@@ -25,15 +27,18 @@ def _check(protocol: object) -> Protocol:
     return protocol  # type: ignore[return-value]
 
 
-def transport_options(address: str, protocol: Protocol = "grpc") -> dict[str, Any]:
+def transport_options(
+    address: str, protocol: Protocol = "grpc", credentials: Credentials | None = None
+) -> dict[str, Any]:
     """Options for ``pyqwest.HTTPTransport`` / ``SyncHTTPTransport``.
 
-    gRPC: HTTP/2 (one multiplexed connection); Connect: plaintext HTTP/1.1 (a pool
-    of keep-alive connections). A stale connection after a daemon restart is
-    replaced transparently; system CAs for ``https://``.
+    gRPC: HTTP/2 (one multiplexed connection); Connect: HTTP/1.1 (a pool of
+    keep-alive connections). A stale connection after a daemon restart is
+    replaced transparently. ``https://`` is TLS, verified against the system CAs
+    or only the credentials' ``ca_cert``; see ``Credentials``.
     """
     options: dict[str, Any] = {
-        "tls_include_system_certs": address.startswith("https://"),
+        **(credentials or Credentials()).transport_options(address),
         "connect_timeout": 10.0,
         "follow_redirects": False,
         "enable_otel": False,

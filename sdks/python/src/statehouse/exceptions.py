@@ -1,4 +1,6 @@
-"""The exceptions, as in the original SDK, plus ``ConflictError``.
+"""The exceptions, as in the original SDK, plus ``ConflictError`` and the two refusals of an API key.
+
+``AuthenticationError`` (no or a bad key) and ``PermissionDeniedError`` (a missing role) are new.
 
 ``StatehouseError`` is the base of ``TransactionError`` (and its ``ConflictError``),
 ``NotFoundError`` and ``ConnectionError``. A connection failure while beginning or
@@ -7,6 +9,22 @@ committing a transaction (also when a ``with`` block commits) is both a
 catching it as it did with the original SDK.
 """
 
-from ._errors import ConflictError, ConnectionError, NotFoundError, StatehouseError, TransactionError
+from ._errors import (
+    AuthenticationError,
+    ConflictError,
+    ConnectionError,
+    NotFoundError,
+    PermissionDeniedError,
+    StatehouseError,
+    TransactionError,
+)
 
-__all__ = ["ConflictError", "ConnectionError", "NotFoundError", "StatehouseError", "TransactionError"]
+__all__ = [
+    "AuthenticationError",
+    "ConflictError",
+    "ConnectionError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "StatehouseError",
+    "TransactionError",
+]
