@@ -4,6 +4,7 @@
 //   scope:api     -> generated statehouse.v1 code; imports nothing
 //   scope:sdk     -> may import only scope:api (never the engine)
 //   scope:daemon  -> may import scope:engine and scope:api
+//   scope:integration -> framework integrations: only scope:sdk (no engine, no RPC code)
 //   type:e2e, type:bench -> may import everything
 import nx from "@nx/eslint-plugin";
 
@@ -28,12 +29,21 @@ export default [
             { sourceTag: "scope:api", onlyDependOnLibsWithTags: [] },
             { sourceTag: "scope:sdk", onlyDependOnLibsWithTags: ["scope:api"], bannedExternalImports: ["@nxtedition/rocksdb", "@statehouse/engine"] },
             { sourceTag: "scope:daemon", onlyDependOnLibsWithTags: ["scope:engine", "scope:api"] },
+            { sourceTag: "scope:integration", onlyDependOnLibsWithTags: ["scope:sdk"], bannedExternalImports: [...rpcPackages, "@nxtedition/rocksdb", "@statehouse/engine"] },
             { sourceTag: "type:e2e", onlyDependOnLibsWithTags: ["*"] },
             { sourceTag: "type:bench", onlyDependOnLibsWithTags: ["*"] },
           ],
         },
       ],
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
+    },
+  },
+  {
+    // The framework integrations run wherever the client they are given runs.
+    files: ["libs/langgraph-checkpoint/src/**/*.ts", "libs/openai-agents-session/src/**/*.ts"],
+    ignores: ["**/*.test.ts"],
+    rules: {
+      "no-restricted-imports": ["error", { patterns: [{ group: ["node:*"], message: "Integrations import no Node built-ins (they run in browsers too)." }] }],
     },
   },
   {
