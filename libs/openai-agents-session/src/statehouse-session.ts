@@ -3,7 +3,7 @@
 // consistent snapshot, so concurrent writers and readers never lose or tear
 // a batch of items.
 import type { AgentInputItem, Session } from "@openai/agents";
-import type { JsonObject, StatehouseClient, TransactOperation } from "@statehouse/sdk";
+import { StatehouseError, type JsonObject, type StatehouseClient, type TransactOperation } from "@statehouse/sdk";
 
 export interface StatehouseSessionOptions {
   /** The session's id (default: a random UUID). */
@@ -95,16 +95,33 @@ export class StatehouseSession implements Session {
   /**
    * The items, oldest first; with `limit`, the last `limit` of them. One
    * consistent view: every item read as of the commit of the head record, so
-   * a concurrent change is either wholly in the answer or not at all.
+   * a concurrent change is either wholly in the answer or not at all. (When
+   * the namespace's history retention has compacted past that commit, the
+   * view is taken as of the retention horizon instead: nothing in the session
+   * changed between the two.)
    */
   async getItems(limit?: number): Promise<AgentInputItem[]> {
     if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 0)) throw new TypeError(`limit must be a non-negative integer (got ${limit})`);
     if (limit === 0) return [];
     const headState = await this.client.getState(this.agentId, HEAD, this.#ns);
-    const head = headOf(headState.value);
+    let asOf = headState.commitTs;
+    let head = headOf(headState.value);
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        return await this.#itemsAsOf(head, asOf, limit);
+      } catch (error) {
+        // (The SDK's code type does not list HISTORY_COMPACTED yet; the daemon sends it.)
+        const horizon = error instanceof StatehouseError && (error.code as string) === "HISTORY_COMPACTED" ? error.details["horizon_commit_ts"] : undefined;
+        if (horizon === undefined || attempt >= 3) throw error;
+        asOf = BigInt(horizon);
+        head = headOf((await this.client.getStateAsOf(this.agentId, HEAD, asOf, this.#ns)).value);
+      }
+    }
+  }
+
+  async #itemsAsOf(head: Head, asOf: bigint, limit: number | undefined): Promise<AgentInputItem[]> {
     if (head.next === head.start) return [];
     const from = limit === undefined ? head.start : Math.max(head.start, head.next - limit);
-    const asOf = headState.commitTs;
     if (limit !== undefined && limit <= 64) {
       const keys = Array.from({ length: head.next - from }, (_, i) => itemKey(from + i));
       const states = await Promise.all(keys.map((key) => this.client.getStateAsOf(this.agentId, key, asOf, this.#ns)));
