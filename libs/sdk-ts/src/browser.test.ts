@@ -13,6 +13,7 @@ import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bundleForBrowser } from "./test-support/bundle-for-browser.js";
 import { DaemonProcess, uniqueAgent } from "./test-support/daemon.js";
 import { readmeExample } from "./test-support/readme-example.js";
 
@@ -72,21 +73,8 @@ beforeAll(async () => {
   allowed = await serve();
   refused = await serve();
   daemon = await DaemonProcess.start({ env: { STATEHOUSE_CORS_ORIGINS: origin(allowed) } });
-  const readme = await build({
-    stdin: {
-      contents: readmeExample("browser", { url: daemon.url, agent: readmeAgent, agentInExample: "dashboard" }),
-      loader: "ts",
-      resolveDir: dirname(PAGE_SCRIPT),
-    },
-    bundle: true,
-    write: false,
-    format: "esm",
-    platform: "browser",
-    target: "es2022",
-    conditions: ["@statehouse/source"],
-    logLevel: "silent",
-  });
-  readmeBundle = readme.outputFiles[0]?.text ?? "";
+  const readme = readmeExample("browser", { url: daemon.url, agent: readmeAgent, agentInExample: "dashboard" });
+  readmeBundle = (await bundleForBrowser(readme, dirname(PAGE_SCRIPT))).text;
   userDataDir = await mkdtemp(join(tmpdir(), "statehouse-chromium-"));
   context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,

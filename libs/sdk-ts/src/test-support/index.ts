@@ -5,3 +5,4 @@ export type { DaemonExit, DaemonOptions } from "./daemon.js";
 export { runReadmeBlock } from "./run-readme-block.js";
 export { useTestDaemon } from "./use-test-daemon.js";
 export type { TestDaemon } from "./use-test-daemon.js";
+export { bundleForBrowser } from "./bundle-for-browser.js";

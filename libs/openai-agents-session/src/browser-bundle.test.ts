@@ -1,0 +1,16 @@
+// The package in a browser build: bundled with the SDK's browser entry by
+// esbuild (platform "browser"), nothing Node-only goes in.
+import { bundleForBrowser } from "@statehouse/sdk/test-support";
+import { expect, it } from "vitest";
+
+it("bundles for browsers with the SDK's browser entry and no Node built-ins", async () => {
+  const { inputs } = await bundleForBrowser(
+    `import { Statehouse } from "@statehouse/sdk";
+     import { StatehouseSession } from "@statehouse/openai-agents";
+     const client = new Statehouse({ url: "http://localhost:50051" });
+     export const session = new StatehouseSession(client, { sessionId: "s" });`,
+    import.meta.dirname,
+  );
+  expect(inputs).toEqual(expect.arrayContaining([expect.stringMatching(/(^|\/)src\/statehouse-session\.ts$/), expect.stringMatching(/sdk-ts\/src\/browser\.ts$/)]));
+  expect(inputs.filter((input) => /^node:|connect-node|sdk-ts\/src\/node\//.test(input))).toEqual([]);
+});
