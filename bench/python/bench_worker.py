@@ -16,6 +16,9 @@ modes:
   noop-sdk       client.health() through the SDK (the SDK's own ceiling)
   replay-sdk     client.replay(agent_id) through the SDK, counting events
   replay-grpcio  the Replay stream through grpcio
+  langgraph-statehouse / langgraph-postgres
+                 LangGraph checkpoint put + get_tuple of a real graph's checkpoints (bench_langgraph.py)
+                 through StatehouseSaver / the official PostgresSaver (spec["postgres_dsn"])
 
 Concurrency: concurrency 1 uses the blocking client in the main thread, as a
 typical agent does. Concurrency > 1 runs that many threads, each with its
@@ -32,6 +35,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -241,7 +245,30 @@ def run_replay_grpcio(spec: dict[str, Any]) -> dict[str, float]:
     return timed_replay(count)
 
 
+def run_langgraph(savers_name: str) -> Callable[[dict[str, Any]], dict[str, float]]:
+    """LangGraph checkpoint put + get_tuple (bench_langgraph.py): one saver (own connection) per worker."""
+
+    def run(spec: dict[str, Any]) -> dict[str, float]:
+        import bench_langgraph  # only these modes import LangGraph
+
+        savers = getattr(bench_langgraph, savers_name)
+        puts = bench_langgraph.record_puts()
+        with ExitStack() as stack:
+            made = savers(spec, stack)
+            per_worker = [next(made) for _ in range(spec["concurrency"])]
+            return closed_loop(
+                spec["concurrency"],
+                spec["warmup_s"],
+                spec["duration_s"],
+                lambda w: bench_langgraph.loop_op(per_worker[w], puts),
+            )
+
+    return run
+
+
 MODES: dict[str, Callable[[dict[str, Any]], dict[str, float]]] = {
+    "langgraph-statehouse": run_langgraph("statehouse_savers"),
+    "langgraph-postgres": run_langgraph("postgres_savers"),
     "commit-sdk": run_commit_sdk,
     "commit-grpcio": run_commit_grpcio,
     "noop-grpcio": run_noop_grpcio,

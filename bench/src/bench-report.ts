@@ -355,6 +355,7 @@ const FIGURE_TITLES: Record<Figure, string> = {
   P4: "P4 — daemon restart-to-serving time (default snapshots)",
   P5: "P5 — point reads/s",
   P6: "P6 — daemon peak RSS",
+  LG: "LG — LangGraph checkpoint put + get_tuple/s (same graph's checkpoints, Python savers)",
   context: "Context — the limits: no-op calls, raw HTTP/2, disk",
 };
 

@@ -2,8 +2,8 @@
 // system through one client) in one cell of a figure (e.g. P1 at 64 clients);
 // each run returns named metrics, and each metric becomes a report row.
 
-export type Figure = "P1" | "P2" | "P3" | "P4" | "P5" | "P6" | "context";
-export const FIGURES: readonly Figure[] = ["P1", "P2", "P3", "P4", "P5", "P6", "context"];
+export type Figure = "P1" | "P2" | "P3" | "P4" | "P5" | "P6" | "LG" | "context";
+export const FIGURES: readonly Figure[] = ["P1", "P2", "P3", "P4", "P5", "P6", "LG", "context"];
 
 export type System = "statehouse" | "etcd" | "postgres" | "baseline";
 

@@ -12,7 +12,15 @@ import { REPO_ROOT } from "./peers/statehouse-daemon.js";
 export const VENV_PYTHON = join(REPO_ROOT, ".venv", "bin", "python");
 export const PYTHON_WORKER = join(REPO_ROOT, "bench", "python", "bench_worker.py");
 
-export type PythonMode = "commit-sdk" | "commit-grpcio" | "noop-grpcio" | "noop-sdk" | "replay-sdk" | "replay-grpcio";
+export type PythonMode =
+  | "commit-sdk"
+  | "commit-grpcio"
+  | "noop-grpcio"
+  | "noop-sdk"
+  | "replay-sdk"
+  | "replay-grpcio"
+  | "langgraph-statehouse"
+  | "langgraph-postgres";
 
 export interface PythonSpec {
   mode: PythonMode;
@@ -24,6 +32,10 @@ export interface PythonSpec {
   agent_prefix: string;
   agent_id: string;
   value_bytes: number;
+  /** langgraph-postgres: the PostgreSQL the bench started. */
+  postgres_dsn?: string;
+  /** langgraph-statehouse: the saver's blob cache (0 = off; default: the saver's default). */
+  blob_cache_bytes?: number;
 }
 
 /** Why the Python rows cannot run here, or null when they can. */

@@ -18,6 +18,7 @@ import { profileDaemon } from "./profile/daemon-profile.js";
 import type { ProfileSummary } from "./profile/cpu-profile-summary.js";
 import { runRounds } from "./run-rounds.js";
 import { commitGroups } from "./workloads/commit-workloads.js";
+import { langgraphGroups } from "./workloads/langgraph-workloads.js";
 import { noopGroups } from "./workloads/noop-workloads.js";
 import { readGroup } from "./workloads/read-workloads.js";
 import { replayGroup } from "./workloads/replay-workloads.js";
@@ -73,12 +74,16 @@ export async function runBench(options: RunBenchOptions): Promise<RunBenchResult
   let results: Awaited<ReturnType<typeof runRounds>> = [];
   let profiles: ProfileSummary[] = [];
   try {
-    if (plan.peers && wants("P1", "P2", "P3", "P5", "context")) {
-      ensureEtcdInstalled(log);
+    if (plan.peers && wants("P1", "P2", "P3", "P5", "LG", "context")) {
+      // LG compares with PostgreSQL only.
+      const withEtcd = wants("P1", "P2", "P3", "P5", "context");
+      if (withEtcd) ensureEtcdInstalled(log);
       ensurePostgresInstalled(log);
-      etcd = await startEtcd(workDir);
-      versions["etcd"] = etcd.version;
-      log(`etcd ${etcd.version} on ${etcd.address}`);
+      if (withEtcd) {
+        etcd = await startEtcd(workDir);
+        versions["etcd"] = etcd.version;
+        log(`etcd ${etcd.version} on ${etcd.address}`);
+      }
       postgres = await startPostgres(workDir);
       versions["PostgreSQL"] = `${postgres.version} (fsync=on, synchronous_commit=on)`;
       const admin = await PostgresBenchClient.connect(postgres);
@@ -106,10 +111,11 @@ export async function runBench(options: RunBenchOptions): Promise<RunBenchResult
       if (wants("P1", "P2")) groups.push(...commitGroups(env));
       if (wants("P3")) groups.push(replayGroup(env));
       if (wants("P5")) groups.push(readGroup(env));
+      if (wants("LG")) groups.push(...langgraphGroups(env));
       if (wants("P4", "P6")) groups.push(restartGroup(env));
     }
     results = await runRounds(groups, plan.rounds, log);
-    if (plan.profile) profiles = await profileDaemon(env, wants("P3", "P5"));
+    if (plan.profile) profiles = await profileDaemon(env, wants("P3", "P5"), wants("LG"));
   } finally {
     await daemon?.stop().catch(() => undefined);
     await etcd?.stop().catch(() => undefined);

@@ -4,10 +4,12 @@
 import { mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { Statehouse } from "@statehouse/sdk";
-import { loopFor, NAMESPACE, type BenchEnv } from "../bench-env.js";
+import { loopFor, NAMESPACE, pythonLoopSpec, type BenchEnv } from "../bench-env.js";
 import { benchValue } from "../bench-value.js";
 import { connectClient } from "../clients/connect-clients.js";
 import { startDaemon, type RunningDaemon } from "../peers/statehouse-daemon.js";
+import { runPythonWorker } from "../python-worker.js";
+import { LANGGRAPH_CONCURRENCY } from "../workloads/langgraph-workloads.js";
 import { REPLAY_AGENT } from "../workloads/replay-data.js";
 import { monotonicUs, summarizeCpuProfile, type ProfileSummary } from "./cpu-profile-summary.js";
 
@@ -16,7 +18,7 @@ interface Scenario {
   run(daemon: RunningDaemon): Promise<void>;
 }
 
-function scenarios(env: BenchEnv, withReplayData: boolean): Scenario[] {
+function scenarios(env: BenchEnv, withReplayData: boolean, withLangGraph: boolean): Scenario[] {
   const concurrency = Math.max(...env.plan.concurrency);
   const list: Scenario[] = [
     {
@@ -38,14 +40,23 @@ function scenarios(env: BenchEnv, withReplayData: boolean): Scenario[] {
       },
     });
   }
+  if (withLangGraph && env.pythonSkip === null) {
+    const concurrency = Math.max(...LANGGRAPH_CONCURRENCY);
+    list.push({
+      name: `LG: StatehouseSaver put + get_tuple, ${concurrency} Python clients, ${env.plan.commitMs / 1000} s`,
+      run: async (daemon) => {
+        await runPythonWorker({ ...pythonLoopSpec(env, "langgraph-statehouse", concurrency, env.plan.commitMs, "lg-profile"), url: daemon.url });
+      },
+    });
+  }
   return list;
 }
 
 /** Stops env.daemon first (the data dir allows one daemon); profiles each scenario on a fresh daemon. */
-export async function profileDaemon(env: BenchEnv, withReplayData: boolean): Promise<ProfileSummary[]> {
+export async function profileDaemon(env: BenchEnv, withReplayData: boolean, withLangGraph = false): Promise<ProfileSummary[]> {
   await env.daemon.stop();
   const summaries: ProfileSummary[] = [];
-  for (const [i, scenario] of scenarios(env, withReplayData).entries()) {
+  for (const [i, scenario] of scenarios(env, withReplayData, withLangGraph).entries()) {
     const dir = join(env.workDir, `profile-${i}`);
     mkdirSync(dir, { recursive: true });
     const daemon = await startDaemon({

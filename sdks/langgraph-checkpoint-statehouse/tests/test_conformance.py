@@ -39,3 +39,12 @@ async def test_sync_saver_passes_the_conformance_suite(daemon_url: str) -> None:
             yield StatehouseSaver(client, namespace=f"conformance-{uuid.uuid4().hex[:8]}")
 
     check(await validate(saver))
+
+
+async def test_sync_saver_without_blob_cache_passes_the_conformance_suite(daemon_url: str) -> None:
+    @checkpointer_test(name="StatehouseSaver (blob cache off)")
+    async def saver() -> AsyncIterator[StatehouseSaver]:
+        with Statehouse(url=daemon_url) as client:
+            yield StatehouseSaver(client, namespace=f"conformance-{uuid.uuid4().hex[:8]}", blob_cache_bytes=0)
+
+    check(await validate(saver))

@@ -21,6 +21,7 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 from statehouse import AsyncStatehouse
 
 from . import _layout as layout
+from ._blob_cache import DEFAULT_BLOB_CACHE_BYTES, BlobCache
 from ._sync import DEFAULT_NAMESPACE, LATEST_PAGE
 
 __all__ = ["AsyncStatehouseSaver"]
@@ -37,11 +38,17 @@ class AsyncStatehouseSaver(BaseCheckpointSaver[str]):
     """
 
     def __init__(
-        self, client: AsyncStatehouse, *, namespace: str = DEFAULT_NAMESPACE, serde: SerializerProtocol | None = None
+        self,
+        client: AsyncStatehouse,
+        *,
+        namespace: str = DEFAULT_NAMESPACE,
+        serde: SerializerProtocol | None = None,
+        blob_cache_bytes: int = DEFAULT_BLOB_CACHE_BYTES,
     ) -> None:
         super().__init__(serde=serde)
         self.client = client
         self.namespace = namespace
+        self.blobs = BlobCache(blob_cache_bytes)
         self.loop = asyncio.get_running_loop()
 
     @classmethod
@@ -60,14 +67,27 @@ class AsyncStatehouseSaver(BaseCheckpointSaver[str]):
                     tx.delete(op.agent_id, op.key, namespace=op.namespace)
                 else:
                     tx.write(op.agent_id, op.key, op.value, namespace=op.namespace)
+        for op in ops:
+            if op.value is not None and layout.is_blob_key(op.key):
+                self.blobs.put((op.namespace, op.agent_id, op.key), op.value)
 
     async def _tuple(
         self, thread_id: str, found: layout.Grouped, metadata: CheckpointMetadata | None = None
     ) -> CheckpointTuple:
         checkpoint, keys = found.blob_keys(self.serde)
-        read = [self.client.get_state(thread_id, key, self.namespace) for key in keys.values()]
-        blobs = dict(zip(keys, await asyncio.gather(*read), strict=True))
+        blobs = dict(
+            zip(keys, await asyncio.gather(*(self._blob(thread_id, key) for key in keys.values())), strict=True)
+        )
         return layout.build_tuple(self.serde, thread_id, found, checkpoint, blobs, metadata)
+
+    async def _blob(self, thread_id: str, key: str) -> dict[str, Any] | None:
+        cache_key = (self.namespace, thread_id, key)
+        if (cached := self.blobs.get(cache_key)) is not None:
+            return cached
+        record = await self.client.get_state(thread_id, key, self.namespace)
+        if record.exists and record.value is not None:
+            self.blobs.put(cache_key, record.value)
+        return record.value
 
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         thread_id = str(config["configurable"]["thread_id"])
@@ -151,6 +171,7 @@ class AsyncStatehouseSaver(BaseCheckpointSaver[str]):
         keys = await self.client.list_keys(thread_id, self.namespace)
         for ops in layout.delete_batches(self.namespace, thread_id, keys):
             await self._commit(ops)
+        self.blobs.drop_thread(self.namespace, thread_id)
 
     def get_next_version(self, current: str | None, channel: None = None) -> str:
         return layout.next_version(current)

@@ -51,6 +51,7 @@ __all__ = [
     "delete_batches",
     "group",
     "index_namespace",
+    "is_blob_key",
     "namespace_prefix",
     "next_version",
     "put_operations",
@@ -105,6 +106,10 @@ def checkpoint_key(checkpoint_ns: str, checkpoint_id: str) -> str:
 
 def writes_prefix(checkpoint_ns: str, checkpoint_id: str, task_id: str) -> str:
     return f"{checkpoint_key(checkpoint_ns, checkpoint_id)}w/{_enc(task_id)}/"
+
+
+def is_blob_key(key: str) -> bool:
+    return key.startswith("b/")
 
 
 def blob_key(checkpoint_ns: str, channel: str, version: str | int | float) -> str:
@@ -299,16 +304,15 @@ def build_tuple(
     thread_id: str,
     found: Grouped,
     checkpoint: Checkpoint,
-    blobs: Mapping[str, StateResult],
+    blobs: Mapping[str, dict[str, Any] | None],
     metadata: CheckpointMetadata | None = None,
 ) -> CheckpointTuple:
     """The CheckpointTuple of a checkpoint record, its writes and its channels' blob records."""
     record = found.record
     checkpoint_ns = record["ns"]
     values = {}
-    for channel, blob in blobs.items():
-        stored = blob.value or {}
-        if "v" in stored:
+    for channel, stored in blobs.items():
+        if stored and "v" in stored:
             values[channel] = _load(serde, stored["v"])
     writes = sorted(found.writes, key=lambda w: _writes_sort_key(w["path"], w["task"], int(w["idx"])))
     parent = record.get("parent")

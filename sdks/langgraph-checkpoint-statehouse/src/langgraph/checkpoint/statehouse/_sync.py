@@ -22,12 +22,13 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 from statehouse import Statehouse
 
 from . import _layout as layout
+from ._blob_cache import DEFAULT_BLOB_CACHE_BYTES, BlobCache
 
 __all__ = ["StatehouseSaver"]
 
 DEFAULT_NAMESPACE = "langgraph"
 # Records per ScanPrefix page while looking for the latest checkpoint: it and its writes come first.
-LATEST_PAGE = 64
+LATEST_PAGE = 4
 
 
 class StatehouseSaver(BaseCheckpointSaver[str]):
@@ -40,11 +41,17 @@ class StatehouseSaver(BaseCheckpointSaver[str]):
     """
 
     def __init__(
-        self, client: Statehouse, *, namespace: str = DEFAULT_NAMESPACE, serde: SerializerProtocol | None = None
+        self,
+        client: Statehouse,
+        *,
+        namespace: str = DEFAULT_NAMESPACE,
+        serde: SerializerProtocol | None = None,
+        blob_cache_bytes: int = DEFAULT_BLOB_CACHE_BYTES,
     ) -> None:
         super().__init__(serde=serde)
         self.client = client
         self.namespace = namespace
+        self.blobs = BlobCache(blob_cache_bytes)
 
     @classmethod
     @contextmanager
@@ -62,13 +69,25 @@ class StatehouseSaver(BaseCheckpointSaver[str]):
                     tx.delete(op.agent_id, op.key, namespace=op.namespace)
                 else:
                     tx.write(op.agent_id, op.key, op.value, namespace=op.namespace)
+        for op in ops:
+            if op.value is not None and layout.is_blob_key(op.key):
+                self.blobs.put((op.namespace, op.agent_id, op.key), op.value)
 
     def _tuple(
         self, thread_id: str, found: layout.Grouped, metadata: CheckpointMetadata | None = None
     ) -> CheckpointTuple:
         checkpoint, keys = found.blob_keys(self.serde)
-        blobs = {ch: self.client.get_state(thread_id, key, self.namespace) for ch, key in keys.items()}
+        blobs = {ch: self._blob(thread_id, key) for ch, key in keys.items()}
         return layout.build_tuple(self.serde, thread_id, found, checkpoint, blobs, metadata)
+
+    def _blob(self, thread_id: str, key: str) -> dict[str, Any] | None:
+        cache_key = (self.namespace, thread_id, key)
+        if (cached := self.blobs.get(cache_key)) is not None:
+            return cached
+        record = self.client.get_state(thread_id, key, self.namespace)
+        if record.exists and record.value is not None:
+            self.blobs.put(cache_key, record.value)
+        return record.value
 
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         thread_id = str(config["configurable"]["thread_id"])
@@ -139,6 +158,7 @@ class StatehouseSaver(BaseCheckpointSaver[str]):
         keys = self.client.list_keys(thread_id, self.namespace)
         for ops in layout.delete_batches(self.namespace, thread_id, keys):
             self._commit(ops)
+        self.blobs.drop_thread(self.namespace, thread_id)
 
     def get_next_version(self, current: str | None, channel: None = None) -> str:
         return layout.next_version(current)
