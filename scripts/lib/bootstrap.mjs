@@ -62,15 +62,24 @@ export function ensurePythonVenv() {
 }
 
 /** Installs Debian's chromium for the browser tests when it is missing (needs root). */
+function aptGet(args) {
+  const [command, ...rest] = process.getuid?.() === 0 ? ["apt-get", ...args] : ["sudo", "apt-get", ...args];
+  execFileSync(command, rest, { stdio: "inherit", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+}
+
 export function ensureChromium() {
   if (existsSync("/usr/bin/chromium")) return;
   log("installing Debian's chromium for the browser tests (apt-get)…");
-  const run = (args) => {
-    const [command, ...rest] = process.getuid?.() === 0 ? args : ["sudo", ...args];
-    execFileSync(command, rest, { stdio: "inherit", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
-  };
-  run(["apt-get", "update", "-q"]);
-  run(["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium", "fonts-liberation"]);
+  aptGet(["update", "-q"]);
+  aptGet(["install", "-y", "-q", "--no-install-recommends", "chromium", "fonts-liberation"]);
+}
+
+/** The openssl CLI: the daemon's TLS tests make a throwaway CA with it at test time. */
+export function ensureOpenssl() {
+  if (existsSync("/usr/bin/openssl")) return;
+  log("installing Debian's openssl for the TLS tests (apt-get)…");
+  aptGet(["update", "-q"]);
+  aptGet(["install", "-y", "-q", "--no-install-recommends", "openssl"]);
 }
 
 /** Runs the workspace's nx with caching on and no cloud, streaming output. */

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { Code } from "@connectrpc/connect";
 import { StatehouseService } from "@statehouse/api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ConfigError, envAliasesInUse, parseListenAddr, resolveConfig, SETTINGS } from "./config.js";
+import { ConfigError, envAliasesInUse, exposureProblem, isLoopbackHost, parseListenAddr, resolveConfig, SETTINGS } from "./config.js";
 import { DaemonProcess, runDaemonToExit, spawnDaemon } from "./test-support/daemon-process.js";
 import { failure, GrpcJsDriver } from "./test-support/rpc-drivers.js";
 
@@ -157,6 +157,42 @@ describe("resolveConfig", () => {
   });
 });
 
+describe("security settings", () => {
+  it("defaults to auth off, no TLS, no CORS origins and the per-key limits", () => {
+    const c = resolveConfig({ env: {} });
+    expect(c).toMatchObject({ authMode: "off", tlsCert: null, tlsKey: null, tlsClientCa: null, corsOrigins: [], allowedHosts: [], insecureAllowExposed: false, keyMaxOpenTransactions: 1000, keyMaxOpenStreams: 128 });
+    expect(resolveConfig({ env: { STATEHOUSE_AUTH: "Required" } }).authMode).toBe("required");
+    expect(() => resolveConfig({ env: { STATEHOUSE_AUTH: "on" } })).toThrow(/STATEHOUSE_AUTH.*off, optional, required/);
+  });
+
+  it("needs --tls-cert and --tls-key together, and TLS for --tls-client-ca", () => {
+    expect(() => resolveConfig({ env: { STATEHOUSE_TLS_CERT: "c.pem" } })).toThrow(/--tls-cert .* and --tls-key .* go together/);
+    expect(() => resolveConfig({ env: { STATEHOUSE_TLS_CLIENT_CA: "ca.pem" } })).toThrow(/needs --tls-cert/);
+    expect(resolveConfig({ env: { STATEHOUSE_TLS_CERT: "c.pem", STATEHOUSE_TLS_KEY: "k.pem" }, cwd: "/etc/sh" })).toMatchObject({ tlsCert: "/etc/sh/c.pem", tlsKey: "/etc/sh/k.pem" });
+  });
+
+  it("validates --allowed-hosts", () => {
+    expect(resolveConfig({ env: { STATEHOUSE_ALLOWED_HOSTS: "State.example.com, *.corp.example" } }).allowedHosts).toEqual(["state.example.com", "*.corp.example"]);
+    expect(() => resolveConfig({ env: { STATEHOUSE_ALLOWED_HOSTS: "http://x" } })).toThrow(/not a host name/);
+  });
+
+  it("refuses a non-loopback address without both TLS and --auth required, unless --insecure-allow-exposed", () => {
+    const tls = { STATEHOUSE_TLS_CERT: "c.pem", STATEHOUSE_TLS_KEY: "k.pem" };
+    const problem = (env: Record<string, string>): string | null => exposureProblem(resolveConfig({ env }));
+    expect(problem({})).toBeNull();
+    expect(problem({ STATEHOUSE_LISTEN_ADDR: "127.0.0.2:1" })).toBeNull();
+    expect(problem({ STATEHOUSE_LISTEN_ADDR: "[::1]:1" })).toBeNull();
+    expect(problem({ STATEHOUSE_LISTEN_ADDR: "0.0.0.0:1" })).toMatch(/without TLS .* and authentication .*--insecure-allow-exposed/);
+    expect(problem({ STATEHOUSE_LISTEN_ADDR: "0.0.0.0:1", STATEHOUSE_AUTH: "required" })).toMatch(/without TLS \(--tls-cert\/--tls-key\): /);
+    expect(problem({ STATEHOUSE_LISTEN_ADDR: "10.1.2.3:1", STATEHOUSE_AUTH: "optional", ...tls })).toMatch(/without authentication/);
+    expect(problem({ STATEHOUSE_LISTEN_ADDR: "[::]:1", STATEHOUSE_AUTH: "required", ...tls })).toBeNull();
+    expect(problem({ STATEHOUSE_LISTEN_ADDR: "0.0.0.0:1", STATEHOUSE_INSECURE_ALLOW_EXPOSED: "1" })).toBeNull();
+    expect(isLoopbackHost("localhost")).toBe(true);
+    expect(isLoopbackHost("::ffff:127.0.0.1")).toBe(true);
+    expect(isLoopbackHost("128.0.0.1")).toBe(false);
+  });
+});
+
 describe("parseListenAddr", () => {
   it("binds both loopback addresses for localhost", () => {
     expect(parseListenAddr("localhost:50051")).toEqual({ hosts: ["127.0.0.1", "::1"], port: 50051 });
@@ -204,6 +240,22 @@ describe("the statehoused process", () => {
     } finally {
       child.kill("SIGKILL");
       await exited;
+    }
+  });
+
+  it("refuses to serve a non-loopback address unprotected, naming the flag that allows it, before binding", async () => {
+    const exit = await runDaemonToExit({ STATEHOUSE_USE_MEMORY: "1" }, ["--listen-addr", "0.0.0.0:0"]);
+    expect(exit.code).toBe(1);
+    expect(exit.output).toContain("--insecure-allow-exposed");
+    expect(exit.output).not.toContain('"msg":"listening"');
+  });
+
+  it("takes --auth (whose attribute name is not the setting's key) and a bare --insecure-allow-exposed", async () => {
+    const daemon = await DaemonProcess.start({ env: { STATEHOUSE_USE_MEMORY: "1" }, args: ["--auth", "optional", "--insecure-allow-exposed"] });
+    try {
+      expect(daemon.logs().find((l) => l["msg"] === "listening")).toMatchObject({ auth: "optional", tls: false });
+    } finally {
+      await daemon.dispose();
     }
   });
 

@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseFailpoint, type RetentionPolicy } from "@statehouse/engine";
+import { AUTH_MODES, type AuthMode } from "./auth/access-gate.js";
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -66,6 +67,20 @@ export interface DaemonConfig {
   shutdownGraceMs: number;
   /** Serve the hot unary RPCs over gRPC and Connect (binary, uncompressed, HTTP/2) without connect-node (src/fast-path). */
   fastPath: boolean;
+  /** off | optional | required (README, Securing statehoused). */
+  authMode: AuthMode;
+  /** Start although a non-loopback address is served without TLS and --auth required. */
+  insecureAllowExposed: boolean;
+  /** PEM files; cert and key together turn TLS on (every connection on the port). */
+  tlsCert: string | null;
+  tlsKey: string | null;
+  /** PEM CA for client certificates (mTLS); a certificate whose subject CN is a key id stands for that key. */
+  tlsClientCa: string | null;
+  /** Host header names served besides IP literals and loopback names: exact, *.domain, or *. */
+  allowedHosts: string[];
+  /** Per-key limits for keys whose ApiKeyLimits leave them 0. */
+  keyMaxOpenTransactions: number;
+  keyMaxOpenStreams: number;
 }
 
 /** An invalid setting. The message names the setting and where it came from. */
@@ -85,6 +100,8 @@ interface Setting<K extends keyof DaemonConfig = keyof DaemonConfig> {
   aliases?: readonly string[];
   flag: string;
   placeholder: string;
+  /** The flag may be given without a value, meaning "1" (--insecure-allow-exposed). */
+  optionalValue?: boolean;
   default: DaemonConfig[K];
   description: string;
   /** Parses the textual form; throws Error(reason) when invalid. */
@@ -138,23 +155,43 @@ function optionalString(raw: string): string | null {
   return raw.trim() === "" ? null : raw;
 }
 
-function logLevel(raw: string): LogLevel {
-  const v = raw.trim().toLowerCase();
-  if (!(LOG_LEVELS as readonly string[]).includes(v)) throw new Error(`expected one of ${LOG_LEVELS.join(", ")}`);
-  return v as LogLevel;
+function oneOf<T extends string>(values: readonly T[]): (raw: string) => T {
+  return (raw) => {
+    const v = raw.trim().toLowerCase();
+    if (!(values as readonly string[]).includes(v)) throw new Error(`expected one of ${values.join(", ")}`);
+    return v as T;
+  };
+}
+
+const logLevel = oneOf(LOG_LEVELS);
+const authMode = oneOf(AUTH_MODES);
+
+/** A comma-separated list, items trimmed, empty ones dropped. */
+function commaList(raw: string): string[] {
+  return raw
+    .split(",")
+    .map((item) => item.trim())
+    .filter((item) => item !== "");
 }
 
 function corsOrigins(raw: string): string[] {
-  const origins = raw
-    .split(",")
-    .map((o) => o.trim())
-    .filter((o) => o !== "");
+  const origins = commaList(raw);
   for (const origin of origins) {
     if (origin !== "*" && !/^https?:\/\/(\[[0-9a-fA-F:.]+\]|[^\s/:[\]]+)(:(\d{1,5}|\*))?$/.test(origin)) {
       throw new Error(`"${origin}" is not an origin (scheme://host[:port], port may be *) or *`);
     }
   }
   return origins;
+}
+
+function hostNames(raw: string): string[] {
+  const names = commaList(raw.toLowerCase());
+  for (const name of names) {
+    if (name !== "*" && !/^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(name)) {
+      throw new Error(`"${name}" is not a host name (name, *.domain or *)`);
+    }
+  }
+  return names;
 }
 
 function recoveryMode(raw: string): RecoveryModeSetting {
@@ -179,6 +216,27 @@ export interface ListenAddress {
   /** Hosts to bind: "localhost" means both loopback addresses. */
   hosts: string[];
   port: number;
+}
+
+/** Whether a listen host is a loopback address (or "localhost"). */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase();
+  return h === "localhost" || h === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || /^::ffff:127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+/**
+ * Why the configuration must not start: a non-loopback address served
+ * without both TLS and --auth required (unless --insecure-allow-exposed);
+ * null when it may.
+ */
+export function exposureProblem(config: DaemonConfig): string | null {
+  const exposed = parseListenAddr(config.listenAddr).hosts.filter((h) => !isLoopbackHost(h));
+  if (exposed.length === 0 || config.insecureAllowExposed) return null;
+  const tls = config.tlsCert !== null;
+  const auth = config.authMode === "required";
+  if (tls && auth) return null;
+  const missing = [tls ? null : "TLS (--tls-cert/--tls-key)", auth ? null : "authentication (--auth required)"].filter((m) => m !== null).join(" and ");
+  return `refusing to serve ${exposed.join(", ")} (not loopback) without ${missing}: anyone who reaches the port could read and change every namespace. Add them (README, "Securing statehoused"), bind a loopback address, or pass --insecure-allow-exposed (STATEHOUSE_INSECURE_ALLOW_EXPOSED=1) to accept the risk`;
 }
 
 /** Parses `host:port` / `[v6]:port`; "localhost" binds 127.0.0.1 and ::1. */
@@ -213,7 +271,7 @@ export const SETTINGS: readonly Setting[] = [
   setting({ key: "rocksdbCacheMb", env: "STATEHOUSE_ROCKSDB_CACHE_MB", flag: "--rocksdb-cache-mb", placeholder: "MiB", default: 16, description: "RocksDB block cache: data blocks plus every SST's index and filter blocks (README, Memory)", parse: integer(1, 4095) }),
   setting({ key: "rocksdbMemtableMb", env: "STATEHOUSE_ROCKSDB_MEMTABLE_MB", flag: "--rocksdb-memtable-mb", placeholder: "MiB", default: 32, description: "RocksDB memtable budget: write buffers of a quarter of it, at most 1.5x it in all (README, Memory)", parse: integer(4, 4096) }),
   setting({ key: "logLevel", env: "STATEHOUSE_LOG_LEVEL", flag: "--log-level", placeholder: "level", default: "info", description: `log level: ${LOG_LEVELS.join(", ")}`, parse: logLevel }),
-  setting({ key: "corsOrigins", env: "STATEHOUSE_CORS_ORIGINS", flag: "--cors-origins", placeholder: "list", default: ["http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*"], description: "browser origins allowed by CORS: comma list, port may be *, or * for any; empty = none", parse: corsOrigins }),
+  setting({ key: "corsOrigins", env: "STATEHOUSE_CORS_ORIGINS", flag: "--cors-origins", placeholder: "list", default: [], description: "browser origins allowed by CORS (other origins are refused on every request): comma list, port may be *, or * for any; default none", parse: corsOrigins }),
   setting({ key: "readyFile", env: "STATEHOUSE_READY_FILE", flag: "--ready-file", placeholder: "path", default: null, description: 'write {"address","pid","commitTs"} here once serving', parse: optionalString }),
   setting({ key: "failpoint", env: "STATEHOUSE_FAILPOINT", flag: "--failpoint", placeholder: "name[@N]", default: null, description: "crash test: SIGKILL the process at the Nth hit of a named point", parse: failpoint }),
   setting({ key: "maxTxnTimeoutMs", env: "STATEHOUSE_MAX_TXN_TIMEOUT_MS", flag: "--max-txn-timeout-ms", placeholder: "ms", default: 3_600_000, description: "largest timeout_ms a BeginTransaction may ask for", parse: integer(1, 86_400_000) }),
@@ -235,6 +293,14 @@ export const SETTINGS: readonly Setting[] = [
   setting({ key: "headerTimeoutMs", env: "STATEHOUSE_HEADER_TIMEOUT_MS", flag: "--header-timeout-ms", placeholder: "ms", default: 10_000, description: "time a new connection has to send its preface / request headers", parse: integer(100, 600_000) }),
   setting({ key: "requestTimeoutMs", env: "STATEHOUSE_REQUEST_TIMEOUT_MS", flag: "--request-timeout-ms", placeholder: "ms", default: 30_000, description: "time a client has to send a whole request, headers and body (HTTP/1.1 request, HTTP/2 stream)", parse: integer(100, 3_600_000) }),
   setting({ key: "shutdownGraceMs", env: "STATEHOUSE_SHUTDOWN_GRACE_MS", flag: "--shutdown-grace-ms", placeholder: "ms", default: 10_000, description: "on SIGTERM/SIGINT, time in-flight calls get to finish", parse: integer(0, 600_000) }),
+  setting({ key: "authMode", env: "STATEHOUSE_AUTH", flag: "--auth", placeholder: "mode", default: "off", description: "off = no credentials checked (loopback development); optional = a presented API key is checked and limits the call, calls without one may do everything; required = every call needs an API key or client certificate", parse: authMode }),
+  setting({ key: "insecureAllowExposed", env: "STATEHOUSE_INSECURE_ALLOW_EXPOSED", flag: "--insecure-allow-exposed", placeholder: "0|1", optionalValue: true, default: false, description: "start although a non-loopback address is served without TLS and --auth required (anyone who reaches the port can do anything)", parse: boolean }),
+  setting({ key: "tlsCert", env: "STATEHOUSE_TLS_CERT", flag: "--tls-cert", placeholder: "pem", default: null, description: "TLS certificate chain (PEM); with --tls-key every connection is TLS (ALPN h2, http/1.1); reloaded on SIGHUP", parse: optionalString }),
+  setting({ key: "tlsKey", env: "STATEHOUSE_TLS_KEY", flag: "--tls-key", placeholder: "pem", default: null, description: "TLS private key (PEM) of --tls-cert; reloaded on SIGHUP", parse: optionalString }),
+  setting({ key: "tlsClientCa", env: "STATEHOUSE_TLS_CLIENT_CA", flag: "--tls-client-ca", placeholder: "pem", default: null, description: "CA (PEM) for client certificates (mTLS): a verified certificate whose subject CN is a key id authenticates as that key; reloaded on SIGHUP", parse: optionalString }),
+  setting({ key: "allowedHosts", env: "STATEHOUSE_ALLOWED_HOSTS", flag: "--allowed-hosts", placeholder: "list", default: [], description: "Host header names served besides IP literals and localhost (defeats DNS rebinding): comma list of names, *.domain, or * for any", parse: hostNames }),
+  setting({ key: "keyMaxOpenTransactions", env: "STATEHOUSE_KEY_MAX_OPEN_TRANSACTIONS", flag: "--key-max-open-transactions", placeholder: "n", default: 1000, description: "server-side transactions one API key may hold open (unless the key sets its own limit)", parse: integer(1, 10_000_000) }),
+  setting({ key: "keyMaxOpenStreams", env: "STATEHOUSE_KEY_MAX_OPEN_STREAMS", flag: "--key-max-open-streams", placeholder: "n", default: 128, description: "Replay/Watch streams one API key may hold open (unless the key sets its own limit)", parse: integer(1, 1_000_000) }),
   setting({ key: "fastPath", env: "STATEHOUSE_FAST_PATH", flag: "--fast-path", placeholder: "0|1", default: true, description: "1 = serve Transact, GetState, Health and the transaction RPCs over gRPC/Connect binary h2c without connect-node; 0 = connect-node for every call", parse: boolean }),
 ];
 
@@ -338,6 +404,16 @@ export function resolveConfig(sources: ConfigSources = {}): DaemonConfig {
   const result = config as unknown as DaemonConfig;
   result.dataDir = resolve(sources.cwd ?? process.cwd(), result.dataDir);
   if (result.readyFile !== null) result.readyFile = resolve(sources.cwd ?? process.cwd(), result.readyFile);
+  for (const key of ["tlsCert", "tlsKey", "tlsClientCa"] as const) {
+    const path = result[key];
+    if (path !== null) result[key] = resolve(sources.cwd ?? process.cwd(), path);
+  }
+  if ((result.tlsCert === null) !== (result.tlsKey === null)) {
+    throw new ConfigError("STATEHOUSE_TLS_CERT", "--tls-cert (STATEHOUSE_TLS_CERT) and --tls-key (STATEHOUSE_TLS_KEY) go together: give both or neither");
+  }
+  if (result.tlsClientCa !== null && result.tlsCert === null) {
+    throw new ConfigError("STATEHOUSE_TLS_CLIENT_CA", "--tls-client-ca (STATEHOUSE_TLS_CLIENT_CA) needs --tls-cert and --tls-key");
+  }
   if (defaulted.has("maxRequestBytes")) result.maxRequestBytes = Math.max(4 * MIB, result.maxValueBytes + MIB);
   if (result.maxRequestBytes < result.maxValueBytes + 64 * KIB) {
     throw new ConfigError(

@@ -1,6 +1,10 @@
 // CORS for browser clients (connect-web, gRPC-Web): allowed origins are
-// configurable; the headers are connect's own lists, so error headers
-// (grpc-status, grpc-message, grpc-status-details-bin) are exposed.
+// configurable (none by default); the headers are connect's own lists, so
+// error headers (grpc-status, grpc-message, grpc-status-details-bin) are
+// exposed. A request from a disallowed origin is refused whatever its method,
+// not only at preflight: a "simple" cross-origin POST reaches the server
+// without one. Same-origin requests (a page the daemon serves, e.g. /console)
+// are always allowed.
 import { cors } from "@connectrpc/connect";
 import type { HttpRequest, HttpResponse } from "./protocol-server.js";
 
@@ -35,14 +39,16 @@ export class CorsPolicy {
 
   /**
    * Adds CORS headers to the response of an allowed origin. Returns true when
-   * the request was a preflight and has been answered.
+   * the request has been answered: a preflight, or any request from an origin
+   * that is not allowed (403). `sameOrigin`: the daemon's own origin for this
+   * request (scheme://Host), whose requests need no CORS.
    */
-  handle(req: HttpRequest, res: HttpResponse): boolean {
+  handle(req: HttpRequest, res: HttpResponse, sameOrigin: string | null): boolean {
     const origin = req.headers.origin;
     if (origin === undefined) return false;
+    if (sameOrigin !== null && origin.toLowerCase() === sameOrigin.toLowerCase()) return false;
     const preflight = req.method === "OPTIONS" && req.headers["access-control-request-method"] !== undefined;
     if (!this.allows(origin)) {
-      if (!preflight) return false;
       res.statusCode = 403;
       res.setHeader("content-type", "text/plain");
       res.end(`origin ${origin} is not allowed (STATEHOUSE_CORS_ORIGINS)\n`);

@@ -7,15 +7,22 @@ import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import { GrpcHealth, RetentionService, StatehouseService } from "@statehouse/api";
+import { AuthService, GrpcHealth, RetentionService, StatehouseService } from "@statehouse/api";
 import { type Engine, type EngineOptions, isEngineError, openEngine, parseFailpoint } from "@statehouse/engine";
-import { parseListenAddr, type DaemonConfig } from "./config.js";
+import { AccessGate, type Principal } from "./auth/access-gate.js";
+import { ApiKeyStore } from "./auth/api-key-store.js";
+import { AuditLog } from "./auth/audit-log.js";
+import { authenticateCall, authInterceptor, callSourceValues } from "./auth/auth-interceptor.js";
+import { createAuthService } from "./auth/auth-service.js";
+import { bootstrapAdminKey } from "./auth/bootstrap.js";
+import { exposureProblem, parseListenAddr, type DaemonConfig } from "./config.js";
 import { CorsPolicy } from "./cors-policy.js";
+import { HostPolicy } from "./host-policy.js";
 import { DaemonMetrics } from "./daemon-metrics.js";
 import { FastPath } from "./fast-path/fast-path.js";
 import { createHealthService } from "./health-service.js";
 import type { Logger } from "./logger.js";
-import { formatAddress, ProtocolServer, type HttpRequest, type HttpResponse } from "./protocol-server.js";
+import { formatAddress, peerIdentityOf, ProtocolServer, type HttpRequest, type HttpResponse, type TlsMaterial } from "./protocol-server.js";
 import { RateLimitedLog } from "./rate-limited-log.js";
 import { RequestValidator } from "./request-validator.js";
 import { createRetentionService } from "./retention-service.js";
@@ -35,6 +42,8 @@ export interface Daemon {
   readonly addresses: readonly string[];
   /** Graceful shutdown: stop accepting, drain within the grace period, close the engine. Idempotent. */
   close(): Promise<void>;
+  /** SIGHUP: re-reads the TLS certificate, key and client CA (new connections get them) and the API key file. */
+  reload(): void;
 }
 
 const PACKAGE_DIR = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -68,6 +77,27 @@ function onCallAbort(metrics: DaemonMetrics): (this: AbortSignal) => void {
       metrics.rpcError(Code[reason.code]);
     }
   };
+}
+
+function readTlsMaterial(config: DaemonConfig): TlsMaterial | null {
+  if (config.tlsCert === null || config.tlsKey === null) return null;
+  const read = (path: string, what: string): Buffer => {
+    try {
+      return readFileSync(path);
+    } catch (error) {
+      throw new DaemonStartError(`cannot read the TLS ${what} ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error });
+    }
+  };
+  return { cert: read(config.tlsCert, "certificate"), key: read(config.tlsKey, "key"), clientCa: config.tlsClientCa === null ? null : read(config.tlsClientCa, "client CA") };
+}
+
+/** Answers a plain-HTTP request the gate refused (401 / 403 / 429), in text. */
+function refuseHttp(res: HttpResponse, error: unknown): void {
+  const e = error instanceof ConnectError ? error : new ConnectError(String(error), Code.Internal);
+  res.statusCode = e.code === Code.Unauthenticated ? 401 : e.code === Code.PermissionDenied ? 403 : e.code === Code.ResourceExhausted ? 429 : 500;
+  if (e.code === Code.Unauthenticated) res.setHeader("www-authenticate", 'Bearer realm="statehoused"');
+  res.setHeader("content-type", "text/plain");
+  res.end(`${e.rawMessage}\n`);
 }
 
 async function openStorage(config: DaemonConfig, log: Logger, metrics: DaemonMetrics): Promise<Engine> {
@@ -105,6 +135,9 @@ async function openStorage(config: DaemonConfig, log: Logger, metrics: DaemonMet
 
 export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Daemon> {
   const listen = parseListenAddr(config.listenAddr);
+  const exposure = exposureProblem(config);
+  if (exposure !== null) throw new DaemonStartError(exposure);
+  const tlsMaterial = readTlsMaterial(config);
   if (config.readyFile !== null) await rm(config.readyFile, { force: true });
   const metrics = new DaemonMetrics();
   log.info({ storage: config.useMemory ? "memory" : "rocksdb", dataDir: config.useMemory ? null : config.dataDir, fsyncOnCommit: config.fsyncOnCommit }, "opening storage");
@@ -125,6 +158,9 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
   );
   metrics.attachEngine(() => engine.stats());
   metrics.attachRetention(() => engine.listRetention());
+  const keys = ApiKeyStore.open(config.useMemory ? null : config.dataDir);
+  // First start with --auth required: the first admin key (shown once, never logged).
+  if (config.authMode === "required" && !keys.hasActiveAdmin()) bootstrapAdminKey(keys, log);
 
   const followController = new AbortController();
   const shutdownController = new AbortController();
@@ -158,8 +194,37 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     router.rpc(StatehouseService.method.watchBatches, service.watchBatches, uncompressed);
     router.service(RetentionService, createRetentionService({ engine, validator, metrics, log: limitedLog }));
     router.service(GrpcHealth, createHealthService({ log: limitedLog, streams, shutdownSignal: followController.signal }));
+    router.service(AuthService, authService);
   };
+  const audit = new AuditLog(log.child({ component: "audit" }));
+  const gate = new AccessGate({
+    mode: config.authMode,
+    store: keys,
+    audit,
+    perKey: { maxOpenTransactions: config.keyMaxOpenTransactions, maxOpenStreams: config.keyMaxOpenStreams },
+    txTimeoutMs: config.txTimeoutMs,
+  });
+  const authService = createAuthService({
+    store: keys,
+    gate,
+    log: limitedLog,
+    maxNameBytes: config.maxNameBytes,
+    ceilings: { maxOpenTransactions: config.maxOpenTransactions, maxOpenStreams: config.maxStreamingCalls },
+  });
   const cors = new CorsPolicy(config.corsOrigins);
+  const hosts = new HostPolicy(config.allowedHosts);
+  const scheme = tlsMaterial === null ? "http" : "https";
+  /** Authenticates and authorizes a plain-HTTP endpoint ("GET /metrics"); false when it answered the refusal. */
+  const httpAllowed = (req: HttpRequest, res: HttpResponse, endpoint: string): boolean => {
+    try {
+      const principal: Principal = gate.authenticate(endpoint, { authorization: req.headers.authorization, peer: peerIdentityOf(req.socket), remote: req.socket.remoteAddress });
+      gate.authorize(endpoint, principal, undefined);
+      return true;
+    } catch (error) {
+      refuseHttp(res, error);
+      return false;
+    }
+  };
   const readMaxBytes = config.maxRequestBytes;
   const writeMaxBytes = Math.max(config.maxRequestBytes, 64 * 1024 * 1024);
   const binaryOptions = { recursionLimit };
@@ -175,6 +240,8 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
         requestGate() {
           if (shuttingDown) throw unavailable();
         },
+        gate,
+        hostAllowed: (authority) => hosts.allows(authority),
       })
     : null;
   const rpc = connectNodeAdapter({
@@ -184,13 +251,18 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     binaryOptions,
     jsonOptions,
     shutdownSignal: shutdownController.signal,
+    // Every route, also those added later: the access table denies what it does not list.
+    interceptors: [authInterceptor(gate)],
+    contextValues: (req) => callSourceValues(peerIdentityOf(req.socket), req.socket.remoteAddress),
     requestGate(context) {
       if (shuttingDown) throw unavailable();
       context.signal.addEventListener("abort", abortListener, { once: true });
+      authenticateCall(gate, context);
     },
     fallback(req: HttpRequest, res: HttpResponse) {
       const path = req.url?.split("?", 1)[0];
       if (req.method === "GET" && path === "/metrics") {
+        if (!httpAllowed(req, res, "GET /metrics")) return;
         metrics.registry.metrics().then(
           (text) => {
             res.setHeader("content-type", metrics.registry.contentType);
@@ -216,7 +288,15 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
 
   const server = new ProtocolServer({
     handler: (req, res) => {
-      if (cors.handle(req, res)) return;
+      // Every request on the port (RPCs, /metrics, /healthz, pages): DNS rebinding, then CORS.
+      const authority = req.headers.host ?? (req.headers[":authority"] as string | undefined);
+      if (!hosts.allows(authority)) {
+        res.statusCode = 421;
+        res.setHeader("content-type", "text/plain");
+        res.end(`host ${JSON.stringify(authority)} is not served here (STATEHOUSE_ALLOWED_HOSTS)\n`);
+        return;
+      }
+      if (cors.handle(req, res, authority === undefined ? null : `${scheme}://${authority}`)) return;
       rpc(req, res);
     },
     log: { info: (obj, msg) => log.info(obj, msg), debug: (obj, msg) => log.debug(obj, msg), warn: (obj, msg) => limitedLog.warn(obj, msg) },
@@ -228,6 +308,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     requestTimeoutMs: config.requestTimeoutMs,
     onConnections: (open) => metrics.setOpenConnections(open),
     ...(fastPath === null ? {} : { streamHandler: (stream, headers) => fastPath.handle(stream, headers) }),
+    ...(tlsMaterial === null ? {} : { tls: tlsMaterial }),
   });
 
   let bound;
@@ -240,7 +321,19 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
   }
   const addresses = bound.map(formatAddress);
   const address = addresses[0] ?? config.listenAddr;
-  log.info({ address, addresses, url: `http://${address}`, fastPath: fastPath === null ? "off" : fastPath.paths }, "listening");
+  log.info({ address, addresses, url: `${scheme}://${address}`, auth: config.authMode, tls: tlsMaterial !== null, mtls: tlsMaterial?.clientCa != null, fastPath: fastPath === null ? "off" : fastPath.paths }, "listening");
+  if (config.insecureAllowExposed && exposureProblem({ ...config, insecureAllowExposed: false }) !== null) {
+    log.warn({ address, auth: config.authMode, tls: tlsMaterial !== null }, "INSECURE: serving a non-loopback address without TLS and --auth required (--insecure-allow-exposed)");
+  }
+  // A key bootstrapped by `statehoused auth bootstrap` (or revoked by hand) while running is seen within a second.
+  const keyRefresh = setInterval(() => {
+    try {
+      keys.refresh();
+    } catch (error) {
+      limitedLog.error({ err: error }, "cannot re-read the API key file; keeping the keys read before");
+    }
+  }, 1000);
+  keyRefresh.unref();
   if (config.readyFile !== null) {
     await writeReadyFile(config.readyFile, { address, pid: process.pid, commitTs: engine.commitTs().toString() });
   }
@@ -258,6 +351,8 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
       await server.drained(1000);
     }
     await server.close();
+    clearInterval(keyRefresh);
+    audit.close();
     const commitTs = engine.commitTs();
     await engine.close();
     limitedLog.flush();
@@ -271,6 +366,16 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     close() {
       closing ??= close();
       return closing;
+    },
+    reload() {
+      try {
+        keys.refresh();
+        const material = readTlsMaterial(config);
+        if (material !== null) server.setSecureContext(material);
+        log.info({ tls: material !== null }, "reloaded: TLS certificate and API keys");
+      } catch (error) {
+        log.error({ err: error }, "reload failed; serving with the certificate and keys loaded before");
+      }
     },
   };
 }

@@ -112,7 +112,7 @@ describe("connections", () => {
     const socket = net.connect({ host: host ?? "", port: Number(port) });
     let response = "";
     socket.on("data", (c: Buffer) => (response += c.toString("latin1")));
-    socket.write("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n");
+    socket.write("GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: keep-alive\r\n\r\n");
     const closedBy = await new Promise<string>((resolve) => {
       socket.once("close", () => resolve("server"));
       setTimeout(() => resolve("nobody"), IDLE_MS * 10);

@@ -2,7 +2,9 @@
 // statehoused: the command-line entry. Reads the configuration (flags >
 // environment > config file > defaults), starts the daemon, and shuts it
 // down gracefully on SIGTERM/SIGINT (a second signal exits at once).
+import { resolve } from "node:path";
 import { Command, CommanderError } from "commander";
+import { ApiKeyStore } from "./auth/api-key-store.js";
 import { ConfigError, envAliasesInUse, resolveConfig, SETTINGS, type DaemonConfig } from "./config.js";
 import { DaemonStartError, startDaemon, type Daemon } from "./daemon.js";
 import { describeReport, foreignDataProblem, importOriginal } from "./import-original.js";
@@ -26,7 +28,8 @@ function buildProgram(): Command {
     .exitOverride()
     .allowExcessArguments(false);
   for (const s of SETTINGS) {
-    program.option(`${s.flag} <${s.placeholder}>`, `${s.description} (env ${s.env}; default ${describeDefault(s.default)})`);
+    const value = s.optionalValue === true ? `[${s.placeholder}]` : `<${s.placeholder}>`;
+    program.option(`${s.flag} ${value}`, `${s.description} (env ${s.env}; default ${describeDefault(s.default)})`);
   }
   return program;
 }
@@ -39,13 +42,17 @@ function parseArgs(argv: string[]): { cli: Partial<Record<keyof DaemonConfig, st
     if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? 0 : EXIT_USAGE);
     throw error;
   }
-  const opts = program.opts<Record<string, string | undefined>>();
+  const opts = program.opts<Record<string, string | true | undefined>>();
   const cli: Partial<Record<keyof DaemonConfig, string>> = {};
   for (const s of SETTINGS) {
-    const value = opts[s.key];
-    if (value !== undefined) cli[s.key] = value;
+    // commander names an option after its flag (--auth: "auth"), which is not always the setting's key.
+    const attribute = program.options.find((o) => o.long === s.flag)?.attributeName() ?? s.key;
+    const value = opts[attribute];
+    // A flag given without its optional value (--insecure-allow-exposed) means 1.
+    if (value !== undefined) cli[s.key] = value === true ? "1" : value;
   }
-  return opts["config"] === undefined ? { cli } : { cli, configFile: opts["config"] };
+  const configFile = opts["config"];
+  return typeof configFile === "string" ? { cli, configFile } : { cli };
 }
 
 /**
@@ -99,10 +106,53 @@ async function importOriginalCommand(argv: string[]): Promise<void> {
   }
 }
 
+/**
+ * `statehoused auth bootstrap [--data-dir DIR] [--name NAME] [--force]`: creates an admin key on "*"
+ * in the data dir's key file and prints its token on stdout, once. A running daemon sees it within a second.
+ */
+function authCommand(argv: string[]): void {
+  const program = new Command("statehoused auth")
+    .description("API key administration on a data directory (the AuthService RPCs and statehousectl do the rest)")
+    .exitOverride();
+  program
+    .command("bootstrap")
+    .description('Create an admin key (role admin on "*") and print its token on stdout, once; refuses if an admin key exists unless --force.')
+    .option("--data-dir <dir>", "the daemon's data directory (env STATEHOUSE_DATA_DIR; default ./statehouse-data)")
+    .option("--name <name>", "the key's name", "bootstrap-admin")
+    .option("--force", "create one even though an admin key exists (a lost admin key)")
+    .allowExcessArguments(false)
+    .action((opts: { dataDir?: string; name: string; force?: boolean }) => {
+      const dataDir = resolve(opts.dataDir ?? process.env["STATEHOUSE_DATA_DIR"] ?? "./statehouse-data");
+      try {
+        const store = ApiKeyStore.open(dataDir);
+        if (store.hasActiveAdmin() && opts.force !== true) {
+          process.stderr.write(`statehoused auth bootstrap: ${store.file ?? dataDir} already holds an admin key; use it to create more (CreateApiKey), or pass --force\n`);
+          process.exit(EXIT_FAILURE);
+        }
+        const { key, token } = store.create({ name: opts.name, grants: [{ namespacePattern: "*", role: "admin" }] });
+        process.stderr.write(`statehoused auth bootstrap: created admin key ${key.keyId} in ${store.file ?? dataDir}; its token (shown once, stored only as a hash):\n`);
+        process.stdout.write(`${token}\n`);
+      } catch (error) {
+        process.stderr.write(`statehoused auth bootstrap: ${(error as Error).message}\n`);
+        process.exit(EXIT_FAILURE);
+      }
+    });
+  try {
+    program.parse(argv, { from: "user" });
+  } catch (error) {
+    if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? 0 : EXIT_USAGE);
+    throw error;
+  }
+}
+
 async function main(): Promise<void> {
   applyStackTraceLimit();
   if (process.argv[2] === "import-original") {
     await importOriginalCommand(process.argv.slice(3));
+    return;
+  }
+  if (process.argv[2] === "auth") {
+    authCommand(process.argv.slice(3));
     return;
   }
   const args = parseArgs(process.argv);
@@ -160,6 +210,10 @@ async function main(): Promise<void> {
   };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
+  process.on("SIGHUP", () => {
+    log.info({ signal: "SIGHUP" }, "signal received: reloading the TLS certificate and the API keys");
+    daemon.reload();
+  });
 }
 
 await main();

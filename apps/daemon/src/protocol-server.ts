@@ -4,9 +4,17 @@
 // gRPC-Web and Connect over h2c), anything else to the http server (Connect
 // and gRPC-Web over HTTP/1.1). Silent connections are closed after the header
 // timeout; at most 24 bytes are ever buffered by the sniffer.
+//
+// With TLS (tls option) every connection is TLS instead: a tls.Server that
+// never listens itself does the handshake, and ALPN picks the server ("h2":
+// HTTP/2, "http/1.1" or none: HTTP/1.1). setSecureContext() swaps the
+// certificate for new handshakes; open connections keep theirs.
 import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
+import tls from "node:tls";
+import type { PeerIdentity } from "./auth/access-gate.js";
+import { isKeyId } from "./auth/api-key-token.js";
 
 import type { connectNodeAdapter } from "@connectrpc/connect-node";
 
@@ -41,6 +49,39 @@ export interface ProtocolServerOptions {
    * path) and returns true, or returns false to leave it to `handler`.
    */
   streamHandler?: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => boolean;
+  /** Serve TLS only: certificate, key and (mTLS) the client CA. */
+  tls?: TlsMaterial;
+}
+
+export interface TlsMaterial {
+  cert: Buffer;
+  key: Buffer;
+  /** Client certificates are requested and verified against this CA; one that chains to it stands for the key its subject CN names. */
+  clientCa: Buffer | null;
+}
+
+const PEER = Symbol("statehouse peer identity");
+
+function identify(socket: tls.TLSSocket): PeerIdentity | null {
+  const cert = socket.getPeerCertificate();
+  if (Object.keys(cert).length === 0) return null;
+  const cn = cert.subject?.CN;
+  const commonName = Array.isArray(cn) ? cn[0] : cn;
+  const error = socket.authorizationError;
+  return {
+    authorized: socket.authorized,
+    keyId: commonName !== undefined && isKeyId(commonName) ? commonName : null,
+    error: error === null || error === undefined ? null : String(error),
+  };
+}
+
+/**
+ * The client certificate identity of the connection a request came on: an
+ * http socket, or an HTTP/2 session's socket (a proxy that forwards this read).
+ */
+export function peerIdentityOf(socket: object | null | undefined): PeerIdentity | null {
+  if (socket === null || socket === undefined) return null;
+  return ((socket as Record<symbol, PeerIdentity | null | undefined>)[PEER] ?? null);
 }
 
 export interface BoundAddress {
@@ -59,6 +100,7 @@ export class ProtocolServer {
   readonly #options: ProtocolServerOptions;
   readonly #h2: http2.Http2Server;
   readonly #h1: http.Server;
+  readonly #tls: tls.Server | null;
   readonly #listeners: net.Server[] = [];
   readonly #sockets = new Set<net.Socket>();
   /** Connections whose protocol is not known yet. */
@@ -118,6 +160,7 @@ export class ProtocolServer {
     // One sweep for every HTTP/2 stream still receiving its request (slowloris bodies).
     this.#sweeper = setInterval(() => this.#sweepSlowRequests(), Math.max(50, Math.min(1000, options.requestTimeoutMs / 4)));
     this.#sweeper.unref();
+    this.#tls = options.tls === undefined ? null : this.#createTls(options.tls);
     this.#h1.on("clientError", (error, socket) => {
       options.log.debug({ err: error }, "http/1.1 client error");
       const code = (error as NodeJS.ErrnoException).code;
@@ -125,6 +168,48 @@ export class ProtocolServer {
       if (socket.writable && !(socket as net.Socket).writableEnded) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
       socket.destroy();
     });
+  }
+
+  #createTls(material: TlsMaterial): tls.Server {
+    // Whether client certificates are asked for is fixed at start (a reload cannot change it).
+    const requestCert = material.clientCa !== null;
+    const server = tls.createServer({
+      ...this.#secureOptions(material),
+      ALPNProtocols: ["h2", "http/1.1"],
+      handshakeTimeout: this.#options.headerTimeoutMs,
+    });
+    server.on("secureConnection", (socket: tls.TLSSocket) => {
+      (socket as unknown as Record<symbol, PeerIdentity | null>)[PEER] = requestCert ? identify(socket) : null;
+      socket.on("error", (error) => this.#options.log.debug({ err: error }, "tls socket error"));
+      if (socket.alpnProtocol === "h2") {
+        this.#h2.emit("connection", socket);
+      } else {
+        this.#h1.emit("connection", socket);
+      }
+    });
+    server.on("tlsClientError", (error, socket) => {
+      this.#options.log.debug({ err: error }, "tls handshake failed");
+      socket.destroy();
+    });
+    return server;
+  }
+
+  #secureOptions(material: TlsMaterial): tls.SecureContextOptions & { requestCert: boolean; rejectUnauthorized: boolean } {
+    return {
+      cert: material.cert,
+      key: material.key,
+      ...(material.clientCa === null ? {} : { ca: material.clientCa }),
+      // Unverified certificates are let through to answer UNAUTHENTICATED per call, naming why.
+      requestCert: material.clientCa !== null,
+      rejectUnauthorized: false,
+    };
+  }
+
+  /** New certificate, key and client CA for new handshakes (SIGHUP); open connections are not touched. */
+  setSecureContext(material: TlsMaterial): void {
+    if (this.#tls === null) throw new TypeError("setSecureContext: this server does not serve TLS");
+    const { requestCert: _r, rejectUnauthorized: _u, ...context } = this.#secureOptions(material);
+    this.#tls.setSecureContext(context);
   }
 
   /** Calls in progress (HTTP requests not yet closed). */
@@ -202,6 +287,10 @@ export class ProtocolServer {
       return;
     }
     socket.setNoDelay(true);
+    if (this.#tls !== null) {
+      this.#tls.emit("connection", socket);
+      return;
+    }
     this.#sniffing.add(socket);
     socket.once("close", () => this.#sniffing.delete(socket));
     let head: Buffer = Buffer.alloc(0);

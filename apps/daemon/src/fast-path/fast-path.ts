@@ -12,7 +12,9 @@ import { create, type BinaryReadOptions, type DescMessage, type DescMethodUnary,
 import { Code, ConnectError } from "@connectrpc/connect";
 import { createMethodSerializationLookup } from "@connectrpc/connect/protocol";
 import { StatehouseService } from "@statehouse/api";
+import type { AccessGate, Principal } from "../auth/access-gate.js";
 import type { DaemonMetrics } from "../daemon-metrics.js";
+import { peerIdentityOf } from "../protocol-server.js";
 import { decorateProtocolError } from "../rpc-errors.js";
 import type { StatehouseServiceImpl } from "../statehouse-service.js";
 import { readBody, resetError, singleMessage, unaryHead, writeResponse, type UnaryHead } from "./unary-wire.js";
@@ -28,12 +30,16 @@ export interface FastPathOptions {
   jsonOptions: Partial<JsonReadOptions & JsonWriteOptions>;
   /** connect's requestGate: throws (UNAVAILABLE) when no new call may start. */
   requestGate: () => void;
+  /** Authentication and authorization, as on the connect-node route. */
+  gate: AccessGate;
+  /** The Host check; a request it refuses is left to the connect-node route, which answers it. */
+  hostAllowed: (authority: string | undefined) => boolean;
 }
 
 interface FastMethod {
   /** Parses the request message, runs the implementation, serializes the response. */
   parse(data: Uint8Array): unknown;
-  run(request: unknown): Promise<Uint8Array>;
+  run(request: unknown, principal: Principal): Promise<Uint8Array>;
 }
 
 /** setTimeout's largest delay; connect arms longer deadlines too, which Node then fires after 1 ms. */
@@ -63,14 +69,15 @@ export class FastPath {
   }
 
   #add<I extends DescMessage, O extends DescMessage>(method: DescMethodUnary<I, O>, impl: (request: MessageShape<I>) => Promise<MessageInitShape<O>>): void {
-    const { binaryOptions, jsonOptions, readMaxBytes, writeMaxBytes } = this.#options;
+    const { binaryOptions, jsonOptions, readMaxBytes, writeMaxBytes, gate } = this.#options;
+    const path = `/${method.parent.typeName}/${method.name}`;
     // connect's own serializers: the same parse errors, recursion limit and write limit as the connect-node route.
     const serialization = createMethodSerializationLookup(method, binaryOptions, jsonOptions, { readMaxBytes, writeMaxBytes });
     const input = serialization.getI(true);
     const output = serialization.getO(true);
-    this.#methods.set(`/${method.parent.typeName}/${method.name}`, {
+    this.#methods.set(path, {
       parse: (data) => input.parse(data),
-      run: async (request) => output.serialize(create(method.output, await impl(request as MessageShape<I>))),
+      run: async (request, principal) => output.serialize(create(method.output, await gate.unary(path, principal, request, () => impl(request as MessageShape<I>)))),
     });
   }
 
@@ -82,14 +89,16 @@ export class FastPath {
     const path = headers[":path"];
     const method = path === undefined ? undefined : this.#methods.get(path);
     if (method === undefined) return false;
+    // Browsers (CORS) and refused hosts are answered by the connect-node route.
+    if (headers.origin !== undefined || !this.#options.hostAllowed(headers[":authority"] ?? headers.host)) return false;
     const head = unaryHead(headers);
     if (head === null) return false;
     this.#options.metrics.fastPathCall();
-    void this.#serve(stream, head, method);
+    void this.#serve(stream, headers, head, path ?? "", method);
     return true;
   }
 
-  async #serve(stream: http2.ServerHttp2Stream, head: UnaryHead, method: FastMethod): Promise<void> {
+  async #serve(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, head: UnaryHead, path: string, method: FastMethod): Promise<void> {
     const { metrics } = this.#options;
     // As connect's handler context: the first of deadline, client reset and the
     // call's own end aborts the call; an abort with an error counts it once.
@@ -117,10 +126,12 @@ export class FastPath {
     let result: Uint8Array | ConnectError;
     try {
       this.#options.requestGate();
+      const socket = stream.session?.socket;
+      const principal = this.#options.gate.authenticate(path, { authorization: headers.authorization, peer: peerIdentityOf(socket), remote: socket?.remoteAddress });
       const body = await readBody(stream, head, this.#options.readMaxBytes);
       if (body === null) return abort();
       if (body instanceof ConnectError) throw body;
-      result = await method.run(singleMessage(head, body, (data) => method.parse(data)));
+      result = await method.run(singleMessage(head, body, (data) => method.parse(data)), principal);
       abort();
     } catch (error) {
       // connect aborts with what was thrown (only a ConnectError counts), then answers "internal error".

@@ -12,7 +12,7 @@ import {
   type MessageInitShape,
   type MessageShape,
 } from "@bufbuild/protobuf";
-import { Code, ConnectError, type Transport } from "@connectrpc/connect";
+import { Code, ConnectError, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { findTrailerError } from "@connectrpc/connect/protocol-grpc";
 import * as grpc from "@grpc/grpc-js";
@@ -21,6 +21,12 @@ import { StatehouseErrorSchema, type StatehouseError } from "@statehouse/api";
 export interface CallOptions {
   timeoutMs?: number;
   signal?: AbortSignal;
+}
+
+/** Credentials and TLS for a driver: a bearer API key, the CA to trust, a client certificate (mTLS). */
+export interface DriverAuth {
+  token?: string;
+  tls?: { ca: Buffer; cert?: Buffer; key?: Buffer };
 }
 
 export interface RpcDriver {
@@ -42,15 +48,24 @@ function grpcJsMethod<I extends DescMessage, O extends DescMessage>(method: Desc
 export class GrpcJsDriver implements RpcDriver {
   readonly name = "grpc-js";
   readonly #client: grpc.Client;
+  readonly #token: string | undefined;
 
-  constructor(address: string, options: grpc.ChannelOptions = {}) {
-    this.#client = new grpc.Client(address, grpc.credentials.createInsecure(), options);
+  constructor(address: string, options: grpc.ChannelOptions = {}, auth: DriverAuth = {}) {
+    const credentials = auth.tls === undefined ? grpc.credentials.createInsecure() : grpc.credentials.createSsl(auth.tls.ca, auth.tls.key ?? null, auth.tls.cert ?? null);
+    this.#client = new grpc.Client(address, credentials, options);
+    this.#token = auth.token;
+  }
+
+  #metadata(): grpc.Metadata {
+    const metadata = new grpc.Metadata();
+    if (this.#token !== undefined) metadata.set("authorization", `Bearer ${this.#token}`);
+    return metadata;
   }
 
   unary<I extends DescMessage, O extends DescMessage>(method: DescMethodUnary<I, O>, input: MessageInitShape<I>, options: CallOptions = {}): Promise<MessageShape<O>> {
     return new Promise((resolve, reject) => {
       const [path, serialize, deserialize, callOptions] = grpcJsMethod(method, options);
-      const call = this.#client.makeUnaryRequest(path, serialize, deserialize, input, new grpc.Metadata(), callOptions, (error, response) =>
+      const call = this.#client.makeUnaryRequest(path, serialize, deserialize, input, this.#metadata(), callOptions, (error, response) =>
         error === null ? resolve(response as MessageShape<O>) : reject(error),
       );
       options.signal?.addEventListener("abort", () => call.cancel(), { once: true });
@@ -59,7 +74,7 @@ export class GrpcJsDriver implements RpcDriver {
 
   async *stream<I extends DescMessage, O extends DescMessage>(method: DescMethodServerStreaming<I, O>, input: MessageInitShape<I>, options: CallOptions = {}): AsyncIterable<MessageShape<O>> {
     const [path, serialize, deserialize, callOptions] = grpcJsMethod(method, options);
-    const call = this.#client.makeServerStreamRequest(path, serialize, deserialize, input, new grpc.Metadata(), callOptions);
+    const call = this.#client.makeServerStreamRequest(path, serialize, deserialize, input, this.#metadata(), callOptions);
     const onAbort = (): void => call.cancel();
     options.signal?.addEventListener("abort", onAbort, { once: true });
     try {
@@ -100,16 +115,28 @@ export class ConnectDriver implements RpcDriver {
   }
 }
 
-/** Every transport the daemon must serve, against one address. */
-export function allDrivers(address: string): RpcDriver[] {
-  const baseUrl = `http://${address}`;
+/** Every transport the daemon must serve, against one address; with `auth`, each sends its key and speaks TLS. */
+export function allDrivers(address: string, auth: DriverAuth = {}): RpcDriver[] {
+  const tls = auth.tls !== undefined;
+  const baseUrl = `${tls ? "https" : "http"}://${address}`;
+  const h2 = tls ? "h2" : "h2c";
+  const interceptors: Interceptor[] =
+    auth.token === undefined
+      ? []
+      : [
+          (next) => (req) => {
+            req.header.set("authorization", `Bearer ${auth.token}`);
+            return next(req);
+          },
+        ];
+  const nodeOptions = auth.tls === undefined ? {} : { nodeOptions: { ca: auth.tls.ca, ...(auth.tls.cert === undefined ? {} : { cert: auth.tls.cert }), ...(auth.tls.key === undefined ? {} : { key: auth.tls.key }) } };
   return [
-    new GrpcJsDriver(address),
-    new ConnectDriver("connect-h2c", createConnectTransport({ baseUrl, httpVersion: "2" })),
-    new ConnectDriver("connect-http1.1", createConnectTransport({ baseUrl, httpVersion: "1.1" })),
-    new ConnectDriver("connect-json-http1.1", createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: false })),
-    new ConnectDriver("grpc-web-http1.1", createGrpcWebTransport({ baseUrl, httpVersion: "1.1" })),
-    new ConnectDriver("grpc-web-h2c", createGrpcWebTransport({ baseUrl, httpVersion: "2" })),
+    new GrpcJsDriver(address, {}, auth),
+    new ConnectDriver(`connect-${h2}`, createConnectTransport({ baseUrl, httpVersion: "2", interceptors, ...nodeOptions })),
+    new ConnectDriver("connect-http1.1", createConnectTransport({ baseUrl, httpVersion: "1.1", interceptors, ...nodeOptions })),
+    new ConnectDriver("connect-json-http1.1", createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: false, interceptors, ...nodeOptions })),
+    new ConnectDriver("grpc-web-http1.1", createGrpcWebTransport({ baseUrl, httpVersion: "1.1", interceptors, ...nodeOptions })),
+    new ConnectDriver(`grpc-web-${h2}`, createGrpcWebTransport({ baseUrl, httpVersion: "2", interceptors, ...nodeOptions })),
   ];
 }
 
