@@ -32,6 +32,10 @@ function procedurePath(ctx: { service: { typeName: string }; method: { name: str
 
 /** For requestGate: authenticates the call or throws UNAUTHENTICATED. */
 export function authenticateCall(gate: AccessGate, ctx: HandlerContext): void {
+  if (!gate.enforcing) {
+    ctx.values.set(PRINCIPAL, gate.authenticate("", { authorization: undefined, peer: null }));
+    return;
+  }
   const source = ctx.values.get(SOURCE);
   const credentials: Credentials = { authorization: ctx.requestHeader.get("authorization") ?? undefined, peer: source.peer, remote: source.remote };
   ctx.values.set(PRINCIPAL, gate.authenticate(procedurePath(ctx), credentials));
