@@ -71,3 +71,21 @@ def test_a_value_over_the_limit_stores_nothing(client: Statehouse) -> None:
         saver.put(ROOT, make({"big": "x" * 2_000_000}, {"big": "1"}), {}, {"big": "1"})
     assert client.list_keys("t", namespace) == []
     assert saver.get_tuple(ROOT) is None
+
+
+def test_prune_keeps_the_latest_checkpoint_whole_and_copy_keeps_history(client: Statehouse) -> None:
+    saver = StatehouseSaver(client, namespace=f"prune-{uuid.uuid4().hex[:8]}", blob_cache_bytes=0)
+    stored = saver.put(ROOT, make({"a": "a1", "b": "b1"}, {"a": "1", "b": "1"}), {"step": 0}, {"a": "1", "b": "1"})
+    stored = saver.put(stored, make({"a": "a2", "b": "b1"}, {"a": "2", "b": "1"}), {"step": 1}, {"a": "2"})
+    saver.put_writes(stored, [("a", "pending")], task_id="task")
+    saver.copy_thread("t", "copy")
+    saver.prune(["t"])
+    latest = saver.get_tuple(ROOT)
+    assert latest is not None and latest.checkpoint["channel_values"] == {"a": "a2", "b": "b1"}
+    assert [w[2] for w in latest.pending_writes or []] == ["pending"]
+    assert [t.metadata["step"] for t in saver.list(ROOT)] == [1]
+    assert not any(k.endswith("/1") and "/a/" in k for k in client.list_keys("t", saver.namespace))  # a@1 is gone
+    copied: RunnableConfig = {"configurable": {"thread_id": "copy", "checkpoint_ns": ""}}
+    assert [t.metadata["step"] for t in saver.list(copied)] == [1, 0]
+    with pytest.raises(ValueError, match="keep_latest"):
+        saver.prune(["t"], strategy="sometimes")

@@ -173,6 +173,32 @@ class AsyncStatehouseSaver(BaseCheckpointSaver[str]):
             await self._commit(ops)
         self.blobs.drop_thread(self.namespace, thread_id)
 
+    async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        records = await self.client.scan_prefix(source_thread_id, "", self.namespace)
+        for ops in layout.batches(layout.copy_operations(self.namespace, target_thread_id, records)):
+            await self._commit(ops)
+
+    async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+        layout.check_strategy(strategy)
+        for thread_id in thread_ids:
+            if strategy == "delete":
+                await self.adelete_thread(thread_id)
+                continue
+            records = await self.client.scan_prefix(thread_id, "", self.namespace)
+            for ops in layout.batches(layout.prune_operations(self.serde, self.namespace, thread_id, records)):
+                await self._commit(ops)
+
+    async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
+        wanted = {str(run_id) for run_id in run_ids}
+        if not wanted:
+            return
+        for key in await self.client.list_keys(layout.INDEX_AGENT, layout.index_namespace(self.namespace)):
+            thread_id = layout.thread_of_key(key)
+            records = await self.client.scan_prefix(thread_id, layout.namespace_prefix(None), self.namespace)
+            ops = layout.run_operations(self.serde, self.namespace, thread_id, records, wanted)
+            for batch in layout.batches(ops):
+                await self._commit(batch)
+
     def get_next_version(self, current: str | None, channel: None = None) -> str:
         return layout.next_version(current)
 
@@ -225,3 +251,12 @@ class AsyncStatehouseSaver(BaseCheckpointSaver[str]):
 
     def delete_thread(self, thread_id: str) -> None:
         self._blocking(self.adelete_thread(thread_id))
+
+    def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        self._blocking(self.acopy_thread(source_thread_id, target_thread_id))
+
+    def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+        self._blocking(self.aprune(thread_ids, strategy=strategy))
+
+    def delete_for_runs(self, run_ids: Sequence[str]) -> None:
+        self._blocking(self.adelete_for_runs(run_ids))

@@ -45,16 +45,21 @@ __all__ = [
     "Grouper",
     "Op",
     "Selection",
+    "batches",
     "blob_key",
     "build_tuple",
+    "check_strategy",
     "checkpoint_key",
+    "copy_operations",
     "delete_batches",
     "group",
     "index_namespace",
     "is_blob_key",
     "namespace_prefix",
     "next_version",
+    "prune_operations",
     "put_operations",
+    "run_operations",
     "stored_writes",
     "thread_key",
     "thread_of_key",
@@ -341,4 +346,66 @@ def delete_batches(namespace: str, thread_id: str, keys: Sequence[str]) -> list[
     a second delete_thread finishes it."""
     ops = [Op(namespace, thread_id, key, None) for key in keys]
     ops.append(Op(index_namespace(namespace), INDEX_AGENT, thread_key(thread_id), None))
-    return [ops[start : start + DELETE_BATCH] for start in range(0, len(ops), DELETE_BATCH)]
+    return batches(ops)
+
+
+def batches(ops: Sequence[Op]) -> list[list[Op]]:
+    """Transactions of at most DELETE_BATCH operations (one for most threads)."""
+    return [list(ops[start : start + DELETE_BATCH]) for start in range(0, len(ops), DELETE_BATCH)]
+
+
+def copy_operations(namespace: str, target_thread_id: str, records: Iterable[StateResult]) -> list[Op]:
+    """Every record of a thread (checkpoints, writes, channel values) under another thread, then
+    its index entry: records name no thread, so they are copied as they are."""
+    ops = [
+        Op(namespace, target_thread_id, r.key, r.value) for r in records if r.key is not None and r.value is not None
+    ]
+    if ops:
+        ops.append(
+            Op(index_namespace(namespace), INDEX_AGENT, thread_key(target_thread_id), {"thread_id": target_thread_id})
+        )
+    return ops
+
+
+PRUNE_STRATEGIES = ("keep_latest", "delete")
+
+
+def check_strategy(strategy: str) -> None:
+    if strategy not in PRUNE_STRATEGIES:
+        raise ValueError(f"unknown prune strategy {strategy!r} (use one of {', '.join(PRUNE_STRATEGIES)})")
+
+
+def prune_operations(
+    serde: SerializerProtocol, namespace: str, thread_id: str, records: Sequence[StateResult]
+) -> list[Op]:
+    """keep_latest: deletes of every checkpoint but the newest of each checkpoint namespace, of their
+    writes, and of the channel values the kept checkpoints do not refer to."""
+    keep: set[str] = set()
+    kept_namespaces: set[str] = set()
+    for found in group(records):
+        if found.record["ns"] in kept_namespaces:
+            continue
+        kept_namespaces.add(found.record["ns"])
+        keep.add(checkpoint_key(found.record["ns"], found.record["id"]))
+        keep.update(found.blob_keys(serde)[1].values())
+    return [
+        Op(namespace, thread_id, r.key, None)
+        for r in records
+        if r.key is not None and r.key not in keep and not any(r.key.startswith(k) for k in keep if k.startswith("c/"))
+    ]
+
+
+def run_operations(
+    serde: SerializerProtocol, namespace: str, thread_id: str, records: Sequence[StateResult], run_ids: set[str]
+) -> list[Op]:
+    """Deletes of the checkpoints whose metadata ``run_id`` is one of ``run_ids``, with their writes."""
+    doomed = [
+        checkpoint_key(found.record["ns"], found.record["id"])
+        for found in group(records)
+        if str(_load(serde, found.record["metadata"]).get("run_id")) in run_ids
+    ]
+    return [
+        Op(namespace, thread_id, r.key, None)
+        for r in records
+        if r.key is not None and any(r.key.startswith(prefix) for prefix in doomed)
+    ]
