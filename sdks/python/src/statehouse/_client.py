@@ -8,6 +8,7 @@ from contextlib import closing, suppress
 from types import TracebackType
 from typing import Self, TypeVar
 
+from connectrpc.client import ConnectClientSync
 from connectrpc.code import Code
 from connectrpc.errors import ConnectError
 from pyqwest import SyncClient, SyncHTTPTransport
@@ -26,6 +27,7 @@ from ._values import DEFAULT_MAX_VALUE_BYTES
 __all__ = ["Statehouse", "Transaction"]
 
 T = TypeVar("T")
+S = TypeVar("S", bound=ConnectClientSync)
 
 
 class Transaction(TransactionBase):
@@ -133,11 +135,16 @@ class Statehouse(ClientBase):
     ) -> None:
         super().__init__(url, namespace, timeout, max_value_bytes, (api_key, ca_cert, client_cert, client_key))
         self._transport = SyncHTTPTransport(**transport_options(self._address, protocol, self._credentials))
-        self._stub = StatehouseServiceClientSync(
+        self._protocol = protocol
+        self._stub = self._service_stub(StatehouseServiceClientSync)
+
+    def _service_stub(self, stub_class: type[S]) -> S:
+        """A generated client of any statehouse.v1 service over this client's connection, key and protocol."""
+        return stub_class(
             self._address,
             http_client=SyncClient(self._transport),
             send_compression=None,
-            protocol=stub_protocol(protocol),
+            protocol=stub_protocol(self._protocol),
             interceptors=self._credentials.interceptors_sync(),
         )
 

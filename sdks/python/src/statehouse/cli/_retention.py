@@ -8,12 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import click
-from pyqwest import SyncClient
 
 from .._errors import translate_errors
 from .._gen.statehouse.v1 import retention_pb2 as pb
 from .._gen.statehouse.v1.retention_connect import RetentionServiceClientSync
-from .._transport import stub_protocol
 
 __all__ = ["horizon", "parse_duration_ms", "retention"]
 
@@ -47,12 +45,7 @@ def _service() -> _Retention:
     """The RetentionService over the command's client connection (``ctx.obj`` is the CLI's options)."""
     opts = click.get_current_context().obj
     client = opts.client
-    stub = RetentionServiceClientSync(
-        client._address,
-        http_client=SyncClient(client._transport),
-        send_compression=None,
-        protocol=stub_protocol("grpc"),
-    )
+    stub = client._service_stub(RetentionServiceClientSync)  # the client's key and TLS too
     return _Retention(stub, client._address, client._calls.timeout_ms, opts.namespace or client.namespace)
 
 

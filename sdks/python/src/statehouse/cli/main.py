@@ -4,9 +4,10 @@ The commands, options and output are the original ``statehousectl``'s (see the
 package README); the one deliberate difference is that failures go to stderr
 (``✗ Error: ...``, exit 1; ``--debug`` for the traceback) instead of stdout. Our
 additions: ``--json`` on every command, ``tail --follow`` and ``--verbose``, the
-``--timeout``/``--debug``/``--namespace`` global options. The daemon address comes
+``--timeout``/``--debug``/``--namespace`` global options, ``auth`` (API keys) and
+``--api-key``/``--ca-cert``/``--client-cert``/``--client-key``. The daemon address comes
 from ``--address``, else ``STATEHOUSE_ADDRESS`` (or ``STATEHOUSE_ADDR``), else
-``localhost:50051``.
+``localhost:50051``; the key from ``--api-key``, else ``STATEHOUSE_API_KEY``.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from .._errors import StatehouseError
 from .._format import format_event_lines
 from .._types import ReplayEvent, StateResult
 from ..formatting import format_event_json, format_ts, format_value_summary
+from ._auth import auth
 from ._retention import horizon, retention
 
 __all__ = ["cli", "main"]
@@ -44,12 +46,23 @@ class _Options:
     namespace: str | None
     timeout: float | None
     debug: bool
+    api_key: str | None = field(default=None, repr=False)
+    ca_cert: str | None = None
+    client_cert: str | None = None
+    client_key: str | None = None
     _client: Statehouse | None = field(default=None, repr=False)
 
     @property
     def client(self) -> Statehouse:
         if self._client is None:
-            self._client = Statehouse(url=self.address, timeout=self.timeout)
+            self._client = Statehouse(
+                url=self.address,
+                timeout=self.timeout,
+                api_key=self.api_key,
+                ca_cert=self.ca_cert,
+                client_cert=self.client_cert,
+                client_key=self.client_key,
+            )
         return self._client
 
     def ns(self, namespace: str | None) -> str:
@@ -117,12 +130,41 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Output as JS
 )
 @click.option("--namespace", "global_namespace", default=None, help="Namespace of every command (default: default).")
 @click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds to wait for each call.")
+@click.option("--api-key", envvar="STATEHOUSE_API_KEY", default=None, help="API key to send (env STATEHOUSE_API_KEY).")
+@click.option(
+    "--ca-cert",
+    envvar="STATEHOUSE_CA_CERT",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="PEM CA bundle trusted for an https:// address instead of the system CAs (env STATEHOUSE_CA_CERT).",
+)
+@click.option("--client-cert", default=None, type=click.Path(dir_okay=False), help="PEM client certificate (mTLS).")
+@click.option("--client-key", default=None, type=click.Path(dir_okay=False), help="PEM key of --client-cert.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @click.version_option(__version__, "--client-version", prog_name="statehousectl", message="%(prog)s %(version)s")
 @click.pass_context
-def cli(ctx: click.Context, address: str, global_namespace: str | None, timeout: float, debug: bool) -> None:
+def cli(
+    ctx: click.Context,
+    address: str,
+    global_namespace: str | None,
+    timeout: float,
+    api_key: str | None,
+    ca_cert: str | None,
+    client_cert: str | None,
+    client_key: str | None,
+    debug: bool,
+) -> None:
     """Statehouse CLI - interact with the Statehouse daemon"""
-    opts = _Options(address=address, namespace=global_namespace, timeout=timeout, debug=debug)
+    opts = _Options(
+        address=address,
+        namespace=global_namespace,
+        timeout=timeout,
+        debug=debug,
+        api_key=api_key or None,
+        ca_cert=ca_cert,
+        client_cert=client_cert,
+        client_key=client_key,
+    )
     ctx.obj = opts
     ctx.call_on_close(opts.close)
 
@@ -495,6 +537,7 @@ def _event_ref(event: ReplayEvent | None) -> dict[str, Any] | None:
 
 cli.add_command(retention)
 cli.add_command(horizon)
+cli.add_command(auth)
 
 
 def main() -> NoReturn:
