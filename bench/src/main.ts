@@ -1,10 +1,11 @@
-// `npm run bench [-- --quick] [-- --only P1,P3] [-- --huge] [-- --smoke] [-- --scale]`
+// `npm run bench [-- --quick] [-- --only P1,P3] [-- --huge] [-- --smoke] [-- --scale] [-- --security]`
 import { Command, Option } from "commander";
 import { join } from "node:path";
 import { parseCounts } from "./bench-plan.js";
 import { FIGURES, type Figure } from "./measure.js";
 import { REPO_ROOT } from "./peers/statehouse-daemon.js";
 import { runBench } from "./run-bench.js";
+import { runSecurityBench } from "./security-bench.js";
 
 function parseFigures(value: string): Figure[] {
   const figures = value.split(",").map((f) => f.trim()).filter((f) => f !== "");
@@ -21,6 +22,7 @@ const program = new Command()
   .option("--smoke", "seconds, Statehouse only, P1-P6 on tiny data (what the test target runs)")
   .option("--huge", "add the 10M-record data set to P4/P6")
   .option("--scale", "P1/P4/P6 only, on 100k, 1M and 10M records (one table; ~20 min, ~6 GB of scratch disk)")
+  .option("--security", "P1 and P5 at 64 clients, TLS + API key vs plain, as ratios (results/security.*; ~1 min per round)")
   .addOption(new Option("--datasets <counts>", "data set sizes in records, e.g. 100k,1M").argParser(parseCounts))
   .addOption(new Option("--only <figures>", `comma list of ${FIGURES.join(",")}`).argParser(parseFigures))
   .addOption(new Option("--rounds <n>", "alternating rounds").argParser((v) => Number.parseInt(v, 10)))
@@ -32,22 +34,31 @@ const program = new Command()
   .option("--no-profile", "skip the daemon profile");
 
 program.parse();
-const opts = program.opts<{ quick?: boolean; smoke?: boolean; huge?: boolean; scale?: boolean; datasets?: number[]; only?: Figure[]; rounds?: number; out: string; scratch: string; keep?: boolean; datasetsDir?: string; profile?: boolean }>();
+const opts = program.opts<{ quick?: boolean; smoke?: boolean; huge?: boolean; scale?: boolean; security?: boolean; datasets?: number[]; only?: Figure[]; rounds?: number; out: string; scratch: string; keep?: boolean; datasetsDir?: string; profile?: boolean }>();
 const args = process.argv.slice(2);
-const { markdown, files } = await runBench({
-  ...(opts.quick === undefined ? {} : { quick: opts.quick }),
-  ...(opts.smoke === undefined ? {} : { smoke: opts.smoke }),
-  ...(opts.huge === undefined ? {} : { huge: opts.huge }),
-  ...(opts.scale === undefined ? {} : { scale: opts.scale }),
-  ...(opts.datasets === undefined ? {} : { datasets: opts.datasets }),
-  ...(opts.only === undefined ? {} : { only: opts.only }),
-  ...(opts.rounds === undefined ? {} : { rounds: opts.rounds }),
-  ...(opts.keep === undefined ? {} : { keep: opts.keep }),
-  ...(opts.datasetsDir === undefined ? {} : { datasetsDir: opts.datasetsDir }),
-  ...(opts.profile === undefined ? {} : { profile: opts.profile }),
-  outDir: opts.out,
-  scratchDir: opts.scratch,
-  command: `npm run bench${args.length > 0 ? ` -- ${args.join(" ")}` : ""}`,
-});
+const command = `npm run bench${args.length > 0 ? ` -- ${args.join(" ")}` : ""}`;
+const { markdown, files } = opts.security === true
+  ? await runSecurityBench({
+      ...(opts.quick === undefined ? {} : { quick: opts.quick }),
+      ...(opts.rounds === undefined ? {} : { rounds: opts.rounds }),
+      outDir: opts.out,
+      scratchDir: opts.scratch,
+      command,
+    })
+  : await runBench({
+      ...(opts.quick === undefined ? {} : { quick: opts.quick }),
+      ...(opts.smoke === undefined ? {} : { smoke: opts.smoke }),
+      ...(opts.huge === undefined ? {} : { huge: opts.huge }),
+      ...(opts.scale === undefined ? {} : { scale: opts.scale }),
+      ...(opts.datasets === undefined ? {} : { datasets: opts.datasets }),
+      ...(opts.only === undefined ? {} : { only: opts.only }),
+      ...(opts.rounds === undefined ? {} : { rounds: opts.rounds }),
+      ...(opts.keep === undefined ? {} : { keep: opts.keep }),
+      ...(opts.datasetsDir === undefined ? {} : { datasetsDir: opts.datasetsDir }),
+      ...(opts.profile === undefined ? {} : { profile: opts.profile }),
+      outDir: opts.out,
+      scratchDir: opts.scratch,
+      command,
+    });
 console.log(markdown);
 for (const file of files) console.error(`[bench] wrote ${file}`);
