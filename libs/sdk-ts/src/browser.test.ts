@@ -3,22 +3,15 @@
 // /usr/bin/chromium, driven by playwright-core), served from another origin
 // than the daemon, so every call is a CORS request. The daemon allows only
 // that page's origin; the same page on a second origin must be refused.
-import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { build } from "esbuild";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { dirname } from "node:path";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bundleForBrowser } from "./test-support/bundle-for-browser.js";
+import { bundlePageScript, launchChromium, PAGE_SCRIPT, type Chromium } from "./test-support/chromium.js";
 import { DaemonProcess, uniqueAgent } from "./test-support/daemon.js";
 import { readmeExample } from "./test-support/readme-example.js";
-
-const CHROMIUM = "/usr/bin/chromium";
-const PAGE_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), "testdata/browser-page.ts");
 
 let bundle: string;
 let readmeBundle: string;
@@ -26,8 +19,7 @@ const readmeAgent = uniqueAgent("readme-browser");
 let daemon: DaemonProcess;
 let allowed: Server;
 let refused: Server;
-let userDataDir: string;
-let context: BrowserContext;
+let browser: Chromium;
 let page: Page;
 
 function serve(): Promise<Server> {
@@ -56,49 +48,21 @@ function close(server: Server | undefined): Promise<void> {
 }
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (the project's test script does)`);
-  }
-  const result = await build({
-    entryPoints: [PAGE_SCRIPT],
-    bundle: true,
-    write: false,
-    format: "iife",
-    platform: "browser",
-    target: "es2022",
-    conditions: ["@statehouse/source"],
-    logLevel: "silent",
-  });
-  bundle = result.outputFiles[0]?.text ?? "";
+  bundle = await bundlePageScript();
   allowed = await serve();
   refused = await serve();
   daemon = await DaemonProcess.start({ env: { STATEHOUSE_CORS_ORIGINS: origin(allowed) } });
   const readme = readmeExample("browser", { url: daemon.url, agent: readmeAgent, agentInExample: "dashboard" });
   readmeBundle = (await bundleForBrowser(readme, dirname(PAGE_SCRIPT))).text;
-  userDataDir = await mkdtemp(join(tmpdir(), "statehouse-chromium-"));
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
-  page = context.pages()[0] ?? (await context.newPage());
+  browser = await launchChromium();
+  page = browser.context.pages()[0] ?? (await browser.context.newPage());
 });
 
 afterAll(async () => {
-  await context?.close();
+  await browser?.dispose();
   await close(allowed);
   await close(refused);
   await daemon?.dispose();
-  if (userDataDir !== undefined) await rm(userDataDir, { recursive: true, force: true });
 });
 
 describe("browser entry in headless Chromium", () => {

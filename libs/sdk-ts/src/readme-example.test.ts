@@ -2,10 +2,10 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { Statehouse } from "./index.js";
 import { testDaemonUrl, uniqueAgent } from "./test-support/daemon.js";
-import { readmeExample } from "./test-support/readme-example.js";
+import { consoleLogOf, readmeExample } from "./test-support/readme-example.js";
 
 let daemon: { url: string; dispose: () => Promise<void> };
 let dir: string;
@@ -24,13 +24,7 @@ it("the README's Node example runs and does what it says", async () => {
   const agent = uniqueAgent("readme-node");
   const file = join(dir, "example.mjs");
   await writeFile(file, readmeExample("node", { url: daemon.url, agent, agentInExample: "agent-1" }));
-  const logged: unknown[][] = [];
-  const spy = vi.spyOn(console, "log").mockImplementation((...args: unknown[]) => void logged.push(args));
-  try {
-    await import(file);
-  } finally {
-    spy.mockRestore();
-  }
+  const logged = await consoleLogOf(file);
   expect(logged[0]).toEqual(["ok"]);
   expect(logged[1]).toEqual([{ n: 1 }, 1n, true]);
   expect(logged[2]?.[0]).toBe("committed at");

@@ -18,8 +18,9 @@ READY_TIMEOUT_S = 30.0
 class Daemon:
     """One daemon on a data dir. ``start()`` picks a free port the first time and keeps it across restarts."""
 
-    def __init__(self, data_dir: Path, **env: str) -> None:
+    def __init__(self, data_dir: Path, *, scheme: str = "http", **env: str) -> None:
         self.data_dir = data_dir
+        self.scheme = scheme  # "https" for a daemon started with STATEHOUSE_TLS_CERT/KEY
         self.env = env
         self.address: str | None = None
         self.process: subprocess.Popen[bytes] | None = None
@@ -29,7 +30,7 @@ class Daemon:
     @property
     def url(self) -> str:
         assert self.address is not None, "daemon never started"
-        return f"http://{self.address}"
+        return f"{self.scheme}://{self.address}"
 
     def start(self, **extra_env: str) -> Daemon:
         if not MAIN.exists():

@@ -21,6 +21,8 @@ export interface DaemonOptions {
   env?: Record<string, string>;
   /** Data dir to use (default: a fresh temp dir, removed by `dispose`). */
   dataDir?: string;
+  /** The daemon serves TLS (its env has STATEHOUSE_TLS_CERT/KEY): `url` is `https://`. */
+  tls?: boolean;
 }
 
 interface ReadyInfo {
@@ -40,14 +42,16 @@ export class DaemonProcess {
   readonly dataDir: string;
   readonly #workDir: string;
   readonly #ownsDataDir: boolean;
+  readonly #scheme: "http" | "https";
   #env: Record<string, string>;
   #child: ChildProcess | undefined;
   #exited: Promise<DaemonExit> = Promise.resolve({ code: 0, signal: null });
   #address: string | undefined;
   #output: string[] = [];
 
-  private constructor(workDir: string, dataDir: string, ownsDataDir: boolean, env: Record<string, string>) {
+  private constructor(workDir: string, dataDir: string, ownsDataDir: boolean, env: Record<string, string>, tls: boolean) {
     this.#workDir = workDir;
+    this.#scheme = tls ? "https" : "http";
     this.dataDir = dataDir;
     this.#ownsDataDir = ownsDataDir;
     this.#env = env;
@@ -57,7 +61,7 @@ export class DaemonProcess {
   static async start(options: DaemonOptions = {}): Promise<DaemonProcess> {
     const workDir = await mkdtemp(join(tmpdir(), "statehouse-sdk-test-"));
     const dataDir = options.dataDir ?? join(workDir, "data");
-    const daemon = new DaemonProcess(workDir, dataDir, options.dataDir === undefined, options.env ?? {});
+    const daemon = new DaemonProcess(workDir, dataDir, options.dataDir === undefined, options.env ?? {}, options.tls === true);
     try {
       await daemon.#spawn("127.0.0.1:0");
     } catch (error) {
@@ -73,9 +77,9 @@ export class DaemonProcess {
     return this.#address;
   }
 
-  /** `http://127.0.0.1:PORT` */
+  /** `http://127.0.0.1:PORT` (`https://` with `tls`) */
   get url(): string {
-    return `http://${this.address}`;
+    return `${this.#scheme}://${this.address}`;
   }
 
   /** PID of the current process (undefined when stopped). */

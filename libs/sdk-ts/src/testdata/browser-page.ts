@@ -15,8 +15,8 @@ function describeError(error: unknown): Record<string, unknown> {
   };
 }
 
-async function scenario(url: string, protocol: Protocol, agent: string): Promise<Record<string, unknown>> {
-  const client = new Statehouse({ url, protocol });
+async function scenario(url: string, protocol: Protocol, agent: string, apiKey?: string): Promise<Record<string, unknown>> {
+  const client = new Statehouse({ url, protocol, ...(apiKey === undefined ? {} : { apiKey }) });
   try {
     const health = await client.health();
     const outcome = await client.withTransaction(async (tx) => {
@@ -70,9 +70,9 @@ async function scenario(url: string, protocol: Protocol, agent: string): Promise
   }
 }
 
-/** Only a health check: used from an origin the daemon does not allow. */
-async function healthOnly(url: string, protocol: Protocol): Promise<Record<string, unknown>> {
-  const client = new Statehouse({ url, protocol });
+/** Only a health check: used from an origin the daemon does not allow, or without a (valid) key. */
+async function healthOnly(url: string, protocol: Protocol, apiKey?: string): Promise<Record<string, unknown>> {
+  const client = new Statehouse({ url, protocol, ...(apiKey === undefined ? {} : { apiKey }) });
   try {
     return { health: await client.health() };
   } catch (error) {
