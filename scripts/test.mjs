@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm test`: install whatever is missing (npm packages incl. Node 24, the
-// Python virtualenv, Debian's chromium and openssl), then run every suite: proto lint and
+// Python virtualenv, Debian's chromium, openssl and certutil), then run every suite: proto lint and
 // breaking check, the wire-contract test, TS lint + typecheck + unit and
 // integration tests, the Python SDK's ruff + mypy + pytest, the bench smoke
 // run, and the e2e crash suites. Ends with one "N passed, N failed" line.
@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ensureChromium, ensureNodeModules, ensureOpenssl, ensurePythonVenv, nx, reexecUnderProjectNode, root } from "./lib/bootstrap.mjs";
+import { ensureCertutil, ensureChromium, ensureNodeModules, ensureOpenssl, ensurePythonVenv, nx, reexecUnderProjectNode, root } from "./lib/bootstrap.mjs";
 import { summarize } from "./lib/test-report.mjs";
 
 ensureNodeModules();
@@ -17,6 +17,7 @@ reexecUnderProjectNode(fileURLToPath(import.meta.url));
 ensurePythonVenv();
 ensureChromium();
 ensureOpenssl();
+ensureCertutil();
 
 const reportDir = mkdtempSync(join(tmpdir(), "statehouse-test-report-"));
 const env = {

@@ -74,6 +74,14 @@ export function ensureChromium() {
   aptGet(["install", "-y", "-q", "--no-install-recommends", "chromium", "fonts-liberation"]);
 }
 
+/** certutil (NSS tools): the SDK's browser test adds its test CA to headless Chromium's NSS database with it. */
+export function ensureCertutil() {
+  if (existsSync("/usr/bin/certutil")) return;
+  log("installing Debian's libnss3-tools (certutil) for the browser TLS test (apt-get)…");
+  aptGet(["update", "-q"]);
+  aptGet(["install", "-y", "-q", "--no-install-recommends", "libnss3-tools"]);
+}
+
 /** The openssl CLI: the daemon's TLS tests make a throwaway CA with it at test time. */
 export function ensureOpenssl() {
   if (existsSync("/usr/bin/openssl")) return;

@@ -197,4 +197,4 @@ def test_the_readme_tls_example_runs(secure: Secure, tmp_path: Path) -> None:
     env = {**os.environ, "STATEHOUSE_API_KEY": secret}
     run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60, env=env)
     assert run.returncode == 0, run.stderr
-    assert run.stdout == "{'fact': 'keys work'}\nPERMISSION_DENIED {'namespace': 'team-b', 'role': 'read'}\n"
+    assert run.stdout == "{'fact': 'keys work'}\nPERMISSION_DENIED team-b read\n"

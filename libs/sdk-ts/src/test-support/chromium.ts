@@ -5,9 +5,9 @@
 // certutil (Debian's libnss3-tools), so TLS is verified, never skipped.
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { basename, dirname, join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium, type BrowserContext } from "playwright-core";
 import { bundleForBrowser } from "./bundle-for-browser.js";
@@ -17,9 +17,12 @@ const CERTUTIL = "/usr/bin/certutil";
 /** The page script: a scenario and a health check, on globalThis. */
 export const PAGE_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), "../testdata/browser-page.ts");
 
-/** The page script bundled for the browser (as a classic script: it only sets globals). */
+/**
+ * The page script bundled for the browser (a classic script: it only sets globals). Its text is the
+ * bundle's entry: imported instead, it would be dropped, the package being `sideEffects: false`.
+ */
 export async function bundlePageScript(): Promise<string> {
-  return (await bundleForBrowser(`import ${JSON.stringify(`./${basename(PAGE_SCRIPT)}`)};`, dirname(PAGE_SCRIPT))).text;
+  return (await bundleForBrowser(await readFile(PAGE_SCRIPT, "utf8"), dirname(PAGE_SCRIPT))).text;
 }
 
 /** A headless Chromium with its own profile and HOME; `dispose` closes it and removes both. */
