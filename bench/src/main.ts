@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { parseCounts } from "./bench-plan.js";
 import { FIGURES, type Figure } from "./measure.js";
 import { REPO_ROOT } from "./peers/statehouse-daemon.js";
+import { runRetentionBench } from "./retention-bench.js";
 import { runBench } from "./run-bench.js";
 import { runSecurityBench } from "./security-bench.js";
 
@@ -21,6 +22,7 @@ const program = new Command()
   .option("--quick", "short runs (2 rounds of ~1 s windows)")
   .option("--smoke", "seconds, Statehouse only, P1-P6 on tiny data (what the test target runs)")
   .option("--huge", "add the 10M-record data set to P4/P6")
+  .option("--retention", "P1/P2 with history compaction running vs not (results/retention.*; ~2 min)")
   .option("--scale", "P1/P4/P6 only, on 100k, 1M and 10M records (one table; ~20 min, ~6 GB of scratch disk)")
   .option("--security", "P1 and P5 at 64 clients, TLS + API key vs plain, as ratios (results/security.*; ~1 min per round)")
   .addOption(new Option("--datasets <counts>", "data set sizes in records, e.g. 100k,1M").argParser(parseCounts))
@@ -34,7 +36,7 @@ const program = new Command()
   .option("--no-profile", "skip the daemon profile");
 
 program.parse();
-const opts = program.opts<{ quick?: boolean; smoke?: boolean; huge?: boolean; scale?: boolean; security?: boolean; datasets?: number[]; only?: Figure[]; rounds?: number; out: string; scratch: string; keep?: boolean; datasetsDir?: string; profile?: boolean }>();
+const opts = program.opts<{ quick?: boolean; smoke?: boolean; huge?: boolean; scale?: boolean; security?: boolean; retention?: boolean; datasets?: number[]; only?: Figure[]; rounds?: number; out: string; scratch: string; keep?: boolean; datasetsDir?: string; profile?: boolean }>();
 const args = process.argv.slice(2);
 const command = `npm run bench${args.length > 0 ? ` -- ${args.join(" ")}` : ""}`;
 const { markdown, files } = opts.security === true
@@ -45,6 +47,8 @@ const { markdown, files } = opts.security === true
       scratchDir: opts.scratch,
       command,
     })
+  : opts.retention === true
+  ? await runRetentionBench({ outDir: opts.out, scratchDir: opts.scratch, rounds: opts.rounds ?? 3, backlog: 20_000, windowMs: 5_000, command })
   : await runBench({
       ...(opts.quick === undefined ? {} : { quick: opts.quick }),
       ...(opts.smoke === undefined ? {} : { smoke: opts.smoke }),

@@ -15,6 +15,7 @@ export class DaemonMetrics {
   readonly #writes = this.#counter("statehouse_writes_total", "Committed write operations.");
   readonly #deletes = this.#counter("statehouse_deletes_total", "Committed delete operations.");
   readonly #snapshots = this.#counter("statehouse_snapshots_total", "Snapshots written.");
+  readonly #purges = this.#counter("statehouse_purges_total", "Purges completed (an agent or a namespace erased), resumed ones included.");
   readonly #reads: Counter<"rpc">;
   readonly #replayEvents = this.#counter("statehouse_replay_events_total", "Events sent by Replay.");
   readonly #watchEvents = this.#counter("statehouse_watch_events_total", "Events sent by Watch.");
@@ -157,6 +158,7 @@ export class DaemonMetrics {
     onExpire: () => this.#expired.inc(),
     onConflict: () => this.#conflicts.inc(),
     onSnapshot: () => this.#snapshots.inc(),
+    onPurge: () => this.#purges.inc(),
   };
 
   /** Source of the open-transactions and commit_ts gauges. */

@@ -9,6 +9,7 @@ import { ConfigError, envAliasesInUse, resolveConfig, SETTINGS, type DaemonConfi
 import { DaemonStartError, startDaemon, type Daemon } from "./daemon.js";
 import { describeReport, foreignDataProblem, importOriginal } from "./import-original.js";
 import { createLogger } from "./logger.js";
+import { verifyCommand } from "./verify-command.js";
 
 const EXIT_USAGE = 2;
 const EXIT_FAILURE = 1;
@@ -66,6 +67,16 @@ function applyStackTraceLimit(): void {
   if (!nodeOptions.includes("--stack-trace-limit")) Error.stackTraceLimit = 0;
 }
 
+/** Parses a subcommand's arguments; --help exits 0, a usage error exits EXIT_USAGE (commander printed why). */
+function parseSubcommand(program: Command, argv: string[]): void {
+  try {
+    program.parse(argv, { from: "user" });
+  } catch (error) {
+    if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? 0 : EXIT_USAGE);
+    throw error;
+  }
+}
+
 /** `statehoused import-original --from DIR [--data-dir DIR]` (the data dir defaults as the daemon's does). */
 async function importOriginalCommand(argv: string[]): Promise<void> {
   const program = new Command("statehoused import-original")
@@ -75,12 +86,7 @@ async function importOriginalCommand(argv: string[]): Promise<void> {
     .option("--batch-events <n>", "events per atomic batch (default 500)")
     .exitOverride()
     .allowExcessArguments(false);
-  try {
-    program.parse(argv, { from: "user" });
-  } catch (error) {
-    if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? 0 : EXIT_USAGE);
-    throw error;
-  }
+  parseSubcommand(program, argv);
   const opts = program.opts<{ from: string; dataDir?: string; batchEvents?: string }>();
   const dataDir = opts.dataDir ?? process.env["STATEHOUSE_DATA_DIR"] ?? "./statehouse-data";
   const batchEvents = opts.batchEvents === undefined ? undefined : Number(opts.batchEvents);
@@ -137,16 +143,35 @@ function authCommand(argv: string[]): void {
         process.exit(EXIT_FAILURE);
       }
     });
-  try {
-    program.parse(argv, { from: "user" });
-  } catch (error) {
-    if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? 0 : EXIT_USAGE);
-    throw error;
+  parseSubcommand(program, argv);
+}
+
+/** `statehoused verify DIR`: offline consistency check; exit 0 when consistent, 1 otherwise. */
+async function verifySubcommand(argv: string[]): Promise<void> {
+  const program = new Command("statehoused verify")
+    .description("Check a stopped daemon's data directory offline: event log, indexes, state and snapshots, both ways. Exit 0 when consistent, 1 on any inconsistency.")
+    .argument("<dir>", "the data directory (the one holding db/ and snapshots/)")
+    .option("--idempotency-window-ms <ms>", "the daemon's idempotency window: older keys may be missing (default 86400000)")
+    .option("--json", "print the report as one JSON object")
+    .exitOverride()
+    .allowExcessArguments(false);
+  parseSubcommand(program, argv);
+  const opts = program.opts<{ idempotencyWindowMs?: string; json?: boolean }>();
+  const window = opts.idempotencyWindowMs === undefined ? undefined : Number(opts.idempotencyWindowMs);
+  if (window !== undefined && (!Number.isSafeInteger(window) || window < 1)) {
+    process.stderr.write("statehoused verify: --idempotency-window-ms must be a positive integer\n");
+    process.exit(EXIT_USAGE);
   }
+  const status = await verifyCommand(program.args[0] as string, { ...(window === undefined ? {} : { idempotencyWindowMs: window }), json: opts.json === true }, { stdout: process.stdout, stderr: process.stderr });
+  process.exit(status);
 }
 
 async function main(): Promise<void> {
   applyStackTraceLimit();
+  if (process.argv[2] === "verify") {
+    await verifySubcommand(process.argv.slice(3));
+    return;
+  }
   if (process.argv[2] === "import-original") {
     await importOriginalCommand(process.argv.slice(3));
     return;

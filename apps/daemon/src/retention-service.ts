@@ -74,5 +74,13 @@ export function createRetentionService(deps: RetentionServiceDeps): ServiceImpl<
       return { namespace, horizonCommitTs: engine.retention(namespace).horizonCommitTs, commitTs: engine.commitTs() };
     }),
     compactHistory: unary("CompactHistory", async () => ({ eventsCompacted: BigInt(await engine.compactHistory()) })),
+    purge: unary("Purge", async (req) => {
+      // Elsewhere an empty namespace means "default"; erasing data takes it spelled out.
+      if (req.namespace === "") throw invalidRequest("namespace", "Purge needs an explicit namespace (an empty one is not taken to mean \"default\" here)");
+      const namespace = validator.namespace(req.namespace);
+      const agentId = req.agentId === undefined ? undefined : validator.agentId(req.agentId);
+      const result = await engine.purge({ namespace, ...(agentId === undefined ? {} : { agentId }) });
+      return { purgeId: BigInt(result.purgeId), eventsRewritten: BigInt(result.eventsRewritten), entriesDeleted: BigInt(result.entriesDeleted) };
+    }),
   };
 }

@@ -71,3 +71,29 @@ it("sets, persists and enforces a retention policy; reads behind the horizon fai
   expect((await again.driver.unary(S.transact, { operations: [{ namespace: ns, agentId: "a", key: "k", value: {} }] })).commitTs).toBe(7n);
   expect((await collect(again.driver.stream(S.replay, { namespace: ns, agentId: "a", startTs: 7n }))).map((e) => e.commitTs)).toEqual([7n]);
 });
+
+it("purges an agent over the API: gone from every read, the others untouched, an audit line without the data, counted in /metrics", async () => {
+  const { daemon, driver } = await start();
+  for (let i = 0; i < 3; i++) {
+    await driver.unary(S.transact, {
+      operations: [
+        { namespace: "p", agentId: "gone", key: `k${i}`, value: { pii: "PERSONAL-DATA" } },
+        { namespace: "p", agentId: "stays", key: `k${i}`, value: { i } },
+      ],
+      idempotencyKey: `req-${i}`,
+    });
+  }
+  const bad = await failure(driver.unary(R.purge, { namespace: "" }));
+  expect([bad.code, bad.detail?.details["field"]]).toEqual([Code.InvalidArgument, "namespace"]);
+  const result = await driver.unary(R.purge, { namespace: "p", agentId: "gone" });
+  expect(result.eventsRewritten).toBe(3n);
+  expect((await driver.unary(S.getState, { namespace: "p", agentId: "gone", key: "k0" })).exists).toBe(false);
+  expect((await driver.unary(S.listKeys, { namespace: "p", agentId: "gone" })).keys).toEqual([]);
+  expect(await collect(driver.stream(S.replay, { namespace: "p", agentId: "gone" }))).toEqual([]);
+  expect((await driver.unary(S.listKeys, { namespace: "p", agentId: "stays" })).keys).toEqual(["k0", "k1", "k2"]);
+  expect((await collect(driver.stream(S.replay, { namespace: "p", agentId: "stays" }))).map((e) => e.commitTs)).toEqual([1n, 2n, 3n]);
+  const audit = daemon.logs().filter((line) => line["audit"] === "purge");
+  expect(audit.map((line) => line["msg"])).toEqual(["purge started", 'purge 1 completed: agent "gone" of namespace "p"'.replace("1", String(result.purgeId))]);
+  expect(daemon.output).not.toContain("PERSONAL-DATA");
+  expect(await (await fetch(`${daemon.url}/metrics`)).text()).toMatch(/^statehouse_purges_total 1$/m);
+});

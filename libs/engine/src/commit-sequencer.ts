@@ -68,6 +68,8 @@ export interface SequencerOptions {
   idempotencyWindowMs: number;
   logger: EngineLogger | undefined;
   onApplied: (batch: AppliedBatch) => void;
+  /** Checked for every request inside its batch: an error refuses it (e.g. it touches data being purged). */
+  refuse?: (request: CommitRequest) => EngineError | null;
 }
 
 interface Pending {
@@ -129,6 +131,7 @@ export class CommitSequencer {
   private readonly idempotencyWindowMs: number;
   private readonly logger: EngineLogger | undefined;
   private readonly onApplied: (batch: AppliedBatch) => void;
+  private readonly refuse: ((request: CommitRequest) => EngineError | null) | undefined;
 
   constructor(options: SequencerOptions) {
     this.kv = options.kv;
@@ -139,6 +142,12 @@ export class CommitSequencer {
     this.idempotencyWindowMs = options.idempotencyWindowMs;
     this.logger = options.logger;
     this.onApplied = options.onApplied;
+    this.refuse = options.refuse;
+  }
+
+  /** Forgets the cached versions (call from runExclusive after deleting state entries behind the writer's back). */
+  dropCache(): void {
+    this.cache.clear();
   }
 
   /** commit_ts of the last batch that returned from storage. */
@@ -348,7 +357,7 @@ export class CommitSequencer {
           continue;
         }
       }
-      const conflict = checkPreconditions(request.preconditions, keyStates);
+      const conflict = this.refuse?.(request) ?? checkPreconditions(request.preconditions, keyStates);
       if (conflict !== null) {
         verdicts.push({ ok: false, error: conflict });
         continue;

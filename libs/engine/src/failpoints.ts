@@ -5,6 +5,7 @@ export const FAILPOINT_NAMES = [
   "commit:after-sync-before-reply",
   "snapshot:mid-write",
   "recovery:mid-replay",
+  "purge:mid-purge",
 ] as const;
 
 export type FailpointName = (typeof FAILPOINT_NAMES)[number];

@@ -6,6 +6,8 @@ export type { ImportEvent, ImportOperation, ImportOptions, ImportProgress } from
 export { hasOriginalStore, openOriginalStore } from "./original-store.ts";
 export type { OriginalRecord, OriginalStore } from "./original-store.ts";
 export { FAILPOINT_NAMES, parseFailpoint } from "./failpoints.ts";
+export { verifyStore } from "./verify-store.ts";
+export type { VerifyFinding, VerifyOptions, VerifyPhase, VerifyProgress, VerifyReport } from "./verify-store.ts";
 export type { FailpointName } from "./failpoints.ts";
 export type {
   AgentEvent,
@@ -25,6 +27,7 @@ export type {
   PageOptions,
   Precondition,
   RecordRef,
+  PurgeResult,
   RecoveryReport,
   RetentionInfo,
   RetentionPolicy,

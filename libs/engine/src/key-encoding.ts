@@ -111,6 +111,18 @@ export function retentionKey(namespace: string): Buffer {
   return tupleKey(TABLE_META, ["retention-ns", namespace]);
 }
 
+/** Prefix of every key of one namespace in a table keyed by (namespace, ...): state, versions, agent events, idempotency keys. */
+export function namespacePrefix(table: number, namespace: string): Buffer {
+  return tupleKey(table, [namespace]);
+}
+
+/** Prefix of the durable purge intents: `01 str("purge-intent") u64(id)` → JSON. */
+export const PURGE_INTENT_PREFIX = tupleKey(TABLE_META, ["purge-intent"]);
+
+export function purgeIntentKey(id: number): Buffer {
+  return Buffer.concat([PURGE_INTENT_PREFIX, encodeU64(id)]);
+}
+
 /** Prefix of every namespace's retention record. */
 export const RETENTION_PREFIX = tupleKey(TABLE_META, ["retention-ns"]);
 

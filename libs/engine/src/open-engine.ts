@@ -1,6 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { Failpoints } from "./failpoints.ts";
+import { loadPurgeIntents } from "./purge.ts";
 import { recover, type RecoveryMode } from "./recovery.ts";
 import { checkPolicy, RetentionTable } from "./retention.ts";
 import { SnapshotScheduler } from "./snapshot-scheduler.ts";
@@ -128,6 +129,16 @@ export async function openEngineOn(kv: OrderedKv, dataDir: string, options: Engi
     afterBatch: (batch) => scheduler?.onBatch(batch),
     beforeClose: async () => scheduler?.stop(),
   });
+  // A purge interrupted by a crash completes before anyone can read its target.
+  const intents = await loadPurgeIntents(kv);
+  if (intents.length > 0) {
+    try {
+      await engine.resumePurges(intents);
+    } catch (error) {
+      await engine.close();
+      throw error;
+    }
+  }
   scheduler = new SnapshotScheduler({
     kv,
     store,

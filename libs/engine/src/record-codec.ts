@@ -22,6 +22,8 @@ export interface StoredEvent {
   committedAtMs: number;
   idempotencyKey: string | null;
   operations: StoredOperation[];
+  /** True when a purge removed operations from this event (rewritten in place; possibly none are left). */
+  purged?: boolean;
 }
 
 /** Operation ready to be written: the value is already serialized. */
@@ -42,6 +44,7 @@ export function encodeEvent(
   committedAtMs: number,
   idempotencyKey: string | null,
   operations: readonly EncodableOperation[],
+  purged = false,
 ): Buffer {
   let json = `{"f":${EVENT_FORMAT},"t":${JSON.stringify(txnId)},"c":${commitTs},"at":${committedAtMs},"ik":${
     idempotencyKey === null ? "null" : JSON.stringify(idempotencyKey)
@@ -53,7 +56,7 @@ export function encodeEvent(
       op.valueJson ?? "null"
     }]`;
   }
-  json += "]}";
+  json += purged ? `],"p":1}` : "]}";
   const body = Buffer.from(json, "utf8");
   const out = Buffer.allocUnsafe(4 + body.length);
   out.writeUInt32BE(crc32(body), 0);
@@ -104,6 +107,7 @@ interface EventJson {
   at: number;
   ik: string | null;
   o: StoredOperationTuple[];
+  p?: number;
 }
 
 /**
@@ -128,7 +132,9 @@ export function decodeEvent(buffer: Buffer, expectedTs: number | null): StoredEv
     if (!Array.isArray(op) || op.length !== 5) throw corrupt(expectedTs, "ill-formed operation");
     operations.push({ namespace: op[0], agentId: op[1], key: op[2], version: op[3], value: op[4] });
   }
-  return { txnId: parsed.t, commitTs: parsed.c, committedAtMs: parsed.at, idempotencyKey: parsed.ik, operations };
+  const event: StoredEvent = { txnId: parsed.t, commitTs: parsed.c, committedAtMs: parsed.at, idempotencyKey: parsed.ik, operations };
+  if (parsed.p === 1) event.purged = true;
+  return event;
 }
 
 function corrupt(commitTs: number | null, what: string, cause?: unknown): EngineError {

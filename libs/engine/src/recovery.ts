@@ -163,7 +163,9 @@ async function newestSnapshot(ctx: RecoveryContext, lastTs: number, floor: numbe
       const [event] = await kv.getMany([eventKey(candidate.commitTs)]);
       if (event === undefined) evidence = `snapshot ${candidate.file} records commit_ts ${candidate.commitTs}, which is missing from the event log`;
       else if (check.eventCrc !== null && crc32(event) !== check.eventCrc) {
-        evidence = `snapshot ${candidate.file} recorded another event at commit_ts ${candidate.commitTs} than the log holds now`;
+        // A purge rewrites events in place (marked purged): the same commit, fewer operations.
+        if (purgedEvent(event, candidate.commitTs)) notes.push(`snapshot ${candidate.file}: event ${candidate.commitTs} was rewritten by a purge since`);
+        else evidence = `snapshot ${candidate.file} recorded another event at commit_ts ${candidate.commitTs} than the log holds now`;
       }
     }
     if (evidence === null) return candidate;
@@ -171,6 +173,14 @@ async function newestSnapshot(ctx: RecoveryContext, lastTs: number, floor: numbe
     await snapshots.remove(candidate);
   }
   return null;
+}
+
+function purgedEvent(raw: Buffer, ts: number): boolean {
+  try {
+    return decodeEvent(raw, ts).purged === true;
+  } catch {
+    return false;
+  }
 }
 
 async function firstKey(kv: OrderedKv, gte: Buffer, lt: Buffer): Promise<Buffer | undefined> {
@@ -223,9 +233,9 @@ async function* events(kv: OrderedKv, afterTs: number, upToTs: number): AsyncGen
 }
 
 /** What a stored entry says about one expected index entry: null (fine), a problem (repairable) or rollback evidence. */
-type Finding = null | { problem: string } | { rollback: string };
+export type Finding = null | { problem: string } | { rollback: string };
 
-function sameAgentSlice(stored: Buffer, expected: Buffer, ts: number): boolean {
+export function sameAgentSlice(stored: Buffer, expected: Buffer, ts: number): boolean {
   if (stored.equals(expected)) return true;
   try {
     const a = decodeEvent(stored, ts);
@@ -237,7 +247,7 @@ function sameAgentSlice(stored: Buffer, expected: Buffer, ts: number): boolean {
 }
 
 /** Checks one stored value against the index entry the event implies. */
-function checkEntry(entry: IndexEntry, stored: Buffer | undefined, event: StoredEvent, lastTs: number, ctx: RecoveryContext, retention: RetentionTable): Finding {
+export function checkEntry(entry: IndexEntry, stored: Buffer | undefined, event: StoredEvent, lastTs: number, ctx: Pick<RecoveryContext, "now" | "idempotencyWindowMs">, retention: RetentionTable): Finding {
   const ts = event.commitTs;
   // Behind its namespace's horizon an entry may be compacted: only a state newer than the log still counts.
   if (entry.namespace !== undefined && ts <= retention.horizonOf(entry.namespace)) {
@@ -268,6 +278,9 @@ function checkEntry(entry: IndexEntry, stored: Buffer | undefined, event: Stored
     case "version":
       return stored !== undefined && stored.equals(entry.value) ? null : { problem: `version index entry of event ${ts} missing` };
     case "idempotency": {
+      // A purge rewrote the event without some operations: its key (if kept) is the whole
+      // transaction's, scoped and fingerprinted by operations the event no longer holds.
+      if (event.purged === true) return null;
       // Purged after the window, or taken over by a later commit after the window: both fine.
       if (stored === undefined) return expired ? null : { problem: `idempotency key of event ${ts} not indexed` };
       const found = decodeIdempotency(stored).commitTs;
@@ -275,6 +288,7 @@ function checkEntry(entry: IndexEntry, stored: Buffer | undefined, event: Stored
       return found === ts && stored.equals(entry.value) ? null : { problem: `idempotency key of event ${ts} not indexed` };
     }
     case "idempotency-expiry":
+      if (event.purged === true) return null;
       return stored !== undefined || expired ? null : { problem: `idempotency expiry entry of event ${ts} missing` };
   }
 }
@@ -342,7 +356,9 @@ async function rebuild(ctx: RecoveryContext, failpoints: Failpoints, floor: numb
       count++;
       const expired = event.committedAtMs + ctx.idempotencyWindowMs <= ctx.now;
       for (const entry of indexEntries(eventRecord(event))) {
-        if (entry.kind === "event" || (expired && (entry.kind === "idempotency" || entry.kind === "idempotency-expiry"))) continue;
+        // A purged event's idempotency key is the whole transaction's: not re-derivable from what is left.
+        const idem = entry.kind === "idempotency" || entry.kind === "idempotency-expiry";
+        if (entry.kind === "event" || (idem && (expired || event.purged === true))) continue;
         ops.push({ type: "put", key: entry.key, value: entry.value });
       }
       lastTs = event.commitTs;

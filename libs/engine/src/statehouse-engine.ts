@@ -6,6 +6,7 @@ import { EngineError } from "./engine-error.ts";
 import type { Failpoints } from "./failpoints.ts";
 import { compactHistory, type CompactionLimits } from "./history-compaction.ts";
 import { purgeExpiredIdempotencyKeys } from "./idempotency-purge.ts";
+import { intentOp, refusal, runPurge, touches, type PurgeIntent } from "./purge.ts";
 import { PagedReads } from "./paged-reads.ts";
 import {
   agentEventKey,
@@ -34,6 +35,7 @@ import type {
   Page,
   PageOptions,
   Precondition,
+  PurgeResult,
   RecordRef,
   RecoveryReport,
   ReplayOptions,
@@ -103,6 +105,10 @@ export class StatehouseEngine implements Engine {
   private compactionBacklog = 0;
   private compactedEvents = 0;
   private passEvents = 0;
+  /** Purges started and not finished: their targets read as gone and refuse commits. */
+  private readonly activePurges = new Map<number, PurgeIntent>();
+  private lastPurgeId = 0;
+  private readonly failpoints: Failpoints;
   /** Watchers waiting for a batch that touches their agent, by agentId(namespace, agent). */
   private readonly watchers = new Map<string, Set<() => void>>();
   private closing: Promise<void> | null = null;
@@ -137,6 +143,7 @@ export class StatehouseEngine implements Engine {
       clock: options.clock,
       idempotencyWindowMs: options.idempotencyWindowMs,
       logger: options.logger,
+      refuse: (request) => (this.activePurges.size === 0 ? null : refusal(this.activePurges.values(), request)),
       onApplied: (batch) => {
         this.groupCommits++;
         this.committedTransactions += batch.transactions;
@@ -149,6 +156,7 @@ export class StatehouseEngine implements Engine {
     this.purgeTimer = every > 0 ? setInterval(() => void this.purgeIdempotencyKeys().catch(() => undefined), every) : null;
     this.purgeTimer?.unref();
     this.retentionTable = options.retention;
+    this.failpoints = options.failpoints;
     this.logger = options.logger;
     this.compaction = options.compaction;
     const compactEvery = options.compactionIntervalMs;
@@ -233,6 +241,7 @@ export class StatehouseEngine implements Engine {
   async get(ref: RecordRef): Promise<StateRecord> {
     this.assertOpen();
     const { namespace, agentId, key } = checkRef(ref);
+    if (this.beingPurged(namespace, agentId)) return NOT_FOUND;
     const [raw] = await this.kv.getMany([stateKeyOf(namespace, agentId, key)]);
     if (raw === undefined) return NOT_FOUND;
     const header = decodeStateHeader(raw);
@@ -244,7 +253,7 @@ export class StatehouseEngine implements Engine {
     const checked = checkRef(ref);
     checkTimestamp(version, "version");
     const key = stateKeyOf(checked.namespace, checked.agentId, checked.key);
-    const record = version === 0n ? undefined : await this.versionRecord(checked, key, toSafeNumber(version));
+    const record = version === 0n || this.beingPurged(checked.namespace, checked.agentId) ? undefined : await this.versionRecord(checked, key, toSafeNumber(version));
     if (record === undefined && version > 0n && this.horizonOf(checked.namespace) > 0) {
       // A version below the key's current one whose entry is gone was compacted.
       const current = await this.get(checked);
@@ -270,6 +279,7 @@ export class StatehouseEngine implements Engine {
   }
 
   private async readAsOf(checked: RecordRef, asOf: number): Promise<StateRecord> {
+    if (this.beingPurged(checked.namespace, checked.agentId)) return NOT_FOUND;
     const key = stateKeyOf(checked.namespace, checked.agentId, checked.key);
     const [raw] = await this.kv.getMany([key]);
     if (raw === undefined) return NOT_FOUND;
@@ -317,11 +327,13 @@ export class StatehouseEngine implements Engine {
 
   listKeysPage(namespace: string, agentId: string, options?: ListKeysPageOptions): Promise<Page<string>> {
     this.assertOpen();
+    if (this.beingPurged(namespace, agentId)) return Promise.resolve(emptyPage<string>());
     return this.pages.listKeys(namespace, agentId, options);
   }
 
   scanPrefixPage(namespace: string, agentId: string, prefix: string, options?: PageOptions): Promise<Page<StateEntry>> {
     this.assertOpen();
+    if (this.beingPurged(namespace, agentId)) return Promise.resolve(emptyPage<StateEntry>());
     return this.pages.scanPrefix(namespace, agentId, prefix, options);
   }
 
@@ -330,6 +342,7 @@ export class StatehouseEngine implements Engine {
     const asOf = this.asOfTs(commitTs);
     checkName(namespace, "namespace");
     this.checkAsOfHorizon(namespace, asOf);
+    if (this.beingPurged(namespace, agentId)) return emptyPage<StateEntry>();
     const page = await this.pages.agentAsOf(namespace, agentId, asOf, options);
     this.checkAsOfHorizon(namespace, asOf);
     return page;
@@ -393,6 +406,51 @@ export class StatehouseEngine implements Engine {
       this.logger?.info({ namespace, policy: checked, horizonCommitTs: entry.horizon }, "retention policy set");
       return retentionInfo(namespace, entry, true);
     });
+  }
+
+  async purge(target: { namespace: string; agentId?: string }): Promise<PurgeResult> {
+    this.assertOpen();
+    if (typeof target !== "object" || target === null) throw new TypeError("purge target must be an object");
+    const namespace = checkName(target.namespace, "namespace");
+    const agentId = target.agentId === undefined ? null : checkName(target.agentId, "agentId");
+    const intent: PurgeIntent = { id: Math.max(this.lastPurgeId + 1, this.clock()), namespace, agentId, requestedAtMs: this.clock() };
+    this.lastPurgeId = intent.id;
+    // From here on the target reads as gone and refuses commits (checked inside each batch).
+    this.activePurges.set(intent.id, intent);
+    try {
+      await this.sequencer.runExclusive(() => this.kv.writeSync([intentOp(intent)], true));
+    } catch (error) {
+      this.activePurges.delete(intent.id);
+      throw error;
+    }
+    this.logger?.info({ audit: "purge", purgeId: intent.id, namespace, agentId }, "purge started");
+    // A failure after the intent is durable leaves the target refused and hidden; the next open completes it.
+    return this.retentionTask(() => this.finishPurge(intent));
+  }
+
+  /** Completes the purges an earlier process left unfinished (called by openEngine before the engine is handed out). */
+  async resumePurges(intents: readonly PurgeIntent[]): Promise<void> {
+    for (const intent of intents) {
+      this.activePurges.set(intent.id, intent);
+      this.lastPurgeId = Math.max(this.lastPurgeId, intent.id);
+    }
+    for (const intent of intents) {
+      this.logger?.warn({ audit: "purge", purgeId: intent.id, namespace: intent.namespace, agentId: intent.agentId }, "resuming an interrupted purge");
+      await this.retentionTask(() => this.finishPurge(intent));
+    }
+  }
+
+  private async finishPurge(intent: PurgeIntent): Promise<PurgeResult> {
+    const result = await runPurge(this.kv, this.sequencer, this.retentionTable, intent, this.failpoints, this.logger);
+    this.activePurges.delete(intent.id);
+    this.observer?.onPurge?.(result);
+    return result;
+  }
+
+  private beingPurged(namespace: string, agentId: string): boolean {
+    if (this.activePurges.size === 0) return false;
+    for (const intent of this.activePurges.values()) if (touches(intent, namespace, agentId)) return true;
+    return false;
   }
 
   compactHistory(): Promise<number> {
@@ -641,7 +699,7 @@ export class StatehouseEngine implements Engine {
     signal?: AbortSignal,
     order: { limit?: number; reverse?: boolean } = {},
   ): AsyncGenerator<AgentEvent> {
-    if (start > end) return;
+    if (start > end || this.beingPurged(namespace, agentId)) return;
     const prefix = agentPrefix(TABLE_AGENT_EVENT, namespace, agentId);
     const iterator = this.kv.iterator({
       gte: agentEventKey(prefix, start),
@@ -712,6 +770,10 @@ export class StatehouseEngine implements Engine {
       signal?.removeEventListener("abort", onAbort);
     }
   }
+}
+
+function emptyPage<T>(): Page<T> {
+  return { items: [], nextAfter: null, bytes: 0 };
 }
 
 function retentionInfo(namespace: string | null, entry: RetentionEntry, explicit: boolean): RetentionInfo {

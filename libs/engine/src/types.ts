@@ -151,6 +151,8 @@ export interface EngineObserver {
   onSnapshot?(info: { commitTs: bigint; records: number; durationMs: number; file: string }): void;
   /** After each compaction batch: events compacted by it, events left in the pass (estimate). */
   onCompaction?(info: { events: number; backlog: number }): void;
+  /** After each completed purge (resumed ones at open included). */
+  onPurge?(info: PurgeResult): void;
 }
 
 /**
@@ -172,6 +174,16 @@ export interface RetentionInfo {
    * 0 = nothing compacted.
    */
   horizonCommitTs: bigint;
+}
+
+/** What `purge` did. */
+export interface PurgeResult {
+  /** The purge's id (in its audit log line). */
+  purgeId: number;
+  /** Log entries rewritten without the target's operations. */
+  eventsRewritten: number;
+  /** State, version, agent-event and idempotency entries deleted. */
+  entriesDeleted: number;
 }
 
 /** Minimal structured logger (pino-compatible signature). */
@@ -223,7 +235,8 @@ export interface EngineOptions {
   maxValueBytes?: number;
   /**
    * Crash point for crash tests: the process SIGKILLs itself on the `after`-th hit (default 1).
-   * Names: commit:before-sync, commit:after-sync-before-reply, snapshot:mid-write, recovery:mid-replay.
+   * Names: commit:before-sync, commit:after-sync-before-reply, snapshot:mid-write, recovery:mid-replay,
+   * purge:mid-purge (after each purge batch).
    */
   failpoint?: { name: string; after?: number };
   /** Default retention policy (namespaces without their own); persisted when given. Absent: keep what the store holds (initially everything). */
@@ -336,6 +349,13 @@ export interface Engine {
    * back: history already compacted stays gone when the policy keeps more.
    */
   setRetentionPolicy(namespace: string | null, policy: RetentionPolicy): Promise<RetentionInfo>;
+  /**
+   * Erases an agent (or, without agentId, a whole namespace): its state, history, indexes and
+   * idempotency keys. Durable and crash-safe: once it started, commits that touch the target
+   * are refused (CONFLICT, details.reason "purge_in_progress") and reads answer as if it were
+   * gone; an interrupted purge completes at the next open, before the engine serves.
+   */
+  purge(target: { namespace: string; agentId?: string }): Promise<PurgeResult>;
   /** Runs a history compaction pass now (it also runs by itself); resolves to the events compacted. */
   compactHistory(): Promise<number>;
 

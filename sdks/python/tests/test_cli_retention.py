@@ -59,3 +59,22 @@ def test_retention_set_compact_horizon(run: Callable[..., Result], daemon_url: s
     assert {"namespace": None, "policy": "all"}.items() <= json.loads(result.stdout)[0].items()
     result = run("horizon", "--namespace", "x" * 300)
     assert (result.exit_code, result.stderr.startswith("✗ Error: ")) == (1, True)
+
+
+def test_purge_an_agent_then_its_namespace(run: Callable[..., Result], daemon_url: str) -> None:
+    ns = f"purge-{uuid.uuid4().hex[:8]}"
+    with Statehouse(url=daemon_url, namespace=ns) as client:
+        for agent in ("gone", "stays"):
+            with client.begin_transaction() as tx:
+                tx.write(agent, "k", {"pii": "PERSONAL"})
+        assert run("purge", "--agent", "gone").exit_code == 2  # --namespace is required: never implied
+        result = run("purge", "--namespace", ns, "--agent", "gone")
+        assert result.exit_code == 0, result.stderr
+        assert result.stdout.startswith(f"✓ Purged agent 'gone' of namespace '{ns}': 1 events rewritten, ")
+        assert client.list_keys("gone") == []
+        assert list(client.replay("gone")) == []
+        assert client.list_keys("stays") == ["k"]
+        result = run("purge", "--namespace", ns, "--json")
+        assert result.exit_code == 0, result.stderr
+        assert json.loads(result.stdout)["entries_deleted"] >= 3
+        assert client.list_keys("stays") == []

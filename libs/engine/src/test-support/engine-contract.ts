@@ -3,6 +3,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { EngineError } from "../engine-error.ts";
 import type { AgentEvent, Engine, EngineOptions, JsonObject, Page, RecordRef, StateEntry } from "../types.ts";
+import { runPurgeContract } from "./purge-contract.ts";
 import { runRetentionContract } from "./retention-contract.ts";
 
 export interface EngineHarness {
@@ -699,6 +700,7 @@ export function runEngineContract({ name, factory, supports }: EngineContractOpt
     });
 
     runRetentionContract(open, supports);
+    runPurgeContract(open, supports);
 
     if (supports.persistence) {
       it("keeps committed data, versions, idempotency keys and commit_ts across reopen", async () => {

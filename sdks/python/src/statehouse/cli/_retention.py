@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +14,7 @@ from .._errors import translate_errors
 from .._gen.statehouse.v1 import retention_pb2 as pb
 from .._gen.statehouse.v1.retention_connect import RetentionServiceClientSync
 
-__all__ = ["horizon", "parse_duration_ms", "retention"]
+__all__ = ["horizon", "parse_duration_ms", "purge", "retention"]
 
 _UNITS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 
@@ -164,3 +165,33 @@ def horizon(namespace: str | None, as_json: bool) -> None:
     else:
         current = f"current commit_ts {response.commit_ts}"
         click.echo(f"{response.namespace}: horizon commit_ts {response.horizon_commit_ts} ({current})")
+
+
+@click.command()
+@click.option("--namespace", required=True, help="Namespace to purge (or whose agent to purge); never implied.")
+@click.option("--agent", "agent_id", default=None, help="Purge only this agent (default: the whole namespace).")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation on a terminal.")
+@click.option("--json", "as_json", is_flag=True, help="Output as JSON.")
+def purge(namespace: str, agent_id: str | None, yes: bool, as_json: bool) -> None:
+    """Erase an agent or a whole namespace: state, history, indexes, idempotency keys"""
+    what = f"agent '{agent_id}' of namespace '{namespace}'" if agent_id is not None else f"namespace '{namespace}'"
+    if not yes and sys.stdin.isatty():
+        click.confirm(f"Erase {what} for good?", abort=True, err=True)
+    svc = _service()
+    request = pb.PurgeRequest(namespace=namespace)
+    if agent_id is not None:
+        request.agent_id = agent_id
+    with translate_errors(svc.address):
+        response = svc.stub.purge(request, timeout_ms=None)  # as long as it takes: it is durable and resumable
+    if as_json:
+        result = {
+            "purge_id": response.purge_id,
+            "events_rewritten": response.events_rewritten,
+            "entries_deleted": response.entries_deleted,
+        }
+        click.echo(json.dumps(result))
+    else:
+        click.echo(
+            f"✓ Purged {what}: {response.events_rewritten} events rewritten, "
+            f"{response.entries_deleted} entries deleted (purge {response.purge_id})"
+        )

@@ -33,7 +33,7 @@ from .._format import format_event_lines
 from .._types import ReplayEvent, StateResult
 from ..formatting import format_event_json, format_ts, format_value_summary
 from ._auth import auth
-from ._retention import horizon, retention
+from ._retention import horizon, purge, retention
 
 __all__ = ["cli", "main"]
 
@@ -538,6 +538,7 @@ def _event_ref(event: ReplayEvent | None) -> dict[str, Any] | None:
 cli.add_command(retention)
 cli.add_command(horizon)
 cli.add_command(auth)
+cli.add_command(purge)
 
 
 def main() -> NoReturn:
