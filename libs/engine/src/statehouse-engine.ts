@@ -700,6 +700,9 @@ export class StatehouseEngine implements Engine {
     order: { limit?: number; reverse?: boolean } = {},
   ): AsyncGenerator<AgentEvent> {
     if (start > end || this.beingPurged(namespace, agentId)) return;
+    // Checked right before the iterator is made (no await between): a watch that fell behind a
+    // horizon that moved meanwhile fails instead of skipping compacted events.
+    if (start <= this.horizonOf(namespace)) throw this.compactedError(namespace, `reading events from commit_ts ${start}`);
     const prefix = agentPrefix(TABLE_AGENT_EVENT, namespace, agentId);
     const iterator = this.kv.iterator({
       gte: agentEventKey(prefix, start),

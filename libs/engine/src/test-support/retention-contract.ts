@@ -182,6 +182,26 @@ export function runRetentionContract(open: (options?: Partial<EngineOptions>) =>
     expect((await collect(engine.replay(NS, "a", { startTs: h + 1n }))).length).toBeGreaterThan(0);
   });
 
+  it("ends a watch that fell behind a horizon that moved with HISTORY_COMPACTED instead of skipping events", async () => {
+    const clock = { now: 1_000_000 };
+    const { engine } = await open(clockOptions(clock));
+    await engine.setRetentionPolicy(NS, { kind: "duration", keepMs: 1_000 });
+    await workload(engine, clock, 5, 9);
+    const controller = new AbortController();
+    const watch = engine.watch(NS, "a", { startTs: 1n, signal: controller.signal })[Symbol.asyncIterator]();
+    await watch.next(); // reading from 1 while nothing is compacted
+    clock.now += 10_000;
+    await workload(engine, clock, 5, 10);
+    clock.now += 10_000;
+    await engine.compactHistory();
+    expect(engine.retention(NS).horizonCommitTs).toBe(10n);
+    // The watcher had consumed one chunk (the first 5 events at most); the rest is behind the horizon now.
+    await compactedError(async () => {
+      for (let r = await watch.next(); r.done !== true; r = await watch.next()) if (r.value.commitTs > 10n) break;
+    });
+    controller.abort();
+  });
+
   it("compacts the default and every namespace; the log floor passes and later passes continue where the last stopped", async () => {
     const clock = { now: 1_000_000 };
     const harness = await open(clockOptions(clock));
