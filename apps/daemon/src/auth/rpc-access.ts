@@ -13,7 +13,7 @@
 // - txnId: the transaction must have been begun by the same credential
 //   (another credential's transaction answers TXN_NOT_FOUND, as an unknown one).
 import type { DescMessage, DescMethod, MessageShape } from "@bufbuild/protobuf";
-import { AuthService, GrpcHealth, StatehouseService } from "@statehouse/api";
+import { AuthService, GrpcHealth, RetentionService, StatehouseService } from "@statehouse/api";
 import { DEFAULT_NAMESPACE } from "../request-validator.js";
 import { ALL_NAMESPACES, type RoleName } from "./grants.js";
 
@@ -49,6 +49,7 @@ function row<M extends DescMethod>(method: M, rule: Omit<AccessRule, "namespaces
 const S = StatehouseService.method;
 const A = AuthService.method;
 const H = GrpcHealth.method;
+const R = RetentionService.method;
 const one = (r: { namespace: string }): string[] => [ns(r.namespace)];
 const adminAll = { role: "admin", namespaces: () => [ALL_NAMESPACES] } as const;
 
@@ -85,6 +86,14 @@ export const RPC_ACCESS: ReadonlyMap<string, AccessRule> = new Map<string, Acces
   row(A.listApiKeys, adminAll),
   row(A.revokeApiKey, adminAll),
   row(A.rotateApiKey, adminAll),
+  // Retention (retention.proto): an empty namespace there is the default policy, which governs every namespace.
+  row(R.getRetentionPolicy, { role: "read", namespaces: (r) => [r.namespace === "" ? ALL_NAMESPACES : r.namespace] }),
+  row(R.listRetentionPolicies, { role: "read", namespaces: () => [ALL_NAMESPACES] }),
+  row(R.getHorizon, { role: "read", namespaces: one }),
+  row(R.setRetentionPolicy, { role: "admin", namespaces: (r) => [r.namespace === "" ? ALL_NAMESPACES : r.namespace] }),
+  row(R.compactHistory, adminAll),
+  // Purge refuses an empty namespace itself; the role is checked on the namespace it names.
+  row(R.purge, { role: "admin", namespaces: (r) => [r.namespace === "" ? ALL_NAMESPACES : r.namespace] }),
 ]);
 
 /** The rule for a request path ("/package.Service/Method", or "GET /metrics"); DENY_BY_DEFAULT when it has no row. */
