@@ -114,6 +114,14 @@ def test_statehousectl_reads_the_key_from_statehouse_api_key(secure: Secure) -> 
     assert refused.exit_code == 1 and "[UNAUTHENTICATED]" in refused.stderr
 
 
+def test_statehousectl_retention_sends_the_key_too(secure: Secure) -> None:
+    shown = secure.ctl("retention", "show", "--json", key=secure.admin)
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout)["policy"] == "all"
+    refused = secure.ctl("retention", "show")
+    assert refused.exit_code == 1 and "[UNAUTHENTICATED]" in refused.stderr
+
+
 @pytest.mark.parametrize("protocol", ["grpc", "connect"])
 def test_the_sync_client_over_tls_with_a_key(secure: Secure, protocol: str) -> None:
     _, secret = secure.create_key("team-a", "write")
