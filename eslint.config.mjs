@@ -5,6 +5,7 @@
 //   scope:sdk     -> may import only scope:api (never the engine)
 //   scope:daemon  -> may import scope:engine and scope:api
 //   scope:integration -> framework integrations: only scope:sdk (no engine, no RPC code)
+//   scope:console -> may import only scope:sdk (the daemon is reached through the SDK)
 //   type:e2e, type:bench -> may import everything
 import nx from "@nx/eslint-plugin";
 
@@ -17,7 +18,7 @@ export default [
     ignores: ["**/dist/**", "**/node_modules/**", "**/src/gen/**", "**/.venv/**", "sdks/**", "**/vite.config.*.timestamp*", "**/testdata/**"],
   },
   {
-    files: ["**/*.ts", "**/*.mts", "**/*.mjs"],
+    files: ["**/*.ts", "**/*.tsx", "**/*.mts", "**/*.mjs"],
     rules: {
       "@nx/enforce-module-boundaries": [
         "error",
@@ -30,6 +31,8 @@ export default [
             { sourceTag: "scope:sdk", onlyDependOnLibsWithTags: ["scope:api"], bannedExternalImports: ["@nxtedition/rocksdb", "@statehouse/engine"] },
             { sourceTag: "scope:daemon", onlyDependOnLibsWithTags: ["scope:engine", "scope:api"] },
             { sourceTag: "scope:integration", onlyDependOnLibsWithTags: ["scope:sdk"], bannedExternalImports: [...rpcPackages, "@nxtedition/rocksdb", "@statehouse/engine"] },
+            // The console talks to the daemon only through the SDK (its browser entry).
+            { sourceTag: "scope:console", onlyDependOnLibsWithTags: ["scope:sdk"], bannedExternalImports: ["@statehouse/engine", "@statehouse/api", "@connectrpc/*", "@bufbuild/*"] },
             { sourceTag: "type:e2e", onlyDependOnLibsWithTags: ["*"] },
             { sourceTag: "type:bench", onlyDependOnLibsWithTags: ["*"] },
           ],

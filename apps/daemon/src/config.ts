@@ -41,6 +41,8 @@ export interface DaemonConfig {
   /** Allowed browser origins: exact origins, `scheme://host:*` (any port) or `*`. Empty = no CORS. */
   corsOrigins: string[];
   readyFile: string | null;
+  /** The web console's built assets, served at /console; null = apps/console/dist beside this daemon. */
+  consoleDir: string | null;
   failpoint: string | null;
   maxTxnTimeoutMs: number;
   maxNameBytes: number;
@@ -53,7 +55,7 @@ export interface DaemonConfig {
   maxJsonDepth: number;
   /** Largest ListKeys page (keys). */
   maxPageKeys: number;
-  /** Largest ScanPrefix / GetStateAsOf page (entries). */
+  /** Largest ScanPrefix / GetStateAsOf / ListNamespaces / ListAgents page (entries). */
   maxPageEntries: number;
   /** Byte budget of one page (keys and values as stored); a page ends early once it is reached. */
   maxPageBytes: number;
@@ -273,6 +275,7 @@ export const SETTINGS: readonly Setting[] = [
   setting({ key: "logLevel", env: "STATEHOUSE_LOG_LEVEL", flag: "--log-level", placeholder: "level", default: "info", description: `log level: ${LOG_LEVELS.join(", ")}`, parse: logLevel }),
   setting({ key: "corsOrigins", env: "STATEHOUSE_CORS_ORIGINS", flag: "--cors-origins", placeholder: "list", default: [], description: "browser origins allowed by CORS (other origins are refused on every request): comma list, port may be *, or * for any; default none", parse: corsOrigins }),
   setting({ key: "readyFile", env: "STATEHOUSE_READY_FILE", flag: "--ready-file", placeholder: "path", default: null, description: 'write {"address","pid","commitTs"} here once serving', parse: optionalString }),
+  setting({ key: "consoleDir", env: "STATEHOUSE_CONSOLE_DIR", flag: "--console-dir", placeholder: "dir", default: null, description: "the web console's built assets, served at /console (default: apps/console/dist of this checkout; when missing, /console says how to build it and RPC is unaffected)", parse: optionalString }),
   setting({ key: "failpoint", env: "STATEHOUSE_FAILPOINT", flag: "--failpoint", placeholder: "name[@N]", default: null, description: "crash test: SIGKILL the process at the Nth hit of a named point", parse: failpoint }),
   setting({ key: "maxTxnTimeoutMs", env: "STATEHOUSE_MAX_TXN_TIMEOUT_MS", flag: "--max-txn-timeout-ms", placeholder: "ms", default: 3_600_000, description: "largest timeout_ms a BeginTransaction may ask for", parse: integer(1, 86_400_000) }),
   setting({ key: "maxNameBytes", env: "STATEHOUSE_MAX_NAME_BYTES", flag: "--max-name-bytes", placeholder: "bytes", default: 256, description: "longest namespace or agent_id (UTF-8 bytes)", parse: integer(1, KIB) }),
@@ -284,7 +287,7 @@ export const SETTINGS: readonly Setting[] = [
   setting({ key: "maxRequestBytes", env: "STATEHOUSE_MAX_REQUEST_BYTES", flag: "--max-request-bytes", placeholder: "bytes", default: 4 * MIB, description: "largest request message, >= max value bytes + 64 KiB (default: the larger of 4 MiB and max value bytes + 1 MiB)", parse: integer(KIB, 1024 * MIB) }),
   setting({ key: "maxJsonDepth", env: "STATEHOUSE_MAX_JSON_DEPTH", flag: "--max-json-depth", placeholder: "levels", default: 32, description: "deepest nesting of objects/arrays in a value", parse: integer(1, 100) }),
   setting({ key: "maxPageKeys", env: "STATEHOUSE_MAX_PAGE_KEYS", flag: "--max-page-keys", placeholder: "keys", default: 10_000, description: "largest ListKeys page (a larger page_size is capped to it)", parse: integer(1, 1_000_000) }),
-  setting({ key: "maxPageEntries", env: "STATEHOUSE_MAX_PAGE_ENTRIES", flag: "--max-page-entries", placeholder: "entries", default: 1000, description: "largest ScanPrefix / GetStateAsOf page (a larger page_size is capped to it)", parse: integer(1, 1_000_000) }),
+  setting({ key: "maxPageEntries", env: "STATEHOUSE_MAX_PAGE_ENTRIES", flag: "--max-page-entries", placeholder: "entries", default: 1000, description: "largest ScanPrefix / GetStateAsOf / ListNamespaces / ListAgents page (a larger page_size is capped to it)", parse: integer(1, 1_000_000) }),
   setting({ key: "maxPageBytes", env: "STATEHOUSE_MAX_PAGE_BYTES", flag: "--max-page-bytes", placeholder: "bytes", default: 2 * MIB, description: "byte budget of one page (keys and values as stored): the page ends once it is reached", parse: integer(KIB, 256 * MIB) }),
   setting({ key: "maxUnpagedBytes", env: "STATEHOUSE_MAX_UNPAGED_BYTES", flag: "--max-unpaged-bytes", placeholder: "bytes", default: 32 * MIB, description: "largest answer to a ListKeys / ScanPrefix / GetStateAsOf without page_size (old clients); larger is RESOURCE_EXHAUSTED", parse: integer(KIB, 4096 * MIB) }),
   setting({ key: "maxConnections", env: "STATEHOUSE_MAX_CONNECTIONS", flag: "--max-connections", placeholder: "n", default: 4096, description: "TCP connections open at once", parse: integer(1, 1_000_000) }),
@@ -414,6 +417,7 @@ export function resolveConfig(sources: ConfigSources = {}): DaemonConfig {
   if (result.tlsClientCa !== null && result.tlsCert === null) {
     throw new ConfigError("STATEHOUSE_TLS_CLIENT_CA", "--tls-client-ca (STATEHOUSE_TLS_CLIENT_CA) needs --tls-cert and --tls-key");
   }
+  if (result.consoleDir !== null) result.consoleDir = resolve(sources.cwd ?? process.cwd(), result.consoleDir);
   if (defaulted.has("maxRequestBytes")) result.maxRequestBytes = Math.max(4 * MIB, result.maxValueBytes + MIB);
   if (result.maxRequestBytes < result.maxValueBytes + 64 * KIB) {
     throw new ConfigError(

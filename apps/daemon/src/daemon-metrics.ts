@@ -3,7 +3,7 @@
 import type { EngineObserver, EngineStats, RetentionInfo } from "@statehouse/engine";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 
-export type ReadKind = "get_state" | "get_state_at_version" | "get_state_as_of" | "list_keys" | "scan_prefix";
+export type ReadKind = "get_state" | "get_state_at_version" | "get_state_as_of" | "list_keys" | "scan_prefix" | "list_namespaces" | "list_agents";
 
 export class DaemonMetrics {
   readonly registry = new Registry();

@@ -18,6 +18,7 @@ import { bootstrapAdminKey } from "./auth/bootstrap.js";
 import { exposureProblem, parseListenAddr, type DaemonConfig } from "./config.js";
 import { CorsPolicy } from "./cors-policy.js";
 import { HostPolicy } from "./host-policy.js";
+import { ConsoleAssets } from "./console-assets.js";
 import { DaemonMetrics } from "./daemon-metrics.js";
 import { FastPath } from "./fast-path/fast-path.js";
 import { createHealthService } from "./health-service.js";
@@ -182,6 +183,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     txnOps: new TxnOperationCounter(config.txTimeoutMs),
     maxOpenTransactions: config.maxOpenTransactions,
     version: versionInfo(),
+    startedAtMs: Date.now(),
     followSignal: followController.signal,
   });
   const routes = (router: ConnectRouter): void => {
@@ -225,6 +227,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
       return false;
     }
   };
+  const consoleAssets = new ConsoleAssets(config.consoleDir, log);
   const readMaxBytes = config.maxRequestBytes;
   const writeMaxBytes = Math.max(config.maxRequestBytes, 64 * 1024 * 1024);
   const binaryOptions = { recursionLimit };
@@ -276,6 +279,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
         );
         return;
       }
+      if (consoleAssets.handle(req, res)) return;
       if (req.method === "GET" && path === "/healthz") {
         res.statusCode = shuttingDown ? 503 : 200;
         res.end(shuttingDown ? "shutting down\n" : "ok\n");

@@ -42,11 +42,12 @@ export class Paging {
   /**
    * Plans one read. No page_size and no page_token is the original, unpaged call: the whole
    * answer, up to max_unpaged_bytes. Otherwise a page of at most page_size (capped at the
-   * limit for `kind`; 0 means the cap) items and about max_page_bytes.
+   * limit for `kind`; 0 means the cap) items and about max_page_bytes. RPCs that were always
+   * paged (`alwaysPaged`: ListNamespaces, ListAgents) read a capped page for page_size 0 too.
    */
-  plan(kind: "keys" | "entries", req: PageRequest, scope: readonly string[], procedure: string): PagePlan {
+  plan(kind: "keys" | "entries", req: PageRequest, scope: readonly string[], procedure: string, options: { alwaysPaged?: boolean } = {}): PagePlan {
     const scopeKey = [procedure, ...scope].join("\u0000");
-    if (req.pageSize === 0 && req.pageToken === "") {
+    if (req.pageSize === 0 && req.pageToken === "" && options.alwaysPaged !== true) {
       const max = this.limits.maxUnpagedBytes;
       return {
         options: { maxBytes: max },

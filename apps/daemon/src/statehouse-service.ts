@@ -3,7 +3,7 @@
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type { ReplayEvent, ReplayRequest, StatehouseService, TransactRequest, WatchRequest } from "@statehouse/api";
-import type { AgentEvent, CommitOptions, Engine, OperationInput, Precondition, StateEntry, StateRecord } from "@statehouse/engine";
+import type { AgentEvent, AgentInfo, CommitOptions, Engine, OperationInput, Precondition, StateEntry, StateRecord } from "@statehouse/engine";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { GenMessage } from "@bufbuild/protobuf/codegenv2";
 import type { DaemonMetrics } from "./daemon-metrics.js";
@@ -22,6 +22,8 @@ export interface StatehouseServiceDeps {
   txnOps: TxnOperationCounter;
   maxOpenTransactions: number;
   version: { version: string; gitSha: string };
+  /** When the daemon started, ms since the epoch (GetDaemonStatus). */
+  startedAtMs: number;
   /** Aborted when shutdown begins: Watch streams end at once with UNAVAILABLE. */
   followSignal: AbortSignal;
 }
@@ -102,6 +104,19 @@ function stateFields(record: StateRecord): { value?: StateRecord["value"] & obje
 
 function entryMessage(entry: StateEntry): { key: string; value: StateEntry["value"]; version: bigint; commitTs: bigint } {
   return { key: entry.key, value: entry.value, version: entry.version, commitTs: entry.commitTs };
+}
+
+/** ListAgents answers this many agents when page_size is 0 (each one's keys are counted). */
+export const DEFAULT_AGENTS_PAGE = 100;
+
+function agentMessage(agent: AgentInfo) {
+  return {
+    namespace: agent.namespace,
+    agentId: agent.agentId,
+    keyCount: BigInt(agent.keyCount),
+    lastCommitTs: agent.lastCommitTs,
+    ...(agent.lastCommittedAtMs > 0 ? { lastCommittedAt: timestampFromMs(agent.lastCommittedAtMs) } : {}),
+  };
 }
 
 function eventMessage(event: AgentEvent): ReplayEventInit {
@@ -326,6 +341,50 @@ export function createStatehouseService(deps: StatehouseServiceDeps) {
     async *watchBatches(req, ctx) {
       yield* streamBatches("WatchBatches", ctx, watchEvents(req), (n) => metrics.watchEvent(n), true);
     },
+
+    listNamespaces: unary("ListNamespaces", async (req) => {
+      const prefix = validator.prefix(req.prefix);
+      const plan = paging.plan("entries", { pageSize: req.pageSize, pageToken: req.pageToken }, [prefix], "ListNamespaces", { alwaysPaged: true });
+      metrics.read("list_namespaces");
+      const page = await engine.listNamespaces({ ...plan.options, ...(prefix === "" ? {} : { prefix }) });
+      return { namespaces: page.items.map((n) => ({ namespace: n.namespace })), nextPageToken: plan.finish(page) };
+    }),
+
+    listAgents: unary("ListAgents", async (req) => {
+      const namespace = validator.namespace(req.namespace);
+      const prefix = validator.prefix(req.prefix);
+      const pageSize = req.pageSize === 0 ? DEFAULT_AGENTS_PAGE : req.pageSize;
+      const plan = paging.plan("entries", { pageSize, pageToken: req.pageToken }, [namespace, prefix], "ListAgents", { alwaysPaged: true });
+      metrics.read("list_agents");
+      const page = await engine.listAgents(namespace, { ...plan.options, ...(prefix === "" ? {} : { prefix }) });
+      return { agents: page.items.map(agentMessage), nextPageToken: plan.finish(page) };
+    }),
+
+    getDaemonStatus: unary("GetDaemonStatus", () => {
+      const stats = engine.stats();
+      const recovery = engine.recovery;
+      return {
+        version: deps.version.version,
+        gitSha: deps.version.gitSha,
+        commitTs: stats.commitTs,
+        startedAt: timestampFromMs(deps.startedAtMs),
+        recovery: {
+          storage: recovery.storage,
+          ...(recovery.snapshotTs === null ? {} : { snapshotTs: recovery.snapshotTs }),
+          eventsReplayed: BigInt(recovery.eventsReplayed),
+          durationMs: BigInt(Math.round(recovery.durationMs)),
+          commitTs: recovery.commitTs,
+          notes: recovery.notes,
+        },
+        openTransactions: BigInt(stats.openTransactions),
+        committedTransactions: BigInt(stats.committedTransactions ?? 0),
+        groupCommits: BigInt(stats.groupCommits ?? 0),
+        watchersWaiting: BigInt(stats.watchersWaiting ?? 0),
+        writable: stats.writable !== false,
+        haltReason: stats.haltReason ?? "",
+        rssBytes: BigInt(process.memoryUsage.rss()),
+      };
+    }),
 
     getStateAsOf: unary("GetStateAsOf", async (req) => {
       const { namespace, agentId } = validator.agent(req);

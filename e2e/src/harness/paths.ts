@@ -28,6 +28,12 @@ export const tsDriverSource = join(repoRoot, "e2e/src/drivers/ts-driver.ts");
 /** The browser page source (bundled with esbuild from the SDK's browser entry). */
 export const browserPageSource = join(repoRoot, "e2e/src/browser/page.ts");
 
+/** The web console's build script (`node build.mjs OUTDIR`). */
+export const consoleBuildScript = join(repoRoot, "apps/console/build.mjs");
+
+/** Where the console suite saves its screenshots (gitignored; copies are committed under apps/console/docs/screenshots). */
+export const consoleScreenshotDir = process.env["STATEHOUSE_E2E_SCREENSHOTS"] ?? join(repoRoot, "apps/console/test-results/screenshots");
+
 /** Debian's chromium. */
 export const chromiumBin = process.env["STATEHOUSE_E2E_CHROMIUM"] ?? "/usr/bin/chromium";
 

@@ -11,6 +11,8 @@ export type { VerifyFinding, VerifyOptions, VerifyPhase, VerifyProgress, VerifyR
 export type { FailpointName } from "./failpoints.ts";
 export type {
   AgentEvent,
+  AgentInfo,
+  CatalogPageOptions,
   CommitOptions,
   CommitResult,
   Engine,
@@ -22,6 +24,7 @@ export type {
   JsonObject,
   JsonValue,
   ListKeysPageOptions,
+  NamespaceInfo,
   OperationInput,
   Page,
   PageOptions,

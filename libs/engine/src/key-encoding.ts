@@ -134,6 +134,16 @@ export function eventKey(commitTs: number): Buffer {
   return out;
 }
 
+/** Prefix of every key of a namespace in a (namespace, agent, ...) table. */
+export function namespacePrefix(table: number, namespace: string): Buffer {
+  return tupleKey(table, [namespace]);
+}
+
+/** Prefix of every key whose last listed string component starts with the last of `parts` (the others whole). */
+export function openPrefix(table: number, parts: readonly string[]): Buffer {
+  return tupleKey(table, parts, true);
+}
+
 export function agentPrefix(table: number, namespace: string, agentId: string): Buffer {
   return tupleKey(table, [namespace, agentId]);
 }

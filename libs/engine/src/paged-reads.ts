@@ -18,7 +18,7 @@ const EVENT_BATCH = 256;
 /** Bytes of a state value before its JSON (flags, version, commit_ts). */
 const STATE_HEADER_BYTES = 17;
 
-interface Bounds {
+export interface Bounds {
   limit: number;
   after: string | undefined;
   maxBytes: number;
@@ -28,7 +28,7 @@ interface Bounds {
 export type VersionValueLoader = (namespace: string, agentId: string, picks: readonly { key: string; ts: number }[]) => Promise<(JsonObject | null)[]>;
 
 /** Collects items until the page is full, then looks for one more to tell whether a next page exists. */
-class PageBuilder<T> {
+export class PageBuilder<T> {
   readonly items: T[] = [];
   bytes = 0;
   private lastKey: string | null = null;
@@ -204,7 +204,7 @@ function withTag(key: Buffer, tag: number): Buffer {
   return out;
 }
 
-function checkBounds(options: PageOptions): Bounds {
+export function checkBounds(options: PageOptions): Bounds {
   if (typeof options !== "object" || options === null) throw new TypeError("page options must be an object");
   const { limit, after, maxBytes } = options;
   if (limit !== undefined && (!Number.isSafeInteger(limit) || limit <= 0)) throw new TypeError("limit must be a positive integer");

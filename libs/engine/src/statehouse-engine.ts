@@ -6,6 +6,7 @@ import { EngineError } from "./engine-error.ts";
 import type { Failpoints } from "./failpoints.ts";
 import { compactHistory, type CompactionLimits } from "./history-compaction.ts";
 import { purgeExpiredIdempotencyKeys } from "./idempotency-purge.ts";
+import { CatalogReads } from "./catalog-reads.ts";
 import { intentOp, refusal, runPurge, touches, type PurgeIntent } from "./purge.ts";
 import { PagedReads } from "./paged-reads.ts";
 import {
@@ -23,6 +24,8 @@ import { operationBytes, StagedBudget } from "./staged-budget.ts";
 import { TransactionManager, type RecordedRead, type StagedOperation } from "./transaction-manager.ts";
 import type {
   AgentEvent,
+  AgentInfo,
+  CatalogPageOptions,
   CommitOptions,
   CommitResult,
   Engine,
@@ -31,6 +34,7 @@ import type {
   EngineStats,
   JsonObject,
   ListKeysPageOptions,
+  NamespaceInfo,
   OperationInput,
   Page,
   PageOptions,
@@ -90,6 +94,7 @@ export class StatehouseEngine implements Engine {
   private readonly maxValueBytes: number;
   private readonly beforeClose: (() => Promise<void>) | undefined;
   private readonly pages: PagedReads;
+  private readonly catalog: CatalogReads;
   private readonly budget: StagedBudget;
   private readonly clock: () => number;
   private readonly idempotencyWindowMs: number;
@@ -123,6 +128,7 @@ export class StatehouseEngine implements Engine {
     this.observer = options.observer;
     this.maxValueBytes = options.maxValueBytes;
     this.beforeClose = options.beforeClose;
+    this.catalog = new CatalogReads(options.kv);
     this.pages = new PagedReads(options.kv, async (namespace, agentId, picks) => {
       // The keys of one transaction share its event: load and decode each event once.
       const timestamps = [...new Set(picks.map((p) => p.ts))];
@@ -346,6 +352,16 @@ export class StatehouseEngine implements Engine {
     const page = await this.pages.agentAsOf(namespace, agentId, asOf, options);
     this.checkAsOfHorizon(namespace, asOf);
     return page;
+  }
+
+  listNamespaces(options?: CatalogPageOptions): Promise<Page<NamespaceInfo>> {
+    this.assertOpen();
+    return this.catalog.namespaces(options);
+  }
+
+  listAgents(namespace: string, options?: CatalogPageOptions): Promise<Page<AgentInfo>> {
+    this.assertOpen();
+    return this.catalog.agents(namespace, options);
   }
 
   replay(namespace: string, agentId: string, options: ReplayOptions = {}): AsyncIterable<AgentEvent> {

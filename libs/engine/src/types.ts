@@ -112,6 +112,28 @@ export interface ListKeysPageOptions extends PageOptions {
   prefix?: string;
 }
 
+/** Bounds of a page of `listNamespaces` / `listAgents`. */
+export interface CatalogPageOptions extends PageOptions {
+  /** Only names starting with this (default: all). */
+  prefix?: string;
+}
+
+export interface NamespaceInfo {
+  namespace: string;
+}
+
+/** An agent that committed at least once (its keys may all be deleted now). */
+export interface AgentInfo {
+  namespace: string;
+  agentId: string;
+  /** Keys that exist now. */
+  keyCount: number;
+  /** commit_ts of the agent's last event. */
+  lastCommitTs: bigint;
+  /** Wall-clock time of that commit, ms since the epoch (0: unknown, imported from the original daemon). */
+  lastCommittedAtMs: number;
+}
+
 /** One page of a key-ordered read. */
 export interface Page<T> {
   items: T[];
@@ -329,6 +351,10 @@ export interface Engine {
   scanPrefixPage(namespace: string, agentId: string, prefix: string, options?: PageOptions): Promise<Page<StateEntry>>;
   /** One page of `getAgentAsOf`: history does not change, so the pages of one commitTs are one consistent view. */
   getAgentAsOfPage(namespace: string, agentId: string, commitTs: bigint, options?: PageOptions): Promise<Page<StateEntry>>;
+  /** One page of the namespaces that hold an agent's history, in byte order; `after` is the last namespace of the previous page. */
+  listNamespaces(options?: CatalogPageOptions): Promise<Page<NamespaceInfo>>;
+  /** One page of a namespace's agents (every agent that ever committed) with key counts and last commit, in byte order. */
+  listAgents(namespace: string, options?: CatalogPageOptions): Promise<Page<AgentInfo>>;
   /**
    * The agent's committed events in commit_ts order (newest first with `reverse`); constant
    * memory, backpressure by pull.

@@ -21,12 +21,16 @@ export type {
   TransactionErrorCode,
 } from "./core/errors.js";
 export type {
+  AgentSummary,
   BeginTransactionOptions,
   CallOptions,
   ClientOptions,
+  DaemonStatus,
   JsonObject,
   JsonValue,
+  ListAgentsOptions,
   ListKeysOptions,
+  ListNamespacesOptions,
   NamespaceOptions,
   Operation,
   PageOptions,

@@ -146,4 +146,26 @@ describe("paged reads", () => {
     for await (const event of client.replay(agent, { limit: 2, reverse: true })) newestFirst.push(event.commitTs);
     expect(newestFirst).toEqual(commits.slice(-2).reverse());
   });
+
+  it("listAgents and listNamespaces page through what the daemon holds, sending the prefix", async () => {
+    const ns = `${agent}-ns`;
+    for (const id of ["x1", "x2", "x3"]) await client.transact([{ agentId: id, key: "k", value: { id } }], { namespace: ns });
+    await client.transact([{ agentId: "x2", key: "k", delete: true }], { namespace: ns });
+    let agents: Awaited<ReturnType<StatehouseClient["listAgents"]>> = [];
+    const pages = await callsOf("ListAgents", async () => {
+      agents = await client.listAgents({ namespace: ns, prefix: "x", pageSize: 2 });
+    });
+    expect(agents.map((a) => [a.agentId, a.keyCount])).toEqual([["x1", 1], ["x2", 0], ["x3", 1]]);
+    expect(agents[0]?.namespace).toBe(ns);
+    expect(agents[0]?.lastCommittedAt).toBeInstanceOf(Date);
+    expect(agents[1]?.lastCommitTs).toBeGreaterThan(agents[2]?.lastCommitTs ?? 0n);
+    expect(pages.map((c) => [c.input["prefix"], c.input["pageSize"]])).toEqual([["x", 2], ["x", 2]]);
+    const own = await client.listAgents({ prefix: agent });
+    expect(own.map((a) => a.agentId)).toEqual([agent]);
+    expect(await client.listNamespaces({ prefix: ns })).toEqual([ns]);
+    const all = await client.listNamespaces({ pageSize: 1 });
+    expect(all).toContain(ns);
+    expect(all).toContain("default");
+    expect(() => client.iterateAgents({ pageSize: 0 })).toThrow(TypeError);
+  });
 });

@@ -60,6 +60,18 @@ describe.each(TRANSPORTS)("$name", (transport) => {
     expect(typeof info.gitSha).toBe("string");
   });
 
+  it("daemonStatus follows the latest commit_ts and carries the recovery report", async () => {
+    const { commitTs } = await client.transact([{ agentId: uniqueAgent("status"), key: "k", value: {} }]);
+    const status = await client.daemonStatus();
+    expect(status.commitTs).toBeGreaterThanOrEqual(commitTs);
+    expect(status.version).toBe((await client.version()).version);
+    expect(status.recovery.commitTs).toBeLessThan(commitTs);
+    expect(typeof status.recovery.storage).toBe("string");
+    expect(status.startedAt).toBeInstanceOf(Date);
+    expect(status.writable).toBe(true);
+    expect(status.committedTransactions).toBeGreaterThanOrEqual(1);
+  });
+
   it("commits a transaction and reads it back from another client", async () => {
     const agent = uniqueAgent("commit");
     const tx = await client.beginTransaction();

@@ -702,6 +702,52 @@ export function runEngineContract({ name, factory, supports }: EngineContractOpt
     runRetentionContract(open, supports);
     runPurgeContract(open, supports);
 
+    it("lists namespaces and agents in pages, with prefixes, key counts and last commit", async () => {
+      let now = 1_700_000_000_000;
+      const { engine } = await open({ clock: () => now });
+      const write = (namespace: string, agentId: string, key: string, value: JsonObject | null) =>
+        engine.transact({ operations: [{ namespace, agentId, key, value }] });
+      await write("ns-b", "agent-2", "k", { n: 1 });
+      await write("ns-a", "agent-1", "k1", { n: 1 });
+      await write("ns-a", "agent-1", "k2", { n: 1 });
+      now += 5000;
+      await write("ns-a", "agent-1", "k1", null);
+      await write("ns-a", "agent-10", "k", { n: 1 });
+      await write("ns-a", "gone", "k", null);
+      // One transaction over two namespaces counts for both.
+      await engine.transact({ operations: [{ namespace: "ns-c", agentId: "x", key: "k", value: { n: 1 } }, { namespace: "ns-a", agentId: "agent-2", key: "k", value: { n: 1 } }] });
+      await write("with\u0000nul", "a\u0000b", "k", { n: 1 });
+
+      expect((await engine.listNamespaces()).items.map((n) => n.namespace)).toEqual(["ns-a", "ns-b", "ns-c", "with\u0000nul"]);
+      const first = await engine.listNamespaces({ limit: 2 });
+      expect(first.items.map((n) => n.namespace)).toEqual(["ns-a", "ns-b"]);
+      expect(first.nextAfter).toBe("ns-b");
+      const second = await engine.listNamespaces({ limit: 2, after: "ns-b" });
+      expect(second).toMatchObject({ items: [{ namespace: "ns-c" }, { namespace: "with\u0000nul" }], nextAfter: null });
+      expect((await engine.listNamespaces({ prefix: "ns-" })).items.map((n) => n.namespace)).toEqual(["ns-a", "ns-b", "ns-c"]);
+      expect((await engine.listNamespaces({ prefix: "zz" })).items).toEqual([]);
+
+      const agents = await engine.listAgents("ns-a");
+      expect(agents.nextAfter).toBeNull();
+      expect(agents.items).toEqual([
+        { namespace: "ns-a", agentId: "agent-1", keyCount: 1, lastCommitTs: 4n, lastCommittedAtMs: now },
+        { namespace: "ns-a", agentId: "agent-10", keyCount: 1, lastCommitTs: 5n, lastCommittedAtMs: now },
+        { namespace: "ns-a", agentId: "agent-2", keyCount: 1, lastCommitTs: 7n, lastCommittedAtMs: now },
+        // Every key deleted: still listed, it has a history.
+        { namespace: "ns-a", agentId: "gone", keyCount: 0, lastCommitTs: 6n, lastCommittedAtMs: now },
+      ]);
+      const page1 = await engine.listAgents("ns-a", { limit: 3, prefix: "agent-" });
+      expect(page1.items.map((a) => a.agentId)).toEqual(["agent-1", "agent-10", "agent-2"]);
+      expect(page1.nextAfter).toBeNull();
+      const page2 = await engine.listAgents("ns-a", { limit: 1, prefix: "agent-1" });
+      expect(page2.items.map((a) => a.agentId)).toEqual(["agent-1"]);
+      expect(page2.nextAfter).toBe("agent-1");
+      expect((await engine.listAgents("ns-a", { limit: 1, prefix: "agent-1", after: "agent-1" })).items.map((a) => a.agentId)).toEqual(["agent-10"]);
+      expect((await engine.listAgents("with\u0000nul")).items.map((a) => a.agentId)).toEqual(["a\u0000b"]);
+      expect((await engine.listAgents("nobody")).items).toEqual([]);
+      await expectEngineError(engine.listAgents(""), "INVALID_ARGUMENT");
+    });
+
     if (supports.persistence) {
       it("keeps committed data, versions, idempotency keys and commit_ts across reopen", async () => {
         const harness = await open();

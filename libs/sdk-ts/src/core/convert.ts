@@ -1,12 +1,14 @@
 // Protobuf messages -> the SDK's plain objects.
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type {
+  AgentInfo as AgentInfoMessage,
+  GetDaemonStatusResponse,
   GetStateResponse,
   Operation as OperationMessage,
   ReplayEvent as ReplayEventMessage,
   StateEntry as StateEntryMessage,
 } from "@statehouse/api";
-import type { Operation, ReplayEvent, StateEntry, StateResult } from "./types.js";
+import type { AgentSummary, DaemonStatus, Operation, ReplayEvent, StateEntry, StateResult } from "./types.js";
 
 /** The four state fields shared by GetState, GetStateAtVersion and GetStateAsOf responses. */
 export type StateFields = Pick<GetStateResponse, "value" | "version" | "commitTs" | "exists">;
@@ -36,5 +38,40 @@ export function toReplayEvent(message: ReplayEventMessage): ReplayEvent {
     namespace: message.namespace,
     agentId: message.agentId,
     operations: message.operations.map(toOperation),
+  };
+}
+
+export function toAgentSummary(message: AgentInfoMessage): AgentSummary {
+  return {
+    namespace: message.namespace,
+    agentId: message.agentId,
+    keyCount: Number(message.keyCount),
+    lastCommitTs: message.lastCommitTs,
+    lastCommittedAt: message.lastCommittedAt === undefined ? null : timestampDate(message.lastCommittedAt),
+  };
+}
+
+export function toDaemonStatus(message: GetDaemonStatusResponse): DaemonStatus {
+  const recovery = message.recovery;
+  return {
+    version: message.version,
+    gitSha: message.gitSha,
+    commitTs: message.commitTs,
+    startedAt: message.startedAt === undefined ? null : timestampDate(message.startedAt),
+    recovery: {
+      storage: recovery?.storage ?? "",
+      snapshotTs: recovery?.snapshotTs ?? null,
+      eventsReplayed: Number(recovery?.eventsReplayed ?? 0n),
+      durationMs: Number(recovery?.durationMs ?? 0n),
+      commitTs: recovery?.commitTs ?? 0n,
+      notes: recovery?.notes ?? [],
+    },
+    openTransactions: Number(message.openTransactions),
+    committedTransactions: Number(message.committedTransactions),
+    groupCommits: Number(message.groupCommits),
+    watchersWaiting: Number(message.watchersWaiting),
+    writable: message.writable,
+    haltReason: message.haltReason,
+    rssBytes: Number(message.rssBytes),
   };
 }

@@ -1,7 +1,7 @@
 // The client shared by the Node and browser entry points; each entry point
 // only chooses the transport.
 import type { Interceptor, Transport } from "@connectrpc/connect";
-import { toReplayEvent, toStateEntry, toStateResult } from "./convert.js";
+import { toAgentSummary, toDaemonStatus, toReplayEvent, toStateEntry, toStateResult } from "./convert.js";
 import { checkApiKey, credentialInterceptors } from "./credentials.js";
 import { ConnectionError, StatehouseError } from "./errors.js";
 import { DEFAULT_MAX_VALUE_BYTES } from "./json-value.js";
@@ -11,10 +11,14 @@ import { RpcRunner } from "./rpc-runner.js";
 import { DEFAULT_TIMEOUT_MS, isRetryable, Transaction } from "./transaction.js";
 import { toOptionalUint64, toUint64 } from "./uint64.js";
 import type {
+  AgentSummary,
   BeginTransactionOptions,
   CallOptions,
   ClientOptions,
+  DaemonStatus,
+  ListAgentsOptions,
   ListKeysOptions,
+  ListNamespacesOptions,
   NamespaceOptions,
   PageOptions,
   ReplayEvent,
@@ -64,8 +68,9 @@ function requirePositiveInteger(value: number, name: string): number {
 /** Items asked for per page when the caller names no pageSize (the daemon's default caps). */
 const DEFAULT_KEYS_PAGE = 10_000;
 const DEFAULT_ENTRIES_PAGE = 1_000;
+const DEFAULT_AGENTS_PAGE = 100;
 
-function pageSizeOf(options: PageOptions | undefined, fallback: number): number {
+function pageSizeOf(options: { pageSize?: number } | undefined, fallback: number): number {
   return options?.pageSize === undefined ? fallback : requirePositiveInteger(options.pageSize, "pageSize");
 }
 
@@ -83,6 +88,14 @@ async function toArray<T>(items: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
   for await (const item of items) out.push(item);
   return out;
+}
+
+function prefixOf(options: { prefix?: string } | undefined): string {
+  const prefix = options?.prefix ?? "";
+  if (typeof prefix !== "string") {
+    throw new TypeError(`prefix must be a string, got ${typeof prefix}`);
+  }
+  return prefix;
 }
 
 function requireNonNegativeInteger(value: number, name: string): number {
@@ -188,6 +201,11 @@ export class StatehouseClient implements AsyncDisposable {
   async version(options?: CallOptions): Promise<VersionInfo> {
     const response = await this.#runner.unary(options, (rpc, o) => rpc.version({}, o));
     return { version: response.version, gitSha: response.gitSha };
+  }
+
+  /** Version, latest commit_ts, the last start's recovery report and live counters. */
+  async daemonStatus(options?: CallOptions): Promise<DaemonStatus> {
+    return toDaemonStatus(await this.#runner.unary(options, (rpc, o) => rpc.getDaemonStatus({}, o)));
   }
 
   /**
@@ -418,6 +436,44 @@ export class StatehouseClient implements AsyncDisposable {
     return paged(async (pageToken) => {
       const response = await this.#runner.unary(options, (rpc, o) => rpc.scanPrefix({ ...request, pageToken }, o));
       return { items: response.entries.map(toStateEntry), next: response.nextPageToken };
+    });
+  }
+
+  /** The namespaces that hold history, in byte order (fetched in pages); see {@link iterateNamespaces}. */
+  async listNamespaces(options?: ListNamespacesOptions): Promise<string[]> {
+    return toArray(this.iterateNamespaces(options));
+  }
+
+  /** {@link listNamespaces} one page at a time. */
+  iterateNamespaces(options?: ListNamespacesOptions): AsyncIterable<string> {
+    const request = { prefix: prefixOf(options), pageSize: pageSizeOf(options, DEFAULT_ENTRIES_PAGE) };
+    return paged(async (pageToken) => {
+      const response = await this.#runner.unary(options, (rpc, o) => rpc.listNamespaces({ ...request, pageToken }, o));
+      return { items: response.namespaces.map((n) => n.namespace), next: response.nextPageToken };
+    });
+  }
+
+  /**
+   * The namespace's agents (every agent that ever committed, also one whose keys are all
+   * deleted), in byte order, with key counts and last commit; fetched in pages.
+   */
+  async listAgents(options?: ListAgentsOptions): Promise<AgentSummary[]> {
+    return toArray(this.iterateAgents(options));
+  }
+
+  /**
+   * {@link listAgents} one page at a time.
+   *
+   * @example
+   * ```ts
+   * for await (const agent of client.iterateAgents({ prefix: "planner-" })) console.log(agent.agentId, agent.keyCount);
+   * ```
+   */
+  iterateAgents(options?: ListAgentsOptions): AsyncIterable<AgentSummary> {
+    const request = { namespace: this.#namespace(options), prefix: prefixOf(options), pageSize: pageSizeOf(options, DEFAULT_AGENTS_PAGE) };
+    return paged(async (pageToken) => {
+      const response = await this.#runner.unary(options, (rpc, o) => rpc.listAgents({ ...request, pageToken }, o));
+      return { items: response.agents.map(toAgentSummary), next: response.nextPageToken };
     });
   }
 

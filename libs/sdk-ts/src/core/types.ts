@@ -78,6 +78,33 @@ export interface VersionInfo {
   gitSha: string;
 }
 
+/** Result of {@link StatehouseClient.daemonStatus}. */
+export interface DaemonStatus {
+  version: string;
+  gitSha: string;
+  /** The latest commit_ts. */
+  commitTs: bigint;
+  startedAt: Date | null;
+  /** What recovery did at the daemon's last start. */
+  recovery: {
+    storage: string;
+    /** commit_ts of the snapshot loaded, or `null` when none was used. */
+    snapshotTs: bigint | null;
+    eventsReplayed: number;
+    durationMs: number;
+    commitTs: bigint;
+    notes: string[];
+  };
+  openTransactions: number;
+  committedTransactions: number;
+  groupCommits: number;
+  watchersWaiting: number;
+  /** False once the daemon refuses commits (reads go on); `haltReason` says why. */
+  writable: boolean;
+  haltReason: string;
+  rssBytes: number;
+}
+
 /** Options accepted by every call. */
 export interface CallOptions {
   /** Cancels the call; it then rejects with a StatehouseError of code `CANCELLED`. */
@@ -103,6 +130,34 @@ export interface PageOptions extends NamespaceOptions {
 export interface ListKeysOptions extends PageOptions {
   /** Only keys starting with this prefix (filtered by the daemon). */
   prefix?: string;
+}
+
+/** Options of {@link StatehouseClient.listNamespaces} and {@link StatehouseClient.iterateNamespaces}. */
+export interface ListNamespacesOptions extends CallOptions {
+  /** Only namespaces starting with this prefix (filtered by the daemon). */
+  prefix?: string;
+  /** Namespaces asked for per round trip (default 1 000, the daemon's cap). */
+  pageSize?: number;
+}
+
+/** Options of {@link StatehouseClient.listAgents} and {@link StatehouseClient.iterateAgents}. */
+export interface ListAgentsOptions extends NamespaceOptions {
+  /** Only agents whose id starts with this prefix (filtered by the daemon). */
+  prefix?: string;
+  /** Agents asked for per round trip (default 100: the daemon counts each one's keys). */
+  pageSize?: number;
+}
+
+/** One agent of {@link StatehouseClient.listAgents}: every agent that ever committed. */
+export interface AgentSummary {
+  namespace: string;
+  agentId: string;
+  /** Keys that exist now (deleted keys excluded). */
+  keyCount: number;
+  /** commit_ts of the agent's last event. */
+  lastCommitTs: bigint;
+  /** Wall-clock time of that commit, or `null` when the daemon has none (imported history). */
+  lastCommittedAt: Date | null;
 }
 
 /** Options of {@link StatehouseClient.replay}. */
