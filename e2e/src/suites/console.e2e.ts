@@ -10,6 +10,9 @@ import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { RetentionKind, RetentionService } from "@statehouse/api";
 import { openEngine } from "@statehouse/engine";
 import { Statehouse } from "@statehouse/sdk";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFailed } from "vitest";
@@ -215,6 +218,27 @@ describe("the web console at /console", () => {
     expect(await view("health-version").innerText()).toContain(status.version);
     expect(await view("recovery").innerText()).toContain("rocksdb");
     await shot("health");
+  });
+
+  it("says plainly when retention compacted the history: the timeline starts after the horizon", async () => {
+    const retention = createClient(RetentionService, createConnectTransport({ baseUrl: harness.url, httpVersion: "2" }));
+    await retention.setRetentionPolicy({ namespace: "ret", policy: { kind: RetentionKind.KEEP_DURATION, keepDurationMs: 1n } });
+    const first = (await client.transact([{ agentId: "old", key: "k", value: { v: 1 } }], { namespace: "ret" })).commitTs;
+    await client.transact([{ agentId: "old", key: "k", value: { v: 2 } }], { namespace: "ret" });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await retention.compactHistory({});
+    const { horizonCommitTs } = await retention.getHorizon({ namespace: "ret" });
+    expect(horizonCommitTs).toBeGreaterThan(first);
+    await open("/timeline?ns=ret&agent=old");
+    await expect.poll(() => view("compacted").innerText()).toContain(`up to commit_ts ${horizonCommitTs} was compacted`);
+    await expect.poll(() => view("live-state").getAttribute("data-phase")).toBe("live");
+    const { commitTs } = await client.transact([{ agentId: "old", key: "k", value: { v: 3 } }], { namespace: "ret" });
+    await expect.poll(() => view("event-detail").innerText()).toContain(`commit_ts ${commitTs}`);
+    // Time travel behind the horizon: the error says so.
+    await open(`/timetravel?ns=ret&agent=old&ts=${first}`);
+    await expect.poll(() => view("error").getAttribute("data-kind")).toBe("compacted");
+    expect(await view("error").innerText()).toContain("History compacted");
+    await shot("compacted");
   });
 
   it("after a SIGKILL shows the outage, then recovers after the restart without a reload", async () => {

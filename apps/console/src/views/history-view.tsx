@@ -1,6 +1,6 @@
 // Every version of one key (tombstones included) and a side-by-side JSON diff between any
 // two: A and B are chosen per row (or with the a / b keys on the active row).
-import type { StateResult } from "@statehouse/sdk";
+import { StatehouseError, type StateResult } from "@statehouse/sdk";
 import { ErrorBox, Loading } from "../components/error-box.js";
 import { JsonDiff } from "../components/json-diff.js";
 import { VirtualList } from "../components/virtual-list.js";
@@ -11,13 +11,25 @@ import { AgentTabs } from "./agent-tabs.js";
 /** Versions fetched at once. */
 const PARALLEL = 16;
 
-async function versions(ns: string, agent: string, key: string, signal: AbortSignal): Promise<StateResult[]> {
+/** A version, or null when retention compacted it away (HISTORY_COMPACTED). */
+type Version = StateResult | null;
+
+async function versionOf(ns: string, agent: string, key: string, version: number, signal: AbortSignal): Promise<Version> {
+  try {
+    return await client.getStateAtVersion(agent, key, version, { namespace: ns, signal });
+  } catch (error) {
+    if (error instanceof StatehouseError && (error.code as string) === "HISTORY_COMPACTED") return null;
+    throw error;
+  }
+}
+
+async function versions(ns: string, agent: string, key: string, signal: AbortSignal): Promise<Version[]> {
   const latest = await client.getState(agent, key, { namespace: ns, signal });
   const count = Number(latest.version);
-  const out: StateResult[] = [];
+  const out: Version[] = [];
   for (let start = 1; start <= count; start += PARALLEL) {
     const batch = [];
-    for (let v = start; v < Math.min(count + 1, start + PARALLEL); v++) batch.push(client.getStateAtVersion(agent, key, v, { namespace: ns, signal }));
+    for (let v = start; v < Math.min(count + 1, start + PARALLEL); v++) batch.push(versionOf(ns, agent, key, v, signal));
     out.push(...(await Promise.all(batch)));
   }
   return out;
@@ -37,8 +49,9 @@ export function HistoryView() {
   // Newest first.
   const rowVersion = (i: number): number => last - i;
   const [active, onKeyDown] = useListNav(all.length, (i) => pick("b", rowVersion(i)));
-  const before = all[a - 1];
-  const after = all[b - 1];
+  const before = all[a - 1] ?? undefined;
+  const after = all[b - 1] ?? undefined;
+  const compacted = all.filter((v) => v === null).length;
   return (
     <section>
       <AgentTabs ns={ns} agent={agent} tab="history" />
@@ -71,7 +84,20 @@ export function HistoryView() {
               }}
               row={(i) => {
                 const version = rowVersion(i);
-                const state = all[version - 1] as StateResult;
+                const state = all[version - 1] ?? null;
+                if (state === null) {
+                  return (
+                    <div class="versions-grid">
+                      <span />
+                      <span />
+                      <span class="num">v{version}</span>
+                      <span />
+                      <span>
+                        <em>compacted</em>
+                      </span>
+                    </div>
+                  );
+                }
                 return (
                   <div class="versions-grid">
                     <input type="radio" name="a" aria-label={`A = version ${version}`} checked={a === version} onChange={() => pick("a", version)} tabIndex={-1} />
@@ -83,7 +109,9 @@ export function HistoryView() {
                 );
               }}
             />
-            <p class="muted">{all.length} versions</p>
+            <p class="muted">
+              {all.length} versions{compacted > 0 ? `, ${compacted} compacted by retention (older versions are gone)` : ""}
+            </p>
           </div>
           {before !== undefined && after !== undefined ? (
             <JsonDiff

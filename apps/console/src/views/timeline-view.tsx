@@ -1,7 +1,7 @@
 // The agent's events in commit order: loaded in pages of Replay, then followed live through
 // Watch (from the last commit_ts seen, so nothing is missed or repeated across an outage).
 // Each event shows its txn id and what it changed; the list is virtualized (100k events).
-import type { ReplayEvent } from "@statehouse/sdk";
+import { StatehouseError, type ReplayEvent } from "@statehouse/sdk";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { Link } from "wouter-preact";
 import { ErrorBox } from "../components/error-box.js";
@@ -22,6 +22,13 @@ function summary(event: ReplayEvent): string {
   return event.operations.map((op) => (op.value === null ? `−${op.key}` : `${op.key} v${op.version}`)).join(", ");
 }
 
+/** The horizon_commit_ts of a HISTORY_COMPACTED error, or null for any other error. */
+function compactedHorizon(error: unknown): bigint | null {
+  if (!(error instanceof StatehouseError) || (error.code as string) !== "HISTORY_COMPACTED") return null;
+  const horizon = error.details["horizon_commit_ts"];
+  return horizon !== undefined && /^\d+$/.test(horizon) ? BigInt(horizon) : null;
+}
+
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(resolve, ms);
@@ -39,12 +46,14 @@ export function TimelineView() {
   const [count, setCount] = useState(0);
   const [phase, setPhase] = useState<Phase>("loading");
   const [error, setError] = useState<ShownError | undefined>(undefined);
+  const [horizon, setHorizon] = useState<bigint | null>(null);
   const follow = useRef(true);
 
   useEffect(() => {
     events.current = [];
     setCount(0);
     setError(undefined);
+    setHorizon(null);
     const controller = new AbortController();
     const { signal } = controller;
     let pending = false;
@@ -56,7 +65,12 @@ export function TimelineView() {
         setCount(events.current.length);
       });
     };
-    const nextTs = (): bigint => (events.current[events.current.length - 1]?.commitTs ?? 0n) + 1n;
+    // History up to a retention horizon may be gone: the timeline then starts after it.
+    let floor = 1n;
+    const nextTs = (): bigint => {
+      const after = (events.current[events.current.length - 1]?.commitTs ?? 0n) + 1n;
+      return after > floor ? after : floor;
+    };
     void (async () => {
       let loaded = false;
       while (!signal.aborted) {
@@ -88,6 +102,12 @@ export function TimelineView() {
           }
         } catch (caught) {
           if (signal.aborted) return;
+          const compactedUpTo = compactedHorizon(caught);
+          if (compactedUpTo !== null && compactedUpTo + 1n > floor) {
+            floor = compactedUpTo + 1n;
+            setHorizon(compactedUpTo);
+            continue;
+          }
           const shown = describeError(caught);
           reportError(shown);
           setError(shown);
@@ -136,6 +156,11 @@ export function TimelineView() {
           {count} event{count === 1 ? "" : "s"}
         </span>
       </div>
+      {horizon !== null ? (
+        <p class="notice" data-testid="compacted" role="note">
+          History up to commit_ts {String(horizon)} was compacted by this namespace's retention: the timeline starts after it.
+        </p>
+      ) : null}
       {error !== undefined ? <ErrorBox error={error} /> : null}
       {count === 0 && phase !== "loading" ? <p class="muted">No events yet{live ? ": new commits appear here as they happen" : ""}.</p> : null}
       <div class="split">
