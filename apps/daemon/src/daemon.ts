@@ -12,7 +12,7 @@ import { type Engine, type EngineOptions, isEngineError, openEngine, parseFailpo
 import { AccessGate, type Principal } from "./auth/access-gate.js";
 import { ApiKeyStore } from "./auth/api-key-store.js";
 import { AuditLog } from "./auth/audit-log.js";
-import { authenticateCall, authInterceptor, callSourceValues } from "./auth/auth-interceptor.js";
+import { authenticateCall, authInterceptor, callSourceValues, principalOf } from "./auth/auth-interceptor.js";
 import { createAuthService } from "./auth/auth-service.js";
 import { bootstrapAdminKey } from "./auth/bootstrap.js";
 import { exposureProblem, parseListenAddr, type DaemonConfig } from "./config.js";
@@ -184,6 +184,8 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     maxOpenTransactions: config.maxOpenTransactions,
     version: versionInfo(),
     startedAtMs: Date.now(),
+    // The gate is built below; this runs only for calls it let through.
+    readableNamespaces: (ctx, namespaces) => (gate.enforcing ? gate.readableNamespaces(principalOf(ctx), namespaces) : namespaces),
     followSignal: followController.signal,
   });
   const routes = (router: ConnectRouter): void => {

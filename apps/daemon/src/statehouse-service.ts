@@ -2,7 +2,7 @@
 // conversion between protobuf messages and engine types, error mapping.
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import type { ReplayEvent, ReplayRequest, StatehouseService, TransactRequest, WatchRequest } from "@statehouse/api";
+import type { ListNamespacesRequest, ReplayEvent, ReplayRequest, StatehouseService, TransactRequest, WatchRequest } from "@statehouse/api";
 import type { AgentEvent, AgentInfo, CommitOptions, Engine, OperationInput, Precondition, StateEntry, StateRecord } from "@statehouse/engine";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { GenMessage } from "@bufbuild/protobuf/codegenv2";
@@ -22,6 +22,8 @@ export interface StatehouseServiceDeps {
   txnOps: TxnOperationCounter;
   maxOpenTransactions: number;
   version: { version: string; gitSha: string };
+  /** Keeps the namespaces the call's caller may read (ListNamespaces); the identity when auth is off. */
+  readableNamespaces: (ctx: HandlerContext, namespaces: string[]) => string[];
   /** When the daemon started, ms since the epoch (GetDaemonStatus). */
   startedAtMs: number;
   /** Aborted when shutdown begins: Watch streams end at once with UNAVAILABLE. */
@@ -342,13 +344,18 @@ export function createStatehouseService(deps: StatehouseServiceDeps) {
       yield* streamBatches("WatchBatches", ctx, watchEvents(req), (n) => metrics.watchEvent(n), true);
     },
 
-    listNamespaces: unary("ListNamespaces", async (req) => {
-      const prefix = validator.prefix(req.prefix);
-      const plan = paging.plan("entries", { pageSize: req.pageSize, pageToken: req.pageToken }, [prefix], "ListNamespaces", { alwaysPaged: true });
-      metrics.read("list_namespaces");
-      const page = await engine.listNamespaces({ ...plan.options, ...(prefix === "" ? {} : { prefix }) });
-      return { namespaces: page.items.map((n) => ({ namespace: n.namespace })), nextPageToken: plan.finish(page) };
-    }),
+    // Not on the fast path: it needs the caller (the namespaces it may read).
+    async listNamespaces(req: ListNamespacesRequest, ctx: HandlerContext) {
+      return unary("ListNamespaces", async (r: ListNamespacesRequest) => {
+        const prefix = validator.prefix(r.prefix);
+        const plan = paging.plan("entries", { pageSize: r.pageSize, pageToken: r.pageToken }, [prefix], "ListNamespaces", { alwaysPaged: true });
+        metrics.read("list_namespaces");
+        const page = await engine.listNamespaces({ ...plan.options, ...(prefix === "" ? {} : { prefix }) });
+        // A page may hold fewer (or no) readable namespaces than it read: next_page_token says whether more follow.
+        const readable = deps.readableNamespaces(ctx, page.items.map((n) => n.namespace));
+        return { namespaces: readable.map((namespace) => ({ namespace })), nextPageToken: plan.finish(page) };
+      })(req);
+    },
 
     listAgents: unary("ListAgents", async (req) => {
       const namespace = validator.namespace(req.namespace);

@@ -6,13 +6,13 @@
 // virtualized. Screenshots of each view land in apps/console/test-results/screenshots.
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
-import { RetentionKind, RetentionService } from "@statehouse/api";
+import { AuthService, RetentionKind, RetentionService, Role } from "@statehouse/api";
 import { openEngine } from "@statehouse/engine";
 import { Statehouse } from "@statehouse/sdk";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFailed } from "vitest";
@@ -239,6 +239,35 @@ describe("the web console at /console", () => {
     await expect.poll(() => view("error").getAttribute("data-kind")).toBe("compacted");
     expect(await view("error").innerText()).toContain("History compacted");
     await shot("compacted");
+  });
+
+  it("asks for an API key when the daemon requires one, keeps it for the tab and lists only what the key may read", async () => {
+    const secured = await DaemonHarness.create({ name: "console-auth", env: { STATEHOUSE_CONSOLE_DIR: assets, STATEHOUSE_AUTH: "required" } });
+    try {
+      await secured.start();
+      const token = (await readFile(join(secured.dataDir, "auth", "initial-admin-key"), "utf8")).trim();
+      const admin = new Statehouse({ url: secured.url, apiKey: token });
+      const auth = createClient(AuthService, createConnectTransport({ baseUrl: secured.url, httpVersion: "2" }));
+      await admin.transact([{ agentId: "a1", key: "k", value: { v: 1 } }], { namespace: "visible" });
+      await admin.transact([{ agentId: "a2", key: "k", value: { v: 2 } }], { namespace: "hidden" });
+      const created = await auth.createApiKey({ name: "console-reader", grants: [{ namespacePattern: "visible", role: Role.READ }] }, { headers: { authorization: `Bearer ${token}` } });
+      await admin.close();
+      await page.goto(`${secured.url}/console/`);
+      await view("api-key-prompt").waitFor({ timeout: 15_000 });
+      await shot("api-key");
+      await view("api-key-prompt").locator("input[type=password]").fill(created.secret);
+      await page.getByRole("button", { name: "Use this key" }).click();
+      await expect.poll(() => view("namespaces").innerText(), { timeout: 15_000 }).toContain("visible");
+      expect(await view("namespaces").innerText()).not.toContain("hidden");
+      expect(await page.evaluate(() => sessionStorage.getItem("statehouse.apiKey"))).toBe(created.secret);
+      // Another namespace is denied, and said so.
+      await page.goto(`${secured.url}/console/agents?ns=hidden`);
+      await expect.poll(() => view("error").getAttribute("data-kind")).toBe("denied");
+      expect(await view("error").innerText()).toContain('namespace "hidden"');
+      await page.evaluate(() => sessionStorage.clear());
+    } finally {
+      await secured.dispose();
+    }
   });
 
   it("after a SIGKILL shows the outage, then recovers after the restart without a reload", async () => {

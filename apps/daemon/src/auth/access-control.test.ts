@@ -74,6 +74,9 @@ const CASES: Case[] = [
   { rpc: "ReplayBatches", needs: { role: "read", namespace: "a" }, call: (r) => collect(r.stream(S.replayBatches, { namespace: "a", agentId: "ag" })) },
   { rpc: "Watch", needs: { role: "read", namespace: "a" }, call: (r) => firstOf((signal) => r.stream(S.watch, { namespace: "a", agentId: "ag", startTs: 1n }, { signal })) },
   { rpc: "WatchBatches", needs: { role: "read", namespace: "a" }, call: (r) => firstOf((signal) => r.stream(S.watchBatches, { namespace: "a", agentId: "ag", startTs: 1n }, { signal })) },
+  { rpc: "ListAgents", needs: { role: "read", namespace: "a" }, call: (r) => r.unary(S.listAgents, { namespace: "a" }) },
+  { rpc: "ListNamespaces", needs: { role: "read", namespace: "" }, call: (r) => r.unary(S.listNamespaces, {}) },
+  { rpc: "GetDaemonStatus", needs: null, call: (r) => r.unary(S.getDaemonStatus, {}) },
   { rpc: "Transact", needs: { role: "write", namespace: "a" }, call: (r) => r.unary(S.transact, { operations: [{ ...ref, key: "t", value: { x: 1 } }] }) },
   { rpc: "BeginTransaction", needs: { role: "write", namespace: "" }, call: async (r) => r.unary(S.abort, { txnId: (await r.unary(S.beginTransaction, {})).txnId }) },
   // Denied at BeginTransaction (namespace "") without any write role, at Write (namespace "a") with write elsewhere.
@@ -184,6 +187,19 @@ describe.each(DRIVERS)("over %s", (name) => {
     const { txnId } = await rpc.unary(S.beginTransaction, {});
     expect((await failure(rpc.unary(S.write, { txnId, ...b, key: "x", value: {} }))).code).toBe(Code.PermissionDenied);
     await rpc.unary(S.abort, { txnId });
+  });
+
+  it("ListNamespaces answers only the namespaces the key may read; ListAgents of another namespace is denied", async () => {
+    const names = async (token: string): Promise<string[]> => {
+      const rpc = driver(fx.drivers({ token }), name);
+      return (await rpc.unary(S.listNamespaces, {})).namespaces.map((n) => n.namespace);
+    };
+    expect(await names(keys.readA.token)).toEqual(["a"]);
+    expect(await names(keys.writeB.token)).toEqual(["b"]);
+    expect(await names(keys.teamWrite.token)).toEqual([]);
+    expect(await names(fx.admin.token)).toEqual(expect.arrayContaining(["a", "b"]));
+    const f = await failure(driver(fx.drivers({ token: keys.readA.token }), name).unary(S.listAgents, { namespace: "b" }));
+    expect([f.code, f.detail?.details["namespace"]]).toEqual([Code.PermissionDenied, "b"]);
   });
 
   it("keeps another key's server-side transaction out of reach (TXN_NOT_FOUND, as an unknown one)", async () => {

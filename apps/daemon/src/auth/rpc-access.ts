@@ -67,6 +67,10 @@ export const RPC_ACCESS: ReadonlyMap<string, AccessRule> = new Map<string, Acces
   row(S.replayBatches, { role: "read", namespaces: one, effect: "stream" }),
   row(S.watch, { role: "read", namespaces: one, effect: "stream" }),
   row(S.watchBatches, { role: "read", namespaces: one, effect: "stream" }),
+  // Read on some namespace; the answer keeps only the namespaces the caller may read.
+  row(S.listNamespaces, { role: "read" }),
+  row(S.listAgents, { role: "read", namespaces: one }),
+  row(S.getDaemonStatus, { role: null }),
   row(S.beginTransaction, { role: "write", effect: "begin-txn" }),
   row(S.write, { role: "write", namespaces: one, txnId: (r) => r.txnId }),
   row(S.delete, { role: "write", namespaces: one, txnId: (r) => r.txnId }),
