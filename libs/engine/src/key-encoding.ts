@@ -134,11 +134,6 @@ export function eventKey(commitTs: number): Buffer {
   return out;
 }
 
-/** Prefix of every key of a namespace in a (namespace, agent, ...) table. */
-export function namespacePrefix(table: number, namespace: string): Buffer {
-  return tupleKey(table, [namespace]);
-}
-
 /** Prefix of every key whose last listed string component starts with the last of `parts` (the others whole). */
 export function openPrefix(table: number, parts: readonly string[]): Buffer {
   return tupleKey(table, parts, true);
