@@ -101,7 +101,7 @@ export async function runRetentionBench(options: RetentionBenchOptions): Promise
   const markdown = [
     "# Retention: P1/P2 with history compaction running vs not",
     "",
-    `\`${options.command}\` — ${options.rounds} alternating rounds; each round a fresh daemon with ${options.backlog} commits of history, then P1 (64 clients, grpc-js-compatible connect-node gRPC Transact, ${options.windowMs / 1000} s) and P2 (1 client, ${options.windowMs / 1000} s). "on": keep-1 ms default policy and CompactHistory back to back through both windows (shipped batch 256 events, pause 20 ms). Medians.`,
+    `\`${options.command}\` — ${options.rounds} alternating rounds; each round a fresh daemon with ${options.backlog} commits of history, then P1 (64 clients, connect-node gRPC Transact, ${options.windowMs / 1000} s) and P2 (1 client, ${options.windowMs / 1000} s). "on": keep-1 ms default policy and CompactHistory back to back through both windows (shipped batch 256 events, pause 20 ms). Medians.`,
     "",
     "| compaction | P1 commits/s (64 clients) | P1 p99 (ms) | P2 p50 (ms) | P2 p99 (ms) | events compacted per round |",
     "|---|---|---|---|---|---|",
