@@ -103,18 +103,17 @@ export class StatehouseSession implements Session {
   async getItems(limit?: number): Promise<AgentInputItem[]> {
     if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 0)) throw new TypeError(`limit must be a non-negative integer (got ${limit})`);
     if (limit === 0) return [];
-    const headState = await this.client.getState(this.agentId, HEAD, this.#ns);
-    let asOf = headState.commitTs;
-    let head = headOf(headState.value);
+    let horizon: bigint | undefined; // set when retention compacted past the head's commit
     for (let attempt = 0; ; attempt += 1) {
       try {
-        return await this.#itemsAsOf(head, asOf, limit);
+        const headState =
+          horizon === undefined ? await this.client.getState(this.agentId, HEAD, this.#ns) : await this.client.getStateAsOf(this.agentId, HEAD, horizon, this.#ns);
+        return await this.#itemsAsOf(headOf(headState.value), horizon ?? headState.commitTs, limit);
       } catch (error) {
         // (The SDK's code type does not list HISTORY_COMPACTED yet; the daemon sends it.)
-        const horizon = error instanceof StatehouseError && (error.code as string) === "HISTORY_COMPACTED" ? error.details["horizon_commit_ts"] : undefined;
-        if (horizon === undefined || attempt >= 3) throw error;
-        asOf = BigInt(horizon);
-        head = headOf((await this.client.getStateAsOf(this.agentId, HEAD, asOf, this.#ns)).value);
+        const at = error instanceof StatehouseError && (error.code as string) === "HISTORY_COMPACTED" ? error.details["horizon_commit_ts"] : undefined;
+        if (at === undefined || attempt >= 5) throw error;
+        horizon = BigInt(at);
       }
     }
   }

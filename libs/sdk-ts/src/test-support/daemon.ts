@@ -184,12 +184,12 @@ export class DaemonProcess {
  * The daemon most tests use: STATEHOUSE_TEST_URL when set (an already running
  * daemon), else a fresh process. `dispose` stops only what it started.
  */
-export async function testDaemonUrl(): Promise<{ url: string; dispose: () => Promise<void> }> {
+export async function testDaemonUrl(options: DaemonOptions = {}): Promise<{ url: string; dispose: () => Promise<void> }> {
   const external = process.env["STATEHOUSE_TEST_URL"];
   if (external !== undefined && external !== "") {
     return { url: external, dispose: () => Promise.resolve() };
   }
-  const daemon = await DaemonProcess.start();
+  const daemon = await DaemonProcess.start(options);
   return { url: daemon.url, dispose: () => daemon.dispose() };
 }
 

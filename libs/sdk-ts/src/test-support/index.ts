@@ -6,3 +6,4 @@ export { runReadmeBlock } from "./run-readme-block.js";
 export { useTestDaemon } from "./use-test-daemon.js";
 export type { TestDaemon } from "./use-test-daemon.js";
 export { bundleForBrowser } from "./bundle-for-browser.js";
+export { servePage, useBrowserPage } from "./use-browser-page.js";

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll } from "vitest";
 import { Statehouse } from "../node/statehouse.js";
 import type { StatehouseOptions } from "../core/types.js";
-import { testDaemonUrl } from "./daemon.js";
+import { testDaemonUrl, type DaemonOptions } from "./daemon.js";
 
 export interface TestDaemon {
   /** `http://127.0.0.1:PORT` (only inside tests and hooks). */
@@ -12,11 +12,12 @@ export interface TestDaemon {
   client(options?: Omit<StatehouseOptions, "url">): Statehouse;
 }
 
-export function useTestDaemon(): TestDaemon {
+/** `options` (environment, data dir) apply to a daemon it starts, not to STATEHOUSE_TEST_URL's. */
+export function useTestDaemon(options: DaemonOptions = {}): TestDaemon {
   let daemon: { url: string; dispose: () => Promise<void> } | undefined;
   const clients: Statehouse[] = [];
   beforeAll(async () => {
-    daemon = await testDaemonUrl();
+    daemon = await testDaemonUrl(options);
   });
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.close()));
