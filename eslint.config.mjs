@@ -3,7 +3,9 @@
 //   scope:engine  -> may import nothing from the workspace (and no RPC code)
 //   scope:api     -> generated statehouse.v1 code; imports nothing
 //   scope:sdk     -> may import only scope:api (never the engine)
-//   scope:daemon  -> may import scope:engine and scope:api
+//   scope:storage -> a storage backend for the engine (PostgreSQL): scope:engine only (and scope:testing in tests)
+//   scope:testing -> services tests and the bench start (PostgreSQL); imports nothing
+//   scope:daemon  -> may import scope:engine, scope:storage and scope:api (and scope:testing in tests)
 //   scope:integration -> framework integrations: only scope:sdk (no engine, no RPC code)
 //   scope:console -> may import only scope:sdk (the daemon is reached through the SDK)
 //   type:e2e, type:bench -> may import everything
@@ -29,7 +31,9 @@ export default [
             { sourceTag: "scope:engine", onlyDependOnLibsWithTags: [], bannedExternalImports: rpcPackages },
             { sourceTag: "scope:api", onlyDependOnLibsWithTags: [] },
             { sourceTag: "scope:sdk", onlyDependOnLibsWithTags: ["scope:api"], bannedExternalImports: ["@nxtedition/rocksdb", "@statehouse/engine"] },
-            { sourceTag: "scope:daemon", onlyDependOnLibsWithTags: ["scope:engine", "scope:api"] },
+            { sourceTag: "scope:storage", onlyDependOnLibsWithTags: ["scope:engine", "scope:testing"], bannedExternalImports: rpcPackages },
+            { sourceTag: "scope:testing", onlyDependOnLibsWithTags: [] },
+            { sourceTag: "scope:daemon", onlyDependOnLibsWithTags: ["scope:engine", "scope:storage", "scope:api", "scope:testing"] },
             { sourceTag: "scope:integration", onlyDependOnLibsWithTags: ["scope:sdk"], bannedExternalImports: [...rpcPackages, "@nxtedition/rocksdb", "@statehouse/engine"] },
             // The console talks to the daemon only through the SDK (its browser entry).
             { sourceTag: "scope:console", onlyDependOnLibsWithTags: ["scope:sdk"], bannedExternalImports: ["@statehouse/engine", "@statehouse/api", "@connectrpc/*", "@bufbuild/*"] },

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { Code } from "@connectrpc/connect";
 import { StatehouseService } from "@statehouse/api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ConfigError, envAliasesInUse, exposureProblem, isLoopbackHost, parseListenAddr, resolveConfig, SETTINGS } from "./config.js";
+import { ConfigError, envAliasesInUse, exposureProblem, isLoopbackHost, parseListenAddr, redactedStorageUrl, resolveConfig, SETTINGS } from "./config.js";
 import { DaemonProcess, runDaemonToExit, spawnDaemon } from "./test-support/daemon-process.js";
 import { failure, GrpcJsDriver } from "./test-support/rpc-drivers.js";
 
@@ -31,6 +31,17 @@ function configError(fn: () => unknown): ConfigError {
 }
 
 describe("resolveConfig", () => {
+  it("selects cluster mode with a postgres:// storage URL; RocksDB stays the default", () => {
+    expect(resolveConfig({ env: {} }).storage).toBeNull();
+    const config = resolveConfig({ env: { STATEHOUSE_STORAGE: "postgres://u:pw@db:5432/sh?sslmode=verify-full", STATEHOUSE_POSTGRES_SCHEMA: "team_a" } });
+    expect(config).toMatchObject({ storage: "postgres://u:pw@db:5432/sh?sslmode=verify-full", postgresSchema: "team_a", postgresPoolSize: 10, postgresNotify: true });
+    expect(resolveConfig({ cli: { storage: "postgresql://db/sh" }, env: {} }).storage).toBe("postgresql://db/sh");
+    expect(configError(() => resolveConfig({ env: { STATEHOUSE_STORAGE: "mysql://db/sh" } })).setting).toBe("STATEHOUSE_STORAGE");
+    expect(configError(() => resolveConfig({ env: { STATEHOUSE_POSTGRES_SCHEMA: "Drop Table" } })).setting).toBe("STATEHOUSE_POSTGRES_SCHEMA");
+    expect(configError(() => resolveConfig({ env: { STATEHOUSE_STORAGE: "postgres://db/sh", STATEHOUSE_USE_MEMORY: "1" } })).message).toContain("exclude each other");
+    expect(redactedStorageUrl("postgres://u:pw@db:5432/sh")).toBe("postgres://u:***@db:5432/sh");
+  });
+
   it("has the spec's defaults", () => {
     const config = resolveConfig({ env: {}, cwd: "/srv" });
     expect(config).toMatchObject({

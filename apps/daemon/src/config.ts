@@ -15,6 +15,14 @@ export interface DaemonConfig {
   listenAddr: string;
   dataDir: string;
   useMemory: boolean;
+  /** A postgres:// URL: cluster mode, the data lives in that database and the daemon holds none (null = RocksDB in dataDir). */
+  storage: string | null;
+  /** Schema in the PostgreSQL database holding the store. */
+  postgresSchema: string;
+  /** Pooled connections to PostgreSQL. */
+  postgresPoolSize: number;
+  /** LISTEN/NOTIFY for other daemons' commits (false = polling only, for databases without it). */
+  postgresNotify: boolean;
   fsyncOnCommit: boolean;
   snapshotInterval: number;
   txTimeoutMs: number;
@@ -153,6 +161,34 @@ export function retentionPolicy(raw: string): RetentionPolicy | null {
   return { kind: "duration", keepMs };
 }
 
+function storageUrl(raw: string): string | null {
+  const value = raw.trim();
+  if (value === "") return null;
+  if (!/^postgres(ql)?:\/\/./.test(value)) throw new Error("expected a postgres:// or postgresql:// URL (unset for RocksDB in the data dir)");
+  try {
+    new URL(value);
+  } catch {
+    throw new Error("not a valid URL");
+  }
+  return value;
+}
+
+function schemaName(raw: string): string {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(raw)) throw new Error("expected a lower-case SQL identifier ([a-z_][a-z0-9_]*, at most 63 characters)");
+  return raw;
+}
+
+/** The URL with its password replaced, for logs. */
+export function redactedStorageUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== "") parsed.password = "***";
+    return parsed.toString();
+  } catch {
+    return "postgres://(unparseable)";
+  }
+}
+
 function optionalString(raw: string): string | null {
   return raw.trim() === "" ? null : raw;
 }
@@ -259,6 +295,10 @@ export const SETTINGS: readonly Setting[] = [
   setting({ key: "listenAddr", env: "STATEHOUSE_LISTEN_ADDR", aliases: ["STATEHOUSE_ADDR"], flag: "--listen-addr", placeholder: "host:port", default: "localhost:50051", description: "listen address for every protocol; localhost = 127.0.0.1 and ::1", parse: listenAddr }),
   setting({ key: "dataDir", env: "STATEHOUSE_DATA_DIR", flag: "--data-dir", placeholder: "dir", default: "./statehouse-data", description: "RocksDB and snapshots live here", parse: nonEmpty }),
   setting({ key: "useMemory", env: "STATEHOUSE_USE_MEMORY", flag: "--use-memory", placeholder: "0|1", default: false, description: "set (any value but 0 or false, even empty) = in-memory storage, data lost on exit (tests only)", parse: presence }),
+  setting({ key: "storage", env: "STATEHOUSE_STORAGE", flag: "--storage", placeholder: "url", default: null, description: "postgres://user@host:port/db[?sslmode=verify-full&sslrootcert=ca.pem] = cluster mode: the data lives in PostgreSQL, any number of statehoused share it (daemon README, Cluster mode); unset = RocksDB in the data dir", parse: storageUrl }),
+  setting({ key: "postgresSchema", env: "STATEHOUSE_POSTGRES_SCHEMA", flag: "--postgres-schema", placeholder: "name", default: "statehouse", description: "cluster mode: the PostgreSQL schema holding the store (created and migrated at start)", parse: schemaName }),
+  setting({ key: "postgresPoolSize", env: "STATEHOUSE_POSTGRES_POOL_SIZE", flag: "--postgres-pool-size", placeholder: "n", default: 10, description: "cluster mode: pooled connections to PostgreSQL", parse: integer(2, 1000) }),
+  setting({ key: "postgresNotify", env: "STATEHOUSE_POSTGRES_NOTIFY", flag: "--postgres-notify", placeholder: "0|1", default: true, description: "cluster mode: 1 = LISTEN/NOTIFY for other daemons' commits (plus a 1 s poll); 0 = poll every 50 ms (databases without NOTIFY)", parse: boolean }),
   setting({ key: "fsyncOnCommit", env: "STATEHOUSE_FSYNC_ON_COMMIT", flag: "--fsync-on-commit", placeholder: "0|1", default: true, description: "0 = acknowledge commits before the log is synced", parse: boolean }),
   setting({ key: "snapshotInterval", env: "STATEHOUSE_SNAPSHOT_INTERVAL", flag: "--snapshot-interval", placeholder: "commits", default: 1000, description: "commits between snapshots (0 = never)", parse: integer(0, 100_000_000) }),
   setting({ key: "txTimeoutMs", env: "STATEHOUSE_TX_TIMEOUT_MS", flag: "--tx-timeout-ms", placeholder: "ms", default: 30_000, description: "default transaction timeout", parse: integer(1, 86_400_000) }),
@@ -424,6 +464,9 @@ export function resolveConfig(sources: ConfigSources = {}): DaemonConfig {
       "STATEHOUSE_MAX_REQUEST_BYTES",
       `invalid STATEHOUSE_MAX_REQUEST_BYTES ${result.maxRequestBytes}: must be at least STATEHOUSE_MAX_VALUE_BYTES (${result.maxValueBytes}) + 65536`,
     );
+  }
+  if (result.storage !== null && result.useMemory) {
+    throw new ConfigError("STATEHOUSE_STORAGE", "STATEHOUSE_STORAGE (a postgres:// URL) and STATEHOUSE_USE_MEMORY exclude each other: pick one storage");
   }
   if (result.txTimeoutMs > result.maxTxnTimeoutMs) {
     throw new ConfigError(

@@ -9,13 +9,14 @@ import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { AuthService, GrpcHealth, RetentionService, StatehouseService } from "@statehouse/api";
 import { type Engine, type EngineOptions, isEngineError, openEngine, parseFailpoint } from "@statehouse/engine";
+import { openPostgresEngine } from "@statehouse/storage-postgres";
 import { AccessGate, type Principal } from "./auth/access-gate.js";
 import { ApiKeyStore } from "./auth/api-key-store.js";
 import { AuditLog } from "./auth/audit-log.js";
 import { authenticateCall, authInterceptor, callSourceValues, principalOf } from "./auth/auth-interceptor.js";
 import { createAuthService } from "./auth/auth-service.js";
 import { bootstrapAdminKey } from "./auth/bootstrap.js";
-import { exposureProblem, parseListenAddr, type DaemonConfig } from "./config.js";
+import { exposureProblem, parseListenAddr, redactedStorageUrl, type DaemonConfig } from "./config.js";
 import { CorsPolicy } from "./cors-policy.js";
 import { HostPolicy } from "./host-policy.js";
 import { ConsoleAssets } from "./console-assets.js";
@@ -124,6 +125,11 @@ async function openStorage(config: DaemonConfig, log: Logger, metrics: DaemonMet
     ...(config.useMemory ? { inMemory: true } : { dataDir: config.dataDir }),
     ...(failpoint === null ? {} : { failpoint }),
   };
+  if (config.storage !== null) {
+    // Cluster mode: nothing on local disk; dataDir, snapshots, recovery mode and the RocksDB sizes do not apply.
+    const { dataDir: _dataDir, inMemory: _inMemory, ...shared } = options;
+    return openPostgresEngine({ connectionString: config.storage, schema: config.postgresSchema, poolSize: config.postgresPoolSize, notify: config.postgresNotify, logger: log.child({ component: "postgres" }) }, shared);
+  }
   try {
     return await openEngine(options);
   } catch (error) {
@@ -141,7 +147,12 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
   const tlsMaterial = readTlsMaterial(config);
   if (config.readyFile !== null) await rm(config.readyFile, { force: true });
   const metrics = new DaemonMetrics();
-  log.info({ storage: config.useMemory ? "memory" : "rocksdb", dataDir: config.useMemory ? null : config.dataDir, fsyncOnCommit: config.fsyncOnCommit }, "opening storage");
+  log.info(
+    config.storage !== null
+      ? { storage: "postgres", url: redactedStorageUrl(config.storage), schema: config.postgresSchema }
+      : { storage: config.useMemory ? "memory" : "rocksdb", dataDir: config.useMemory ? null : config.dataDir, fsyncOnCommit: config.fsyncOnCommit },
+    "opening storage",
+  );
   const engine = await openStorage(config, log, metrics);
   const recovery = engine.recovery;
   log.info(

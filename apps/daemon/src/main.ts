@@ -190,7 +190,7 @@ async function main(): Promise<void> {
     process.exit(EXIT_USAGE);
   }
   const log = createLogger(config.logLevel);
-  const foreign = config.useMemory ? null : foreignDataProblem(config.dataDir);
+  const foreign = config.useMemory || config.storage !== null ? null : foreignDataProblem(config.dataDir);
   if (foreign !== null) {
     log.fatal({ dataDir: config.dataDir }, foreign);
     process.stderr.write(`statehoused: ${foreign}\n`);

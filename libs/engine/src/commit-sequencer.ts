@@ -9,6 +9,13 @@
 // (reopen, read the durable commit_ts marker, drop every cached version): a batch that
 // turns out durable is reconciled (numbering continues after it), and evidence that storage
 // went backwards halts commits with CORRUPTION. No commit_ts or version is handed out twice.
+//
+// On a shared store (several engines on one PostgreSQL, docs/cluster.md) the same batch is
+// built from what the store holds under its global commit lock: the commit_ts marker and
+// every key the batch reads come back in the one round trip that takes the lock, the batch
+// is numbered from that marker, and commit releases the lock. One batch is in flight per
+// engine; what arrives meanwhile forms the next one. Other engines' batches reach this
+// engine's watchers through the store's commit announcements (`follow`).
 import { EngineError } from "./engine-error.ts";
 import type { Failpoints } from "./failpoints.ts";
 import {
@@ -20,7 +27,7 @@ import {
 } from "./index-entries.ts";
 import { decodeU64, encodeU64, eventKey, idempotencyKey as idempotencyKeyOf, metaKey } from "./key-encoding.ts";
 import { decodeEvent, decodeStateHeader, type EncodableOperation } from "./record-codec.ts";
-import type { KvOp, OrderedKv } from "./storage/ordered-kv.ts";
+import { isSharedKv, type EngineKv, type KvOp, type LockedBatch, type OrderedKv, type SharedKv } from "./storage/ordered-kv.ts";
 import { storageError } from "./storage/storage-error.ts";
 import type { StagedOperation } from "./transaction-manager.ts";
 import type { EngineLogger, RecordRef } from "./types.ts";
@@ -58,7 +65,7 @@ export interface AppliedBatch {
 }
 
 export interface SequencerOptions {
-  kv: OrderedKv;
+  kv: EngineKv;
   sync: boolean;
   lastCommitTs: number;
   failpoints: Failpoints;
@@ -93,6 +100,36 @@ const STATE_CACHE_MAX = 100_000;
 
 type Verdict = { ok: true; outcome: CommitOutcome } | { ok: false; error: EngineError };
 
+/** The keys a batch must read before it can be numbered. */
+interface ReadPlan {
+  stateKeys: Map<string, Buffer>;
+  idemKeys: Map<string, Buffer>;
+  /** State key ids not in the version cache, in the order of `toRead`. */
+  missing: string[];
+  cached: Map<string, KeyState>;
+  toRead: Buffer[];
+}
+
+interface CurrentState {
+  keyStates: Map<string, KeyState>;
+  idempotent: Map<string, IdempotencyRecord>;
+}
+
+/** A batch numbered from `base`: the storage operations and one verdict per request. */
+interface NumberedBatch {
+  ops: KvOp[];
+  verdicts: Verdict[];
+  keyStates: Map<string, KeyState>;
+  lastTs: number;
+  applied: number;
+  operations: number;
+  agents: Set<string>;
+  started: number;
+}
+
+/** Events read per chunk while following other engines' commits. */
+const FOLLOW_CHUNK = 256;
+
 /** One string per (namespace, agent), unambiguous for any names. */
 export function agentId(namespace: string, agent: string): string {
   return `${namespace.length}:${namespace}${agent}`;
@@ -125,6 +162,14 @@ export class CommitSequencer {
   /** Versions of recently touched keys as stored by returned batches (the sequencer is the only writer). */
   private readonly cache = new Map<string, KeyState>();
   private readonly kv: OrderedKv;
+  /** Set on a shared store: `kv` is then unused, every write goes through `shared.lock`. */
+  private readonly shared: SharedKv | null;
+  /** Highest commit_ts marker seen under the lock or announced (a shared store's marker never goes back). */
+  private highestSeen: number;
+  /** Serialises announcements: watchers see other engines' batches in commit_ts order. */
+  private following: Promise<void> = Promise.resolve();
+  private followsPending = 0;
+  private readonly unsubscribe: () => void;
   private readonly sync: boolean;
   private readonly failpoints: Failpoints;
   private readonly clock: () => number;
@@ -134,9 +179,12 @@ export class CommitSequencer {
   private readonly refuse: ((request: CommitRequest) => EngineError | null) | undefined;
 
   constructor(options: SequencerOptions) {
-    this.kv = options.kv;
+    this.shared = isSharedKv(options.kv) ? options.kv : null;
+    this.kv = options.kv as OrderedKv;
     this.sync = options.sync;
     this.committed = options.lastCommitTs;
+    this.highestSeen = options.lastCommitTs;
+    this.unsubscribe = this.shared?.onCommitted((ts) => this.follow(ts)) ?? (() => undefined);
     this.failpoints = options.failpoints;
     this.clock = options.clock;
     this.idempotencyWindowMs = options.idempotencyWindowMs;
@@ -150,9 +198,28 @@ export class CommitSequencer {
     this.cache.clear();
   }
 
-  /** commit_ts of the last batch that returned from storage. */
+  /** commit_ts of the last batch that returned from storage (on a shared store: the last one this engine has followed). */
   get committedTs(): number {
     return this.committed;
+  }
+
+  /**
+   * The commit_ts every reader may rely on now: on a local store `committedTs`; on a shared
+   * store the marker read from the store (so a commit acknowledged by another engine is
+   * included: linearizable reads), after which this engine follows up to it.
+   */
+  async currentCommitTs(): Promise<number> {
+    if (this.shared === null) return this.committed;
+    const [raw] = await this.shared.getMany([META_COMMIT_TS]);
+    const marker = raw === undefined ? 0 : decodeU64(raw);
+    this.follow(marker);
+    return Math.max(marker, this.committed);
+  }
+
+  /** Stops following a shared store's announcements and waits for the one in progress (close). */
+  async stop(): Promise<void> {
+    this.unsubscribe();
+    await this.following;
   }
 
   /** Why commits are refused, or null while the writer works. */
@@ -169,6 +236,7 @@ export class CommitSequencer {
 
   /** Runs `run` (which may write storage synchronously) between two batches, never during one. */
   runExclusive(run: () => void): Promise<void> {
+    if (this.shared !== null) return Promise.reject(new Error("runExclusive is for local stores; on a shared store take its lock"));
     return new Promise<void>((resolve, reject) => {
       this.exclusive.push({ run, resolve, reject });
       this.schedule();
@@ -177,6 +245,8 @@ export class CommitSequencer {
 
   /** One synced write of the commit_ts marker: with it, every batch returned so far is durable. */
   syncLog(): Promise<void> {
+    // A shared store's commit is durable when it returns (the database's own synchronous commit).
+    if (this.shared !== null) return Promise.resolve();
     return this.runExclusive(() => this.kv.writeSync([{ type: "put", key: META_COMMIT_TS, value: encodeU64(this.committed) }], true));
   }
 
@@ -197,6 +267,10 @@ export class CommitSequencer {
   private flush(): void {
     if (this.haltedBy !== null) {
       this.failAll(this.haltedBy);
+      return;
+    }
+    if (this.shared !== null) {
+      void this.flushShared(this.shared);
       return;
     }
     if (this.suspect || this.kv.broken) {
@@ -305,9 +379,10 @@ export class CommitSequencer {
       for (const pending of batch) pending.reject(error);
       return;
     }
-    let current: ReturnType<CommitSequencer["readCurrent"]>;
+    let current: CurrentState;
     try {
-      current = this.readCurrent(batch);
+      const plan = this.readPlan(batch, true);
+      current = decodeCurrent(plan, plan.toRead.length === 0 ? [] : this.kv.getManySync(plan.toRead));
     } catch (cause) {
       // Reading the current versions failed: nothing was written, nothing is uncertain.
       const error = storageError(cause);
@@ -324,13 +399,177 @@ export class CommitSequencer {
     }
   }
 
-  private numberAndWrite(batch: Pending[], { keyStates, idempotent }: ReturnType<CommitSequencer["readCurrent"]>): void {
+  private numberAndWrite(batch: Pending[], current: CurrentState): void {
+    const { ops, verdicts, keyStates, lastTs: ts, applied, operations, agents, started } = this.number(batch, current, this.committed);
+    if (applied > 0) {
+      ops.push({ type: "put", key: META_COMMIT_TS, value: encodeU64(ts) });
+      this.failpoints.hit("commit:before-sync");
+      try {
+        this.kv.writeSync(ops, this.sync);
+      } catch (cause) {
+        // The write may or may not be durable: the next flush re-reads storage first.
+        this.suspect = true;
+        this.cache.clear();
+        const error = outcomeUnknown(cause);
+        for (const pending of batch) pending.reject(error);
+        return;
+      }
+      const firstTs = this.committed + 1;
+      invariant(ts > this.committed, "commit_ts strictly increasing");
+      this.committed = ts;
+      this.remember(keyStates);
+      this.failpoints.hit("commit:after-sync-before-reply");
+      this.emitApplied({ transactions: applied, operations, firstTs, lastTs: ts, durationMs: performance.now() - started, agents });
+    }
+    settle(batch, verdicts);
+  }
+
+  /**
+   * A shared store's batch: take the global commit lock and read the marker and the batch's
+   * keys (one round trip), number from the marker, write and release (one more). Numbering
+   * comes from the store under its lock, never from this process's memory, so an engine that
+   * lost a batch's outcome (connection cut at COMMIT) can never hand its commit_ts out again.
+   */
+  private async flushShared(shared: SharedKv): Promise<void> {
+    const tasks = this.exclusive;
+    this.exclusive = [];
+    for (const task of tasks) task.reject(new Error("runExclusive is for local stores"));
+    const batch = this.queue;
+    this.queue = [];
+    try {
+      if (batch.length > 0) await this.writeSharedBatch(shared, batch);
+    } finally {
+      this.scheduled = false;
+      if (this.queue.length > 0) this.schedule();
+      else this.notifyIdle();
+    }
+  }
+
+  private async writeSharedBatch(shared: SharedKv, batch: Pending[]): Promise<void> {
+    const plan = this.readPlan(batch, false);
+    let locked: LockedBatch;
+    try {
+      locked = await shared.lock([META_COMMIT_TS, ...plan.toRead]);
+    } catch (cause) {
+      // Nothing was written: the lock or the reads failed.
+      const error = storageError(cause);
+      for (const pending of batch) pending.reject(error);
+      return;
+    }
+    let numbered: NumberedBatch;
+    let base: number;
+    try {
+      const [rawMarker, ...values] = locked.values;
+      base = rawMarker === undefined ? 0 : decodeU64(rawMarker);
+      if (base < this.highestSeen) {
+        // The database lost commits it had acknowledged (e.g. failed over to a replica that was behind).
+        this.haltedBy = new EngineError(
+          "CORRUPTION",
+          `the database's commit_ts marker is ${base}, but ${this.highestSeen} was committed before: it lost acknowledged commits (failover to a lagging replica?); commits refused, reads go on`,
+          { details: { durableCommitTs: String(base), acknowledgedCommitTs: String(this.highestSeen) } },
+        );
+        throw this.haltedBy;
+      }
+      numbered = this.number(batch, decodeCurrent(plan, values), base);
+    } catch (error) {
+      await locked.release().catch(() => undefined);
+      this.haltedBy ??= error instanceof EngineError ? error : storageError(error);
+      this.logger?.error({ err: this.haltedBy }, "commit sequencer halted");
+      for (const pending of batch) pending.reject(this.haltedBy);
+      return;
+    }
+    const { ops, verdicts, lastTs, applied, operations, agents, started } = numbered;
+    if (applied === 0) {
+      await locked.release().catch(() => undefined);
+      settle(batch, verdicts);
+      return;
+    }
+    ops.push({ type: "put", key: META_COMMIT_TS, value: encodeU64(lastTs) });
+    this.failpoints.hit("commit:before-sync");
+    try {
+      await locked.commit(ops, lastTs);
+    } catch (cause) {
+      const error = outcomeUnknown(cause);
+      for (const pending of batch) pending.reject(error);
+      return;
+    }
+    invariant(lastTs > base, "commit_ts strictly increasing");
+    this.highestSeen = Math.max(this.highestSeen, lastTs);
+    this.failpoints.hit("commit:after-sync-before-reply");
+    const own = { transactions: applied, operations, firstTs: base + 1, lastTs, durationMs: performance.now() - started, agents };
+    if (base === this.committed) {
+      // Nothing committed elsewhere since this engine's view: announce at once, as a local store
+      // does (a follow already under way for this batch's own NOTIFY finds it announced).
+      this.committed = lastTs;
+      this.emitApplied(own);
+    } else if (lastTs > this.committed) {
+      this.follow(lastTs, own);
+    }
+    settle(batch, verdicts);
+  }
+
+  /**
+   * Moves this engine's view of a shared store forward to `upTo`, announcing every batch in
+   * between to the watchers in commit_ts order: other engines' batches are read from the log
+   * (their agents), this engine's own (`own`) is known. Serialised; a failed read is retried
+   * by the next announcement (the store repeats the marker after a reconnect).
+   */
+  private follow(upTo: number, own?: AppliedBatch): void {
+    if (upTo <= this.committed && this.followsPending === 0) return;
+    this.followsPending++;
+    this.following = this.following
+      .then(() => this.advance(upTo, own))
+      .catch((error: unknown) => this.logger?.warn({ err: error, upTo }, "could not follow the shared store's commits yet"))
+      .finally(() => {
+        this.followsPending--;
+      });
+  }
+
+  private async advance(upTo: number, own: AppliedBatch | undefined): Promise<void> {
+    const shared = this.shared;
+    if (shared === null || upTo <= this.committed) return;
+    this.highestSeen = Math.max(this.highestSeen, upTo);
+    const othersUpTo = own === undefined ? upTo : own.firstTs - 1;
+    while (this.committed < othersUpTo) {
+      const firstTs = this.committed + 1;
+      const iterator = shared.iterator({ gte: eventKey(firstTs), lt: eventKey(othersUpTo + 1), limit: FOLLOW_CHUNK, valuesOnly: true });
+      let rows;
+      try {
+        rows = await iterator.next(FOLLOW_CHUNK);
+      } finally {
+        iterator.close();
+      }
+      if (rows.length === 0) throw new Error(`events ${firstTs}..${othersUpTo} are not readable yet`);
+      // This engine's own batch was announced while the events were read: start again from there.
+      if (this.committed !== firstTs - 1) continue;
+      const agents = new Set<string>();
+      let operations = 0;
+      let ts = this.committed;
+      for (const [, raw] of rows) {
+        const event = decodeEvent(raw, ts + 1);
+        ts = event.commitTs;
+        operations += event.operations.length;
+        for (const op of event.operations) agents.add(agentId(op.namespace, op.agentId));
+      }
+      invariant(ts === firstTs + rows.length - 1, "a shared store's log is gap-free");
+      this.committed = ts;
+      this.emitApplied({ transactions: rows.length, operations, firstTs, lastTs: ts, durationMs: 0, agents });
+    }
+    if (own !== undefined && own.lastTs > this.committed) {
+      invariant(own.firstTs === this.committed + 1, "own batch follows the last followed commit_ts");
+      this.committed = own.lastTs;
+      this.emitApplied(own);
+    }
+  }
+
+  /** Numbers the batch's transactions after `base`; pure apart from the clock (no storage access). */
+  private number(batch: readonly Pending[], { keyStates, idempotent }: CurrentState, base: number): NumberedBatch {
     const started = performance.now();
     const ops: KvOp[] = [];
     const verdicts: Verdict[] = [];
     const committedAtMs = this.clock();
     const agents = new Set<string>();
-    let ts = this.committed;
+    let ts = base;
     let operations = 0;
     let applied = 0;
 
@@ -382,33 +621,8 @@ export class CommitSequencer {
       verdicts.push({ ok: true, outcome: { commitTs: ts, duplicate: false } });
     }
     invariant(verdicts.length === batch.length, "one verdict per request");
-    invariant(ts === this.committed + applied, "commit_ts dense: committed + applied");
-
-    if (applied > 0) {
-      ops.push({ type: "put", key: META_COMMIT_TS, value: encodeU64(ts) });
-      this.failpoints.hit("commit:before-sync");
-      try {
-        this.kv.writeSync(ops, this.sync);
-      } catch (cause) {
-        // The write may or may not be durable: the next flush re-reads storage first.
-        this.suspect = true;
-        this.cache.clear();
-        const error = outcomeUnknown(cause);
-        for (const pending of batch) pending.reject(error);
-        return;
-      }
-      const firstTs = this.committed + 1;
-      invariant(ts > this.committed, "commit_ts strictly increasing");
-      this.committed = ts;
-      this.remember(keyStates);
-      this.failpoints.hit("commit:after-sync-before-reply");
-      this.emitApplied({ transactions: applied, operations, firstTs, lastTs: ts, durationMs: performance.now() - started, agents });
-    }
-    batch.forEach((pending, i) => {
-      const verdict = verdicts[i] as Verdict;
-      if (verdict.ok) pending.resolve(verdict.outcome);
-      else pending.reject(verdict.error);
-    });
+    invariant(ts === base + applied, "commit_ts dense: committed + applied");
+    return { ops, verdicts, keyStates, lastTs: ts, applied, operations, agents, started };
   }
 
   private emitApplied(batch: AppliedBatch): void {
@@ -434,8 +648,8 @@ export class CommitSequencer {
     }
   }
 
-  /** The current version of every state key (cache, then one synchronous multi-get) and idempotency key the batch touches. */
-  private readCurrent(batch: readonly Pending[]): { keyStates: Map<string, KeyState>; idempotent: Map<string, IdempotencyRecord> } {
+  /** The state and idempotency keys the batch touches, and which of them the version cache cannot answer. */
+  private readPlan(batch: readonly Pending[], useCache: boolean): ReadPlan {
     const stateKeys = new Map<string, Buffer>();
     const idemKeys = new Map<string, Buffer>();
     for (const { request } of batch) {
@@ -446,32 +660,45 @@ export class CommitSequencer {
         idemKeys.set(key.toString("latin1"), key);
       }
     }
-    const keyStates = new Map<string, KeyState>();
+    const cached = new Map<string, KeyState>();
     const missing: string[] = [];
     const toRead: Buffer[] = [];
     for (const [id, key] of stateKeys) {
-      const cached = this.cache.get(id);
-      if (cached !== undefined) {
-        keyStates.set(id, cached);
+      const hit = useCache ? this.cache.get(id) : undefined;
+      if (hit !== undefined) {
+        cached.set(id, hit);
       } else {
         missing.push(id);
         toRead.push(key);
       }
     }
     for (const key of idemKeys.values()) toRead.push(key);
-    const values = toRead.length === 0 ? [] : this.kv.getManySync(toRead);
-    let i = 0;
-    for (const id of missing) {
-      const raw = values[i++];
-      keyStates.set(id, raw === undefined ? { version: 0, exists: false } : decodeStateHeader(raw));
-    }
-    const idempotent = new Map<string, IdempotencyRecord>();
-    for (const id of idemKeys.keys()) {
-      const raw = values[i++];
-      if (raw !== undefined) idempotent.set(id, decodeIdempotency(raw));
-    }
-    return { keyStates, idempotent };
+    return { stateKeys, idemKeys, missing, cached, toRead };
   }
+}
+
+/** The current version of every key in the plan: the cached ones, then `values` (read in `plan.toRead` order). */
+function decodeCurrent(plan: ReadPlan, values: readonly (Buffer | undefined)[]): CurrentState {
+  const keyStates = new Map(plan.cached);
+  let i = 0;
+  for (const id of plan.missing) {
+    const raw = values[i++];
+    keyStates.set(id, raw === undefined ? { version: 0, exists: false } : decodeStateHeader(raw));
+  }
+  const idempotent = new Map<string, IdempotencyRecord>();
+  for (const id of plan.idemKeys.keys()) {
+    const raw = values[i++];
+    if (raw !== undefined) idempotent.set(id, decodeIdempotency(raw));
+  }
+  return { keyStates, idempotent };
+}
+
+function settle(batch: readonly Pending[], verdicts: readonly Verdict[]): void {
+  batch.forEach((pending, i) => {
+    const verdict = verdicts[i] as Verdict;
+    if (verdict.ok) pending.resolve(verdict.outcome);
+    else pending.reject(verdict.error);
+  });
 }
 
 /** Why commits are refused while storage cannot be re-established (full disk and corruption keep their codes). */

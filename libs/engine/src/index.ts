@@ -1,6 +1,8 @@
 export { EngineError, ENGINE_ERROR_CODES, isEngineError } from "./engine-error.ts";
 export type { EngineErrorCode } from "./engine-error.ts";
-export { openEngine } from "./open-engine.ts";
+export { openEngine, openSharedEngine } from "./open-engine.ts";
+export { isSharedKv } from "./storage/ordered-kv.ts";
+export type { KvEntry, KvIterator, KvOp, KvRange, LockedBatch, SharedKv } from "./storage/ordered-kv.ts";
 export { gapTxnId, importEvents } from "./import-events.ts";
 export type { ImportEvent, ImportOperation, ImportOptions, ImportProgress } from "./import-events.ts";
 export { hasOriginalStore, openOriginalStore } from "./original-store.ts";

@@ -1,14 +1,17 @@
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { Failpoints } from "./failpoints.ts";
+import { META_COMMIT_TS } from "./commit-sequencer.ts";
+import { EngineError } from "./engine-error.ts";
+import { decodeU64 } from "./key-encoding.ts";
 import { loadPurgeIntents } from "./purge.ts";
-import { recover, type RecoveryMode } from "./recovery.ts";
+import { FORMAT, META_FORMAT, recover, type RecoveryMode } from "./recovery.ts";
 import { checkPolicy, RetentionTable } from "./retention.ts";
 import { SnapshotScheduler } from "./snapshot-scheduler.ts";
 import { SnapshotStore } from "./snapshot-store.ts";
 import { StatehouseEngine, type EngineCoreOptions } from "./statehouse-engine.ts";
 import { MemoryKv } from "./storage/memory-kv.ts";
-import type { OrderedKv } from "./storage/ordered-kv.ts";
+import type { OrderedKv, SharedKv } from "./storage/ordered-kv.ts";
 import { RocksKv } from "./storage/rocks-kv.ts";
 import type { Engine, EngineOptions } from "./types.ts";
 
@@ -151,6 +154,51 @@ export async function openEngineOn(kv: OrderedKv, dataDir: string, options: Engi
     observer: options.observer,
   });
   return engine;
+}
+
+/**
+ * Opens an engine over a shared store (PostgreSQL, opened and migrated by
+ * @statehouse/storage-postgres) that other engines may be writing at the same time. Nothing
+ * is recovered in this process: the database's own crash recovery makes every commit whole
+ * or absent, and the commit_ts marker is read under the store's commit lock for every batch.
+ * `dataDir`, snapshots and the RocksDB options do not apply; the store is closed on failure.
+ */
+export async function openSharedEngine(kv: SharedKv, options: Omit<EngineOptions, "dataDir" | "inMemory"> = {}): Promise<Engine> {
+  const started = performance.now();
+  let lastCommitTs: number;
+  const notes: string[] = [];
+  try {
+    const common = commonOptions(options);
+    if (options.retentionDefault !== undefined && checkPolicy(options.retentionDefault).kind !== "all") {
+      throw new EngineError("INVALID_ARGUMENT", "history retention is not available on a shared (PostgreSQL) store yet: it keeps every event", { details: { field: "retentionDefault" } });
+    }
+    const locked = await kv.lock([META_FORMAT, META_COMMIT_TS]);
+    const [format, rawTs] = locked.values;
+    lastCommitTs = rawTs === undefined ? 0 : decodeU64(rawTs);
+    if (format === undefined) {
+      await locked.commit([{ type: "put", key: META_FORMAT, value: FORMAT }], null);
+      notes.push("new shared store: format marker written");
+    } else {
+      await locked.release();
+      if (!format.equals(FORMAT)) throw new EngineError("STORAGE_ERROR", `unsupported store format ${format.toString("utf8")} (this engine writes ${FORMAT.toString("utf8")})`);
+    }
+    const recovery = {
+      storage: "postgres" as const,
+      dataDir: null,
+      snapshotTs: null,
+      snapshotFile: null,
+      eventsReplayed: 0,
+      durationMs: performance.now() - started,
+      commitTs: BigInt(lastCommitTs),
+      notes: [...notes, "shared store: the database recovers itself; this engine holds no state of its own"],
+    };
+    options.logger?.info({ storage: "postgres", commitTs: String(lastCommitTs), notes: recovery.notes }, "engine opened on a shared store");
+    // A shared store keeps every event: history retention and compaction are for local stores.
+    return new StatehouseEngine({ ...common, kv, sync: true, lastCommitTs, recovery, retention: new RetentionTable(), compactionIntervalMs: 0 });
+  } catch (error) {
+    await kv.close();
+    throw error;
+  }
 }
 
 function commonOptions(options: EngineOptions): Common {

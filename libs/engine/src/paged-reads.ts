@@ -5,7 +5,7 @@
 import { EngineError } from "./engine-error.ts";
 import { agentPrefix, decodeKeyAfterPrefix, decodeU64, prefixEnd, stateKey, statePrefix, TABLE_STATE, TABLE_VERSION } from "./key-encoding.ts";
 import { decodeStateHeader, decodeStateValue } from "./record-codec.ts";
-import type { KvIterator, KvRange, OrderedKv } from "./storage/ordered-kv.ts";
+import type { KvIterator, KvRange, ReadableKv } from "./storage/ordered-kv.ts";
 import type { JsonObject, ListKeysPageOptions, Page, PageOptions, StateEntry } from "./types.ts";
 import { checkName } from "./validation.ts";
 
@@ -70,10 +70,10 @@ export class PageBuilder<T> {
 }
 
 export class PagedReads {
-  private readonly kv: OrderedKv;
+  private readonly kv: ReadableKv;
   private readonly loadValues: VersionValueLoader;
 
-  constructor(kv: OrderedKv, loadValues: VersionValueLoader) {
+  constructor(kv: ReadableKv, loadValues: VersionValueLoader) {
     this.kv = kv;
     this.loadValues = loadValues;
   }

@@ -41,7 +41,7 @@ import type { KvOp, OrderedKv } from "./storage/ordered-kv.ts";
 export const META_FORMAT = metaKey("format");
 export const META_REBUILD = metaKey("rebuild-in-progress");
 const FORMAT_V1 = Buffer.from("statehouse-engine/1", "utf8");
-const FORMAT = Buffer.from("statehouse-engine/2", "utf8");
+export const FORMAT = Buffer.from("statehouse-engine/2", "utf8");
 const CHUNK = 512;
 const REBUILD_FULL = Buffer.from("full", "utf8");
 

@@ -1,10 +1,11 @@
 // The storage-agnostic engine: transactions, commit sequencing, reads, replay and watch
-// over an OrderedKv. Both backends (memory, RocksDB) run exactly this code.
+// over an ordered key-value store. Every backend (memory, RocksDB, a shared PostgreSQL) runs exactly this code.
 import { randomUUID } from "node:crypto";
 import { agentId as agentIdOf, CommitSequencer, type AppliedBatch, type CommitRequest, type NormalizedPrecondition } from "./commit-sequencer.ts";
 import { EngineError } from "./engine-error.ts";
 import type { Failpoints } from "./failpoints.ts";
 import { compactHistory, type CompactionLimits } from "./history-compaction.ts";
+import { isSharedKv } from "./storage/ordered-kv.ts";
 import { purgeExpiredIdempotencyKeys } from "./idempotency-purge.ts";
 import { CatalogReads } from "./catalog-reads.ts";
 import { intentOp, refusal, runPurge, touches, type PurgeIntent } from "./purge.ts";
@@ -18,7 +19,7 @@ import {
   versionKey,
 } from "./key-encoding.ts";
 import { decodeEvent, decodeStateHeader, decodeStateValue, type StoredEvent } from "./record-codec.ts";
-import type { OrderedKv } from "./storage/ordered-kv.ts";
+import type { EngineKv, OrderedKv } from "./storage/ordered-kv.ts";
 import { checkPolicy, RetentionTable, type RetentionEntry } from "./retention.ts";
 import { operationBytes, StagedBudget } from "./staged-budget.ts";
 import { TransactionManager, type RecordedRead, type StagedOperation } from "./transaction-manager.ts";
@@ -52,7 +53,7 @@ import type {
 import { checkName, checkRef, checkTimeout, checkTimestamp, serializeValue, toSafeNumber } from "./validation.ts";
 
 export interface EngineCoreOptions {
-  kv: OrderedKv;
+  kv: EngineKv;
   sync: boolean;
   lastCommitTs: number;
   txTimeoutMs: number;
@@ -87,7 +88,7 @@ const NOT_FOUND: StateRecord = { value: null, version: 0n, commitTs: 0n, exists:
 
 export class StatehouseEngine implements Engine {
   readonly recovery: RecoveryReport;
-  private readonly kv: OrderedKv;
+  private readonly kv: EngineKv;
   private readonly txns: TransactionManager;
   private readonly sequencer: CommitSequencer;
   private readonly observer: EngineObserver | undefined;
@@ -276,7 +277,7 @@ export class StatehouseEngine implements Engine {
   async getAsOf(ref: RecordRef, commitTs: bigint): Promise<StateRecord> {
     this.assertOpen();
     const checked = checkRef(ref);
-    const asOf = this.asOfTs(commitTs);
+    const asOf = await this.asOfTs(commitTs);
     this.checkAsOfHorizon(checked.namespace, asOf);
     const record = await this.readAsOf(checked, asOf);
     // Compaction may have passed asOf during the read: then the answer cannot be trusted.
@@ -345,7 +346,7 @@ export class StatehouseEngine implements Engine {
 
   async getAgentAsOfPage(namespace: string, agentId: string, commitTs: bigint, options?: PageOptions): Promise<Page<StateEntry>> {
     this.assertOpen();
-    const asOf = this.asOfTs(commitTs);
+    const asOf = await this.asOfTs(commitTs);
     checkName(namespace, "namespace");
     this.checkAsOfHorizon(namespace, asOf);
     if (this.beingPurged(namespace, agentId)) return emptyPage<StateEntry>();
@@ -370,11 +371,14 @@ export class StatehouseEngine implements Engine {
     checkName(agentId, "agentId");
     const start = options.startTs === undefined ? 1 : Math.max(1, toSafeNumber(checkTimestamp(options.startTs, "startTs")));
     const requestedEnd = options.endTs === undefined ? Infinity : toSafeNumber(checkTimestamp(options.endTs, "endTs"));
-    // Bounded by what is committed now: a replay is a consistent, finite view.
-    const end = Math.min(requestedEnd, this.sequencer.committedTs);
     const { limit, reverse } = options;
     if (limit !== undefined && (!Number.isSafeInteger(limit) || limit <= 0)) throw new TypeError("limit must be a positive integer");
     if (reverse !== undefined && typeof reverse !== "boolean") throw new TypeError("reverse must be a boolean");
+    const order = { ...(limit === undefined ? {} : { limit }), reverse: reverse === true };
+    // A shared store keeps every event (no retention there): bounded by the store's marker when the replay starts.
+    if (isSharedKv(this.kv)) return this.replayUpToCurrent(namespace, agentId, start, requestedEnd, options.signal, order);
+    // Bounded by what is committed now: a replay is a consistent, finite view.
+    const end = Math.min(requestedEnd, this.sequencer.committedTs);
     const horizon = this.horizonOf(namespace);
     if (start <= horizon && start <= end) {
       // Never a silent skip: from the horizon or before fails, except the newest `limit` events
@@ -382,16 +386,15 @@ export class StatehouseEngine implements Engine {
       if (reverse === true && limit !== undefined) return this.replayNewest(namespace, agentId, horizon, end, limit, options.signal);
       throw this.compactedError(namespace, `replay from commit_ts ${start}`);
     }
-    return this.replayRange(namespace, agentId, start, end, options.signal, { ...(limit === undefined ? {} : { limit }), reverse: reverse === true });
+    return this.replayRange(namespace, agentId, start, end, options.signal, order);
   }
 
   watch(namespace: string, agentId: string, options: WatchOptions = {}): AsyncIterable<AgentEvent> {
     this.assertOpen();
     checkName(namespace, "namespace");
     checkName(agentId, "agentId");
-    const start =
-      options.startTs === undefined ? this.sequencer.committedTs + 1 : Math.max(1, toSafeNumber(checkTimestamp(options.startTs, "startTs")));
-    if (start <= this.horizonOf(namespace)) throw this.compactedError(namespace, `watch from commit_ts ${start}`);
+    const start = options.startTs === undefined ? null : Math.max(1, toSafeNumber(checkTimestamp(options.startTs, "startTs")));
+    if (start !== null && start <= this.horizonOf(namespace)) throw this.compactedError(namespace, `watch from commit_ts ${start}`);
     return this.follow(namespace, agentId, start, options.signal);
   }
 
@@ -411,12 +414,13 @@ export class StatehouseEngine implements Engine {
     this.assertOpen();
     if (namespace !== null) checkName(namespace, "namespace");
     const checked = checkPolicy(policy);
+    const kv = this.localKv("history retention");
     return this.retentionTask(async () => {
       const table = this.retentionTable;
       // A namespace that followed the default keeps the default's horizon: its history up to it is gone.
       const current = namespace === null ? table.defaultEntry : table.entryOf(namespace);
       const entry: RetentionEntry = { policy: checked, horizon: current.horizon };
-      await this.sequencer.runExclusive(() => this.kv.writeSync([table.entryOp(namespace, entry)], true));
+      await this.sequencer.runExclusive(() => kv.writeSync([table.entryOp(namespace, entry)], true));
       if (namespace === null) table.defaultEntry = entry;
       else table.namespaces.set(namespace, entry);
       this.logger?.info({ namespace, policy: checked, horizonCommitTs: entry.horizon }, "retention policy set");
@@ -429,12 +433,13 @@ export class StatehouseEngine implements Engine {
     if (typeof target !== "object" || target === null) throw new TypeError("purge target must be an object");
     const namespace = checkName(target.namespace, "namespace");
     const agentId = target.agentId === undefined ? null : checkName(target.agentId, "agentId");
+    const kv = this.localKv("purge");
     const intent: PurgeIntent = { id: Math.max(this.lastPurgeId + 1, this.clock()), namespace, agentId, requestedAtMs: this.clock() };
     this.lastPurgeId = intent.id;
     // From here on the target reads as gone and refuses commits (checked inside each batch).
     this.activePurges.set(intent.id, intent);
     try {
-      await this.sequencer.runExclusive(() => this.kv.writeSync([intentOp(intent)], true));
+      await this.sequencer.runExclusive(() => kv.writeSync([intentOp(intent)], true));
     } catch (error) {
       this.activePurges.delete(intent.id);
       throw error;
@@ -457,7 +462,7 @@ export class StatehouseEngine implements Engine {
   }
 
   private async finishPurge(intent: PurgeIntent): Promise<PurgeResult> {
-    const result = await runPurge(this.kv, this.sequencer, this.retentionTable, intent, this.failpoints, this.logger);
+    const result = await runPurge(this.localKv("purge"), this.sequencer, this.retentionTable, intent, this.failpoints, this.logger);
     this.activePurges.delete(intent.id);
     this.observer?.onPurge?.(result);
     return result;
@@ -471,8 +476,11 @@ export class StatehouseEngine implements Engine {
 
   compactHistory(): Promise<number> {
     this.assertOpen();
+    // A shared store keeps every event: there is nothing to compact.
+    if (isSharedKv(this.kv)) return Promise.resolve(0);
+    const kv = this.kv;
     this.compacting ??= this.retentionTask(async () => {
-      const events = await compactHistory(this.kv, this.sequencer, this.retentionTable, this.clock(), this.compaction, (progress) => {
+      const events = await compactHistory(kv, this.sequencer, this.retentionTable, this.clock(), this.compaction, (progress) => {
         const delta = progress.events - this.passEvents;
         this.passEvents = progress.events;
         this.compactedEvents += delta;
@@ -541,6 +549,7 @@ export class StatehouseEngine implements Engine {
     await this.purging?.catch(() => undefined);
     await this.retentionQueue.catch(() => undefined);
     await this.sequencer.idle();
+    await this.sequencer.stop();
     this.closed = true;
     for (const waiters of this.watchers.values()) for (const wake of waiters) wake();
     this.watchers.clear();
@@ -553,6 +562,14 @@ export class StatehouseEngine implements Engine {
     const run = this.retentionQueue.then(task, task);
     this.retentionQueue = run.catch(() => undefined);
     return run;
+  }
+
+  /** The store, when it is a local one; features not built for a shared store refuse clearly. */
+  private localKv(feature: string): OrderedKv {
+    if (isSharedKv(this.kv)) {
+      throw new EngineError("INVALID_ARGUMENT", `${feature} is not available on a shared (PostgreSQL) store yet: it keeps every event`, { details: { storage: this.kv.kind } });
+    }
+    return this.kv;
   }
 
   private horizonOf(namespace: string): number {
@@ -587,10 +604,15 @@ export class StatehouseEngine implements Engine {
     if (this.closed || this.closing !== null) throw new EngineError("CLOSED", "engine is closed");
   }
 
-  /** A commit_ts for an as-of read: one that exists now (the same question must get the same answer later). */
-  private asOfTs(commitTs: bigint): number {
+  /**
+   * A commit_ts for an as-of read: one that exists now (the same question must get the same
+   * answer later). On a shared store "now" is the store's marker, so a commit_ts another
+   * engine acknowledged is never refused as future.
+   */
+  private async asOfTs(commitTs: bigint): Promise<number> {
     const asOf = checkTimestamp(commitTs, "commitTs");
-    const current = this.sequencer.committedTs;
+    let current = this.sequencer.committedTs;
+    if (asOf > BigInt(current)) current = await this.sequencer.currentCommitTs();
     if (asOf > BigInt(current)) {
       throw new EngineError("INVALID_ARGUMENT", `commit_ts ${asOf} is in the future: the current commit_ts is ${current}`, {
         details: { field: "commit_ts", commitTs: String(asOf), currentCommitTs: String(current) },
@@ -754,8 +776,22 @@ export class StatehouseEngine implements Engine {
     }
   }
 
-  private async *follow(namespace: string, agentId: string, start: number, signal?: AbortSignal): AsyncGenerator<AgentEvent> {
-    let next = start;
+  /** A replay on a shared store: bounded by the store's marker when it starts (commits through every engine). */
+  private async *replayUpToCurrent(
+    namespace: string,
+    agentId: string,
+    start: number,
+    requestedEnd: number,
+    signal: AbortSignal | undefined,
+    order: { limit?: number; reverse?: boolean },
+  ): AsyncGenerator<AgentEvent> {
+    const end = Math.min(requestedEnd, await this.sequencer.currentCommitTs());
+    yield* this.replayRange(namespace, agentId, start, end, signal, order);
+  }
+
+  private async *follow(namespace: string, agentId: string, startTs: number | null, signal?: AbortSignal): AsyncGenerator<AgentEvent> {
+    // No start given: only commits after the call (on a shared store, after the store's marker now).
+    let next = startTs ?? (await this.sequencer.currentCommitTs()) + 1;
     const id = agentIdOf(namespace, agentId);
     let wake: (() => void) | null = null;
     // A cancelled watcher is unregistered at once, not at the next commit of its agent.

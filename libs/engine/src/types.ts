@@ -150,7 +150,7 @@ export interface WatchOptions {
 }
 
 export interface RecoveryReport {
-  storage: "rocksdb" | "memory";
+  storage: "rocksdb" | "memory" | "postgres";
   dataDir: string | null;
   /** commit_ts of the snapshot loaded, or null when none was used. */
   snapshotTs: bigint | null;

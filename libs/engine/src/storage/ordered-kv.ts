@@ -1,6 +1,8 @@
 // The tiny ordered key-value contract the engine core is written against.
-// Two implementations: MemoryKv (sorted in-memory map) and RocksKv (@nxtedition/rocksdb).
-// The core never assumes anything else, so both backends behave identically.
+// Local stores (one engine is the only writer): MemoryKv (sorted in-memory map) and RocksKv
+// (@nxtedition/rocksdb). Shared stores (several engines, in several processes, write the same
+// data): SharedKv, implemented outside the engine (@statehouse/storage-postgres). The core
+// never assumes anything else, so every backend behaves identically.
 import type { StorageMemory } from "../types.ts";
 
 export interface KvPut {
@@ -51,19 +53,67 @@ export interface KvIterator {
   close(): void;
 }
 
-export interface OrderedKv {
-  readonly kind: "memory" | "rocksdb";
+/** What every store offers the engine's readers. */
+export interface ReadableKv {
+  readonly kind: "memory" | "rocksdb" | "postgres";
   /** The store's memory (RocksDB); absent where there is no such accounting (memory backend, test wrappers). */
   memoryUsage?(): StorageMemory;
+  /** Point reads of the latest committed state. */
+  getMany(keys: readonly Buffer[]): Promise<(Buffer | undefined)[]>;
+  iterator(range: KvRange): KvIterator;
+  close(): Promise<void>;
+}
+
+/** A store with one writer, this engine: its writes are synchronous (inside the commit sequencer). */
+export interface OrderedKv extends ReadableKv {
+  readonly kind: "memory" | "rocksdb";
   /** Point reads of the latest written state (synchronous: used inside the commit sequencer). */
   getManySync(keys: readonly Buffer[]): (Buffer | undefined)[];
-  getMany(keys: readonly Buffer[]): Promise<(Buffer | undefined)[]>;
   /** Applies every operation atomically; with sync=true it returns only once durable. Throws on failure. */
   writeSync(ops: readonly KvOp[], sync: boolean): void;
-  iterator(range: KvRange): KvIterator;
   /** True after a failed write left the store refusing writes (RocksDB's sticky background error). */
   readonly broken: boolean;
   /** Makes a broken store writable again (reopen); rejects (STORAGE_FULL) while space is still short. */
   repair(): Promise<void>;
-  close(): Promise<void>;
+}
+
+/**
+ * One batch holding the store's global commit lock (taken by `SharedKv.lock`). Exactly one
+ * of `commit` or `release` ends it; until then no other engine on the store can take the lock.
+ */
+export interface LockedBatch {
+  /** The values of the keys passed to `lock`, read after the lock was granted (so they include every earlier commit). */
+  readonly values: readonly (Buffer | undefined)[];
+  /**
+   * Applies every operation atomically and durably, announces `announce` (the batch's last
+   * commit_ts) to every engine on the store, releases the lock. Throws when the outcome is
+   * unknown or the batch was rolled back (the lock is released either way).
+   */
+  commit(ops: readonly KvOp[], announce: number | null): Promise<void>;
+  /** Ends the batch writing nothing. */
+  release(): Promise<void>;
+}
+
+/**
+ * A store that several engines write at once (PostgreSQL). Commits are serialised by a
+ * lock in the store itself, not in this process: the sequencer numbers every batch from
+ * the commit_ts marker it reads under that lock, so numbering is global and gap-free.
+ */
+export interface SharedKv extends ReadableKv {
+  readonly kind: "postgres";
+  /** Takes the global commit lock (waiting for other engines' batches), then reads `keys`. */
+  lock(keys: readonly Buffer[]): Promise<LockedBatch>;
+  /**
+   * Calls `listener` with the last commit_ts of every batch any engine commits, in order
+   * (and again with the current marker after a lost notification channel reconnects).
+   * Returns the unsubscribe function.
+   */
+  onCommitted(listener: (commitTs: number) => void): () => void;
+}
+
+/** Any store the engine runs on. */
+export type EngineKv = OrderedKv | SharedKv;
+
+export function isSharedKv(kv: EngineKv): kv is SharedKv {
+  return kv.kind === "postgres";
 }
