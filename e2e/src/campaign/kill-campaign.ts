@@ -75,14 +75,14 @@ export interface CampaignTotals {
   durationMs: number;
 }
 
-function distribution(values: readonly number[]): Distribution {
+export function distribution(values: readonly number[]): Distribution {
   const sorted = [...values].sort((a, b) => a - b);
   const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
   return { count: sorted.length, min: sorted[0] ?? 0, median: at(0.5), max: sorted.at(-1) ?? 0 };
 }
 
 /** Lets writers run while open; `closeAndDrain` waits until every writer finished its current operation. */
-class Gate {
+export class Gate {
   private opened = false;
   private waiters: Array<() => void> = [];
 
@@ -104,7 +104,7 @@ class Gate {
   }
 }
 
-interface Shared {
+export interface Shared {
   gate: Gate;
   stopped: boolean;
   ledger: CommitLedger;
@@ -116,9 +116,14 @@ interface Shared {
   recoveredTs: number;
   totals: CampaignTotals;
   problem(message: string): void;
+  /**
+   * Errors that an outage this campaign inflicts can cause besides ConnectionError (the cluster
+   * campaign's database kills: STORAGE_ERROR); a commit failing with one has an unknown outcome.
+   */
+  outageError?: (error: { class: string; code: string | null }) => boolean;
 }
 
-class CampaignWriter {
+export class CampaignWriter {
   current: Promise<void> = Promise.resolve();
   private seq = 0;
 
@@ -152,7 +157,7 @@ class CampaignWriter {
     const outcome = await this.driver.call({ op: "get", agent: target.agent, key: target.key });
     if (!outcome.ok) {
       this.countError(outcome.error.class);
-      if (outcome.error.class !== "ConnectionError") {
+      if (outcome.error.class !== "ConnectionError" && this.shared.outageError?.(outcome.error) !== true) {
         this.shared.totals.unexpectedErrors.push(`${this.name} get: ${outcome.error.class} ${outcome.error.code}: ${outcome.error.message}`);
       }
       await sleep(this.random.int(10, 30));
@@ -208,6 +213,10 @@ class CampaignWriter {
       if (record.status === "unknown") this.shared.interrupted.push({ uid, client: this.name, t0: outcome.t0 });
     } else if (error.class === "TransactionError" && error.code === "TXN_NOT_FOUND") {
       record.status = "failed";
+    } else if (this.shared.outageError?.(error) === true) {
+      // The database went away mid-commit: applied or not, the log will tell.
+      record.status = "unknown";
+      this.shared.interrupted.push({ uid, client: this.name, t0: outcome.t0 });
     } else {
       record.status = "unknown";
       totals.unexpectedErrors.push(`${this.name} txn at ${error.stage}: ${error.class} ${error.code}: ${error.message}`);

@@ -4,6 +4,7 @@
 // LISTEN connection missed and is the whole mechanism where NOTIFY is unavailable.
 // Listeners only ever see increasing commit_ts values.
 import pg from "pg";
+import { describeError } from "./errors.ts";
 
 export interface CommitFollowerOptions {
   clientConfig: pg.ClientConfig;
@@ -65,7 +66,7 @@ export class CommitFollower {
     try {
       this.announce(await this.options.readLastTs());
     } catch (error) {
-      this.options.logger?.warn({ err: error }, "polling the commit marker failed");
+      this.options.logger?.warn({ err: describeError(error) }, "polling the commit marker failed");
     } finally {
       this.polling = false;
     }
@@ -90,7 +91,7 @@ export class CommitFollower {
     if (this.stopped || this.client !== client) return;
     this.client = null;
     client.end().catch(() => undefined);
-    this.options.logger?.warn({ err: error }, "LISTEN connection lost: reconnecting (polling meanwhile)");
+    this.options.logger?.warn({ err: describeError(error) }, "LISTEN connection lost: reconnecting (polling meanwhile)");
     this.scheduleReconnect();
   }
 

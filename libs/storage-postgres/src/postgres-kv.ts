@@ -7,6 +7,7 @@
 import type { KvEntry, KvIterator, KvOp, KvRange, LockedBatch, SharedKv } from "@statehouse/engine";
 import pg from "pg";
 import { CommitFollower } from "./commit-follower.ts";
+import { describeError, readFailed } from "./errors.ts";
 import { migrate, type MigrationResult } from "./migrations.ts";
 import { lockAndReadSql, tables, type Tables, writeAndCommitSql } from "./sql.ts";
 
@@ -33,6 +34,22 @@ export interface PostgresStoreOptions {
 
 const DEFAULT_SCHEMA = "statehouse";
 const EMPTY = Buffer.alloc(0);
+
+const guarded = new WeakSet<pg.PoolClient>();
+
+/**
+ * A pooled connection, with an error listener: a connection that breaks while checked out
+ * (the database restarts mid-batch) emits "error", which without a listener would be an
+ * uncaught exception; its query in flight rejects anyway.
+ */
+async function checkout(pool: pg.Pool): Promise<pg.PoolClient> {
+  const client = await pool.connect();
+  if (!guarded.has(client)) {
+    client.on("error", () => undefined);
+    guarded.add(client);
+  }
+  return client;
+}
 
 export class PostgresKv implements SharedKv {
   readonly kind = "postgres";
@@ -67,7 +84,7 @@ export class PostgresKv implements SharedKv {
     };
     const pool = new pg.Pool(config);
     // An idle pooled connection that breaks (database restart) must not crash the process.
-    pool.on("error", (error) => options.logger?.warn({ err: error }, "idle PostgreSQL connection failed"));
+    pool.on("error", (error) => options.logger?.warn({ err: describeError(error) }, "idle PostgreSQL connection failed"));
     let migrations: MigrationResult;
     try {
       const client = await pool.connect();
@@ -97,12 +114,16 @@ export class PostgresKv implements SharedKv {
 
   async getMany(keys: readonly Buffer[]): Promise<(Buffer | undefined)[]> {
     if (keys.length === 0) return [];
-    const { rows } = await this.pool.query<{ key: Buffer; value: Buffer }>(`SELECT key, value FROM ${this.t.kv} WHERE key = ANY($1::bytea[])`, [keys]);
-    return byKey(keys, rows);
+    try {
+      const { rows } = await this.pool.query<{ key: Buffer; value: Buffer }>(`SELECT key, value FROM ${this.t.kv} WHERE key = ANY($1::bytea[])`, [keys]);
+      return byKey(keys, rows);
+    } catch (error) {
+      throw readFailed(error);
+    }
   }
 
   async lock(keys: readonly Buffer[]): Promise<LockedBatch> {
-    const client = await this.pool.connect();
+    const client = await checkout(this.pool);
     let results: pg.QueryResult[];
     try {
       results = (await client.query(lockAndReadSql(this.t, keys))) as unknown as pg.QueryResult[];
@@ -189,7 +210,9 @@ class PostgresIterator implements KvIterator {
   }
 
   next(max: number): Promise<KvEntry[]> {
-    const result = this.inFlight.then(() => this.fetch(max));
+    const result = this.inFlight.then(() => this.fetch(max)).catch((error: unknown) => {
+      throw readFailed(error);
+    });
     this.inFlight = result.catch(() => undefined);
     return result;
   }
@@ -206,7 +229,7 @@ class PostgresIterator implements KvIterator {
     let rows: { key: Buffer; value: Buffer }[];
     if (this.range.snapshot === true) {
       if (this.client === null) {
-        this.client = await this.pool.connect();
+        this.client = await checkout(this.pool);
         try {
           await this.client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
         } catch (error) {
