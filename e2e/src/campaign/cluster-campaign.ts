@@ -13,12 +13,11 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { ensurePostgresInstalled, startPostgres, type PostgresServer } from "@statehouse/test-services";
 import { compareWithState, foldEvents } from "../check/agent-history.js";
 import { CommitLedger, type LedgerReport } from "../check/commit-ledger.js";
-import { checkLinearizable, type KeyVersion } from "../check/linearizability.js";
 import type { EventView, StateView } from "../drivers/protocol.js";
 import { DaemonHarness } from "../harness/daemon-harness.js";
 import { DriverProcess, type SdkName } from "../harness/driver-process.js";
 import { Oracle } from "../harness/oracle.js";
-import { CampaignWriter, distribution, Gate, type CampaignTotals, type Shared } from "./kill-campaign.js";
+import { CampaignWriter, distribution, emptyTotals, finishCampaign, Gate, type CampaignTotals, type Shared } from "./kill-campaign.js";
 import { Random } from "./random.js";
 
 export interface ClusterCampaignOptions {
@@ -62,36 +61,8 @@ export async function runClusterCampaign(options: ClusterCampaignOptions): Promi
   const agents = Array.from({ length: 4 }, (_, index) => `cluster-${index}`);
   const keys = Array.from({ length: 5 }, (_, index) => `k${index}`);
   const universe = agents.flatMap((agent) => keys.map((key) => ({ agent, key })));
-  const totals: ClusterTotals = {
-    seed: options.seed,
-    kills: 0,
-    externalKills: 0,
-    failpointKills: {},
-    recoveryKills: 0,
-    restarts: 0,
-    verifications: 0,
-    acknowledged: 0,
-    lost: 0,
-    partial: 0,
-    phantom: 0,
-    unknownApplied: 0,
-    unknownAbsent: 0,
-    failed: 0,
-    conflicts: 0,
-    reads: 0,
-    errorsByClass: {},
-    unexpectedErrors: [],
-    recoveryMs: distribution([]),
-    engineRecoveryMs: distribution([]),
-    eventsReplayed: 0,
-    linearizability: { checked: 0, commits: 0, reads: 0, violations: [] },
-    problems: [],
-    problemCount: 0,
-    durationMs: 0,
-    daemonKills: 0,
-    postgresKills: 0,
-    agreementChecks: 0,
-  };
+  const totals: ClusterTotals = { ...emptyTotals(options.seed), daemonKills: 0, postgresKills: 0, agreementChecks: 0 };
+
   const shared: Shared = {
     gate: new Gate(),
     stopped: false,
@@ -234,38 +205,14 @@ export async function runClusterCampaign(options: ClusterCampaignOptions): Promi
 
     const report = lastLedger;
     if (report === undefined) throw new Error("no verification ran");
-    Object.assign(totals, {
-      acknowledged: report.acked,
-      lost: report.lost,
-      partial: report.partial,
-      phantom: report.phantom,
-      unknownApplied: report.unknownApplied,
-      unknownAbsent: report.unknownAbsent,
-      failed: [...shared.ledger.all()].filter((record) => record.status === "failed").length,
-    });
-    for (const interrupted of shared.interrupted) {
-      const commitTs = report.found.get(interrupted.uid);
-      if (commitTs !== undefined) {
-        shared.history.push({ kind: "commit", client: interrupted.client, t0: interrupted.t0, t1: null, commitTs, label: interrupted.uid });
-      }
-    }
-    const versions = new Map<string, KeyVersion[]>();
     const oracle = new Oracle((harnesses[0] as DaemonHarness).url);
+    const eventsByAgent = new Map<string, EventView[]>();
     try {
-      for (const agent of agents) {
-        for (const event of await oracle.replay(agent)) {
-          for (const op of event.operations) {
-            const id = `${agent}/${op.key}`;
-            let list = versions.get(id);
-            if (list === undefined) versions.set(id, (list = []));
-            list.push({ version: op.version, commitTs: event.commit_ts, value: op.value });
-          }
-        }
-      }
+      for (const agent of agents) eventsByAgent.set(agent, await oracle.replay(agent));
     } finally {
       oracle.close();
     }
-    totals.linearizability = checkLinearizable(shared.history, versions);
+    finishCampaign(shared, report, eventsByAgent);
   } finally {
     shared.stopped = true;
     shared.gate.open();

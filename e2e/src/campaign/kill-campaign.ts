@@ -75,6 +75,72 @@ export interface CampaignTotals {
   durationMs: number;
 }
 
+/** Totals before anything happened. */
+export function emptyTotals(seed: number): CampaignTotals {
+  return {
+    seed,
+    kills: 0,
+    externalKills: 0,
+    failpointKills: {},
+    recoveryKills: 0,
+    restarts: 0,
+    verifications: 0,
+    acknowledged: 0,
+    lost: 0,
+    partial: 0,
+    phantom: 0,
+    unknownApplied: 0,
+    unknownAbsent: 0,
+    failed: 0,
+    conflicts: 0,
+    reads: 0,
+    errorsByClass: {},
+    unexpectedErrors: [],
+    recoveryMs: distribution([]),
+    engineRecoveryMs: distribution([]),
+    eventsReplayed: 0,
+    linearizability: { checked: 0, commits: 0, reads: 0, violations: [] },
+    problems: [],
+    problemCount: 0,
+    durationMs: 0,
+  };}
+
+/**
+ * The end of a campaign: the ledger's counts into the totals, interrupted commits that turned
+ * out applied into the history (without an end), and the linearizability check of the whole
+ * history against every key's versions in the replayed events.
+ */
+export function finishCampaign(shared: Shared, report: LedgerReport, eventsByAgent: ReadonlyMap<string, readonly EventView[]>): void {
+  const { totals } = shared;
+  Object.assign(totals, {
+    acknowledged: report.acked,
+    lost: report.lost,
+    partial: report.partial,
+    phantom: report.phantom,
+    unknownApplied: report.unknownApplied,
+    unknownAbsent: report.unknownAbsent,
+    failed: [...shared.ledger.all()].filter((record) => record.status === "failed").length,
+  });
+  for (const interrupted of shared.interrupted) {
+    const commitTs = report.found.get(interrupted.uid);
+    if (commitTs !== undefined) {
+      shared.history.push({ kind: "commit", client: interrupted.client, t0: interrupted.t0, t1: null, commitTs, label: interrupted.uid });
+    }
+  }
+  const versions = new Map<string, KeyVersion[]>();
+  for (const [agent, events] of eventsByAgent) {
+    for (const event of events) {
+      for (const op of event.operations) {
+        const id = `${agent}/${op.key}`;
+        let list = versions.get(id);
+        if (list === undefined) versions.set(id, (list = []));
+        list.push({ version: op.version, commitTs: event.commit_ts, value: op.value });
+      }
+    }
+  }
+  totals.linearizability = checkLinearizable(shared.history, versions);
+}
+
 export function distribution(values: readonly number[]): Distribution {
   const sorted = [...values].sort((a, b) => a - b);
   const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
@@ -235,33 +301,8 @@ export async function runKillCampaign(options: KillCampaignOptions): Promise<Cam
   const keys = Array.from({ length: options.keysPerAgent ?? 5 }, (_, index) => `k${index}`);
   const universe = agents.flatMap((agent) => keys.map((key) => ({ agent, key })));
   const failpointShare = options.failpointShare ?? 0.4;
-  const totals: CampaignTotals = {
-    seed: options.seed,
-    kills: 0,
-    externalKills: 0,
-    failpointKills: {},
-    recoveryKills: 0,
-    restarts: 0,
-    verifications: 0,
-    acknowledged: 0,
-    lost: 0,
-    partial: 0,
-    phantom: 0,
-    unknownApplied: 0,
-    unknownAbsent: 0,
-    failed: 0,
-    conflicts: 0,
-    reads: 0,
-    errorsByClass: {},
-    unexpectedErrors: [],
-    recoveryMs: distribution([]),
-    engineRecoveryMs: distribution([]),
-    eventsReplayed: 0,
-    linearizability: { checked: 0, commits: 0, reads: 0, violations: [] },
-    problems: [],
-    problemCount: 0,
-    durationMs: 0,
-  };
+  const totals = emptyTotals(options.seed);
+
   const shared: Shared = {
     gate: new Gate(),
     stopped: false,
@@ -426,34 +467,7 @@ export async function runKillCampaign(options: KillCampaignOptions): Promise<Cam
 
     const report = lastLedger;
     if (report === undefined) throw new Error("no verification ran");
-    Object.assign(totals, {
-      acknowledged: report.acked,
-      lost: report.lost,
-      partial: report.partial,
-      phantom: report.phantom,
-      unknownApplied: report.unknownApplied,
-      unknownAbsent: report.unknownAbsent,
-      failed: [...shared.ledger.all()].filter((record) => record.status === "failed").length,
-    });
-    // Commits whose reply was lost but that were applied join the history without an end.
-    for (const interrupted of shared.interrupted) {
-      const commitTs = report.found.get(interrupted.uid);
-      if (commitTs !== undefined) {
-        shared.history.push({ kind: "commit", client: interrupted.client, t0: interrupted.t0, t1: null, commitTs, label: interrupted.uid });
-      }
-    }
-    const versions = new Map<string, KeyVersion[]>();
-    for (const [agent, events] of cache) {
-      for (const event of events) {
-        for (const op of event.operations) {
-          const id = `${agent}/${op.key}`;
-          let list = versions.get(id);
-          if (list === undefined) versions.set(id, (list = []));
-          list.push({ version: op.version, commitTs: event.commit_ts, value: op.value });
-        }
-      }
-    }
-    totals.linearizability = checkLinearizable(shared.history, versions);
+    finishCampaign(shared, report, cache);
   } finally {
     shared.stopped = true;
     shared.gate.open();

@@ -414,8 +414,8 @@ export class StatehouseEngine implements Engine {
     this.assertOpen();
     if (namespace !== null) checkName(namespace, "namespace");
     const checked = checkPolicy(policy);
-    const kv = this.localKv("history retention");
     return this.retentionTask(async () => {
+      const kv = this.localKv("history retention");
       const table = this.retentionTable;
       // A namespace that followed the default keeps the default's horizon: its history up to it is gone.
       const current = namespace === null ? table.defaultEntry : table.entryOf(namespace);

@@ -8,7 +8,7 @@ const postgres = usePostgres();
 
 runEngineContract({
   name: "postgres",
-  supports: { persistence: true },
+  supports: { persistence: true, retention: false },
   factory: async (options: Partial<EngineOptions> = {}) => {
     const schema = postgres.freshSchema();
     const open = async () => openSharedEngine(await PostgresKv.open({ connectionString: postgres.url, schema }), options);

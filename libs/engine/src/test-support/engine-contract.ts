@@ -16,7 +16,8 @@ export interface EngineHarness {
 export interface EngineContractOptions {
   name: string;
   factory: (options?: Partial<EngineOptions>) => Promise<EngineHarness>;
-  supports: { persistence: boolean };
+  /** `retention: false`: the backend keeps every event (a shared store); retention is refused, not tested. */
+  supports: { persistence: boolean; retention?: boolean };
 }
 
 const ns = "default";
@@ -699,8 +700,20 @@ export function runEngineContract({ name, factory, supports }: EngineContractOpt
       await expectEngineError(() => engine.replay(ns, "a"), "CLOSED");
     });
 
-    runRetentionContract(open, supports);
-    runPurgeContract(open, supports);
+    if (supports.retention !== false) {
+      runRetentionContract(open, supports);
+      runPurgeContract(open, supports);
+    } else {
+      it("refuses a history retention policy and a purge clearly and compacts nothing (this backend keeps every event)", async () => {
+        const { engine } = await open();
+        await engine.transact({ operations: [{ ...ref("a", "k"), value: { v: 1 } }] });
+        const refused = await expectEngineError(engine.setRetentionPolicy("default", { kind: "duration", keepMs: 1000 }), "INVALID_ARGUMENT");
+        expect(refused.message).toContain("not available on a shared");
+        expect(await engine.compactHistory()).toBe(0);
+        expect((await expectEngineError(engine.purge({ namespace: ns, agentId: "a" }), "INVALID_ARGUMENT")).message).toContain("not available on a shared");
+        expect((await engine.getAsOf(ref("a", "k"), 1n)).value).toEqual({ v: 1 });
+      });
+    }
 
     it("lists namespaces and agents in pages, with prefixes, key counts and last commit", async () => {
       let now = 1_700_000_000_000;
