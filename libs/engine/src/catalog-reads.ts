@@ -6,7 +6,7 @@
 import { agentPrefix, decodeString, decodeU64, namespacePrefix, openPrefix, prefixEnd, TABLE_AGENT_EVENT, TABLE_STATE } from "./key-encoding.ts";
 import { checkBounds, PageBuilder } from "./paged-reads.ts";
 import { decodeEvent } from "./record-codec.ts";
-import type { KvRange, OrderedKv } from "./storage/ordered-kv.ts";
+import type { KvRange, ReadableKv } from "./storage/ordered-kv.ts";
 import type { AgentInfo, CatalogPageOptions, NamespaceInfo, Page } from "./types.ts";
 import { checkName } from "./validation.ts";
 
@@ -14,9 +14,9 @@ import { checkName } from "./validation.ts";
 const COUNT_CHUNK = 4096;
 
 export class CatalogReads {
-  private readonly kv: OrderedKv;
+  private readonly kv: ReadableKv;
 
-  constructor(kv: OrderedKv) {
+  constructor(kv: ReadableKv) {
     this.kv = kv;
   }
 
