@@ -1,12 +1,12 @@
 // The kill campaign on a cluster (see ../campaign/cluster-campaign.ts): 3 statehoused on one
 // PostgreSQL, SIGKILL of random daemons and of the postmaster.
-// STATEHOUSE_E2E_CLUSTER_KILLS sets the number of kills (default 12; e.g. 200 for the long run),
+// STATEHOUSE_E2E_CLUSTER_KILLS sets the number of kills (default 8, about a minute; e.g. 200 for the long run),
 // STATEHOUSE_E2E_SEED replays a campaign's random choices.
 import { expect, it } from "vitest";
 import { runClusterCampaign } from "../campaign/cluster-campaign.js";
 import { formatTotals } from "../campaign/kill-campaign.js";
 
-const kills = Number(process.env["STATEHOUSE_E2E_CLUSTER_KILLS"] ?? "12");
+const kills = Number(process.env["STATEHOUSE_E2E_CLUSTER_KILLS"] ?? "8");
 const seed = Number(process.env["STATEHOUSE_E2E_SEED"] ?? Math.floor(Math.random() * 2 ** 31));
 
 it(
