@@ -7,7 +7,7 @@ import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import { AuthService, GrpcHealth, RetentionService, StatehouseService } from "@statehouse/api";
+import { AuthService, BackupService, GrpcHealth, RetentionService, StatehouseService } from "@statehouse/api";
 import { type Engine, type EngineOptions, isEngineError, openEngine, parseFailpoint } from "@statehouse/engine";
 import { openPostgresEngine } from "@statehouse/storage-postgres";
 import { AccessGate, type Principal } from "./auth/access-gate.js";
@@ -16,6 +16,7 @@ import { AuditLog } from "./auth/audit-log.js";
 import { authenticateCall, authInterceptor, callSourceValues, principalOf } from "./auth/auth-interceptor.js";
 import { createAuthService } from "./auth/auth-service.js";
 import { bootstrapAdminKey } from "./auth/bootstrap.js";
+import { createBackupService } from "./backup-service.js";
 import { exposureProblem, parseListenAddr, redactedStorageUrl, type DaemonConfig } from "./config.js";
 import { CorsPolicy } from "./cors-policy.js";
 import { HostPolicy } from "./host-policy.js";
@@ -185,6 +186,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
   // Failed calls log through this: identical errors once per 10 s, with a count of the rest.
   const limitedLog = new RateLimitedLog(log, { windowMs: ERROR_LOG_WINDOW_MS });
   // One implementation for both paths: connect-node routes and the fast path call the same functions.
+  const version = versionInfo();
   const service = createStatehouseService({
     engine,
     validator,
@@ -193,7 +195,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     streams,
     txnOps: new TxnOperationCounter(config.txTimeoutMs),
     maxOpenTransactions: config.maxOpenTransactions,
-    version: versionInfo(),
+    version,
     startedAtMs: Date.now(),
     // The gate is built below; this runs only for calls it let through.
     readableNamespaces: (ctx, namespaces) => (gate.enforcing ? gate.readableNamespaces(principalOf(ctx), namespaces) : namespaces),
@@ -208,6 +210,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     router.rpc(StatehouseService.method.replayBatches, service.replayBatches, uncompressed);
     router.rpc(StatehouseService.method.watchBatches, service.watchBatches, uncompressed);
     router.service(RetentionService, createRetentionService({ engine, validator, metrics, log: limitedLog }));
+    router.service(BackupService, createBackupService({ engine, metrics, log, errorLog: limitedLog, streams, version: version.version }), uncompressed);
     router.service(GrpcHealth, createHealthService({ log: limitedLog, streams, shutdownSignal: followController.signal }));
     router.service(AuthService, authService);
   };

@@ -10,6 +10,7 @@ import { DaemonStartError, startDaemon, type Daemon } from "./daemon.js";
 import { describeReport, foreignDataProblem, importOriginal } from "./import-original.js";
 import { createLogger } from "./logger.js";
 import { verifyCommand } from "./verify-command.js";
+import { describeRestore, restoreBackup } from "./restore-backup.js";
 
 const EXIT_USAGE = 2;
 const EXIT_FAILURE = 1;
@@ -166,10 +167,52 @@ async function verifySubcommand(argv: string[]): Promise<void> {
   process.exit(status);
 }
 
+/** `statehoused restore --from DIR [--data-dir DIR] [--replace] [--recovery-mode accept-rollback]` (daemon README, "Backup and restore"). */
+async function restoreCommand(argv: string[]): Promise<void> {
+  const program = new Command("statehoused restore")
+    .description("Restore a backup made by `statehousectl backup --to DIR` into a data directory (the daemon must not be running on it). The restored store is checked in full before anything is replaced.")
+    .requiredOption("--from <dir>", "the backup directory (with its manifest.json)")
+    .option("--data-dir <dir>", "the data directory to restore into (env STATEHOUSE_DATA_DIR; default ./statehouse-data); must be empty unless --replace")
+    .option("--replace", "replace the store already in the data directory (its db/ is kept beside it as db.before-restore-<time>)")
+    .option("--recovery-mode <mode>", "auto (default), or accept-rollback: go back to the backup's state although the replaced store's history went further (commit_ts values after the backup's are issued again)")
+    .exitOverride()
+    .allowExcessArguments(false);
+  parseSubcommand(program, argv);
+  const opts = program.opts<{ from: string; dataDir?: string; replace?: boolean; recoveryMode?: string }>();
+  const mode = opts.recoveryMode ?? "auto";
+  if (mode !== "auto" && mode !== "accept-rollback") {
+    process.stderr.write(`statehoused restore: --recovery-mode must be auto or accept-rollback, got ${mode}\n`);
+    process.exit(EXIT_USAGE);
+  }
+  const dataDir = opts.dataDir ?? process.env["STATEHOUSE_DATA_DIR"] ?? "./statehouse-data";
+  let lastReport = 0;
+  try {
+    const result = await restoreBackup(opts.from, dataDir, {
+      replace: opts.replace === true,
+      acceptRollback: mode === "accept-rollback",
+      onProgress: (p) => {
+        const now = performance.now();
+        if (now - lastReport < 1000 && p.entries < p.total) return;
+        lastReport = now;
+        const percent = p.total === 0 ? 100 : Math.floor((100 * p.entries) / p.total);
+        process.stderr.write(`statehoused restore: ${p.entries}/${p.total} entries (${percent}%), ${(p.bytes / 1048576).toFixed(1)} MiB\n`);
+      },
+    });
+    process.stdout.write(`${describeRestore(opts.from, result)}\n`);
+  } catch (error) {
+    process.stderr.write(`statehoused restore: ${(error as Error).message}\n`);
+    process.exit(EXIT_FAILURE);
+  }
+}
+
 async function main(): Promise<void> {
   applyStackTraceLimit();
   if (process.argv[2] === "verify") {
     await verifySubcommand(process.argv.slice(3));
+    return;
+  }
+  if (process.argv[2] === "restore") {
+    await restoreCommand(process.argv.slice(3));
     return;
   }
   if (process.argv[2] === "import-original") {

@@ -5,6 +5,7 @@
 export * from "./gen/statehouse/v1/statehouse_pb.js";
 export * from "./gen/statehouse/v1/auth_pb.js";
 export * from "./gen/statehouse/v1/retention_pb.js";
+export * from "./gen/statehouse/v1/backup_pb.js";
 export {
   file_grpc_health_v1_health,
   HealthCheckRequestSchema,

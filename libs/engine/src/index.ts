@@ -3,6 +3,8 @@ export type { EngineErrorCode } from "./engine-error.ts";
 export { openEngine, openSharedEngine } from "./open-engine.ts";
 export { isSharedKv } from "./storage/ordered-kv.ts";
 export type { KvEntry, KvIterator, KvOp, KvRange, LockedBatch, SharedKv } from "./storage/ordered-kv.ts";
+export { BACKUP_CHUNK_BYTES, restoreStore } from "./backup.ts";
+export type { RestoreOptions, RestoreReport, StoreBackup } from "./backup.ts";
 export { gapTxnId, importEvents } from "./import-events.ts";
 export type { ImportEvent, ImportOperation, ImportOptions, ImportProgress } from "./import-events.ts";
 export { hasOriginalStore, openOriginalStore } from "./original-store.ts";

@@ -1,5 +1,6 @@
 // The storage-agnostic engine: transactions, commit sequencing, reads, replay and watch
 // over an ordered key-value store. Every backend (memory, RocksDB, a shared PostgreSQL) runs exactly this code.
+import { openStoreBackup, type StoreBackup } from "./backup.ts";
 import { randomUUID } from "node:crypto";
 import { agentId as agentIdOf, CommitSequencer, type AppliedBatch, type CommitRequest, type NormalizedPrecondition } from "./commit-sequencer.ts";
 import { EngineError } from "./engine-error.ts";
@@ -527,6 +528,11 @@ export class StatehouseEngine implements Engine {
    * so a commit never sees half a purge); resolves to how many were deleted. Runs by itself
    * every `idempotencyPurgeIntervalMs`; one purge at a time.
    */
+  backup(options: { chunkBytes?: number } = {}): Promise<StoreBackup> {
+    this.assertOpen();
+    return openStoreBackup(this.kv, options);
+  }
+
   purgeIdempotencyKeys(): Promise<number> {
     this.assertOpen();
     this.purging ??= purgeExpiredIdempotencyKeys(this.kv, this.sequencer, this.clock() - this.idempotencyWindowMs).finally(() => {

@@ -1,4 +1,5 @@
 // Public types of the engine. No RPC, no protobuf: plain TypeScript.
+import type { StoreBackup } from "./backup.ts";
 
 /** A JSON object, the only value type a record can hold. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | JsonObject;
@@ -362,6 +363,12 @@ export interface Engine {
   replay(namespace: string, agentId: string, options?: ReplayOptions): AsyncIterable<AgentEvent>;
   /** Replay from startTs, then follow new commits live; no gap, no duplicate at the switch. Ends on signal or close. */
   watch(namespace: string, agentId: string, options?: WatchOptions): AsyncIterable<AgentEvent>;
+
+  /**
+   * A consistent copy of the whole store as of the current commit_ts, read lazily from one
+   * storage snapshot while commits go on (backup.ts; restore it with restoreStore).
+   */
+  backup(options?: { chunkBytes?: number }): Promise<StoreBackup>;
 
   /** Deletes idempotency keys older than the window now (it also runs by itself); resolves to the number deleted. */
   purgeIdempotencyKeys(): Promise<number>;

@@ -58,6 +58,8 @@ export interface ReadableKv {
   readonly kind: "memory" | "rocksdb" | "postgres";
   /** The store's memory (RocksDB); absent where there is no such accounting (memory backend, test wrappers). */
   memoryUsage?(): StorageMemory;
+  /** The store's estimate of how many entries it holds (RocksDB's estimate-num-keys; for progress only). */
+  estimatedEntries?(): number;
   /** Point reads of the latest committed state. */
   getMany(keys: readonly Buffer[]): Promise<(Buffer | undefined)[]>;
   iterator(range: KvRange): KvIterator;

@@ -98,6 +98,11 @@ export class RocksKv implements OrderedKv {
     };
   }
 
+  estimatedEntries(): number {
+    const estimate = this.db.status === "open" ? Number(this.db.getProperty("rocksdb.estimate-num-keys")) : 0;
+    return Number.isFinite(estimate) ? estimate : 0;
+  }
+
   get broken(): boolean {
     return this.failed;
   }

@@ -18,6 +18,7 @@ import queue
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from .._format import format_event_lines
 from .._types import ReplayEvent, StateResult
 from ..formatting import format_event_json, format_ts, format_value_summary
 from ._auth import auth
+from ._backup import BackupProgress, IncompleteBackup, write_backup
 from ._retention import horizon, purge, retention
 
 __all__ = ["cli", "main"]
@@ -539,6 +541,53 @@ cli.add_command(retention)
 cli.add_command(horizon)
 cli.add_command(auth)
 cli.add_command(purge)
+
+
+@cli.command()
+@click.option(
+    "--to",
+    "to",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="New or empty directory for the backup.",
+)
+@click.option("--quiet", is_flag=True, help="No progress on stderr.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+def backup(to: Path, quiet: bool, as_json: bool) -> None:
+    """Online backup: a consistent copy of the whole store at one commit_ts, while the daemon serves writes"""
+    opts = _opts()
+    last = [0.0]
+
+    def progress(p: BackupProgress) -> None:
+        now = time.monotonic()
+        if quiet or now - last[0] < 1.0:
+            return
+        last[0] = now
+        total = max(p.estimated_entries, p.entries)
+        line = f"backup at commit_ts {p.commit_ts}: {p.entries}/~{total} entries, {p.bytes / 1048576:.1f} MiB"
+        click.echo(f"\r{line}" if _stderr_is_tty() else line, err=True, nl=not _stderr_is_tty())
+
+    try:
+        result = write_backup(opts.address, to, on_progress=progress)
+    except (IncompleteBackup, ValueError) as err:
+        raise _Failure(_one_line(f"✗ Backup failed: {err}")) from err
+    if not quiet and _stderr_is_tty():
+        click.echo("", err=True)
+    summary = {
+        "directory": str(result.directory),
+        "commit_ts": result.commit_ts,
+        "entries": result.entries,
+        "bytes": result.bytes,
+        "files": len(result.files),
+    }
+    if as_json:
+        click.echo(_json(summary))
+        return
+    click.echo(
+        click.style(f"✓ Backup at commit_ts {result.commit_ts}", fg="green")
+        + f": {result.entries} entries, {result.bytes} bytes in {len(result.files)} files, in {result.directory}"
+    )
+    click.echo(f"  restore with: statehoused restore --from {result.directory} --data-dir DIR")
 
 
 def main() -> NoReturn:
