@@ -10,6 +10,8 @@ export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "
 export type LogLevel = (typeof LOG_LEVELS)[number];
 export const RECOVERY_MODES = ["auto", "rebuild", "accept-rollback"] as const;
 export type RecoveryModeSetting = (typeof RECOVERY_MODES)[number];
+const ROCKSDB_LOG_LEVELS = ["off", "fatal", "error", "warn", "info", "debug"] as const;
+export type RocksdbLogLevelSetting = (typeof ROCKSDB_LOG_LEVELS)[number];
 
 export interface DaemonConfig {
   listenAddr: string;
@@ -45,6 +47,8 @@ export interface DaemonConfig {
   rocksdbCacheMb: number;
   /** RocksDB memtable budget, MiB. */
   rocksdbMemtableMb: number;
+  /** RocksDB's own LOG in <dataDir>/db: off or the least severe level written. */
+  rocksdbLogLevel: RocksdbLogLevelSetting;
   logLevel: LogLevel;
   /** Allowed browser origins: exact origins, `scheme://host:*` (any port) or `*`. Empty = no CORS. */
   corsOrigins: string[];
@@ -238,6 +242,12 @@ function recoveryMode(raw: string): RecoveryModeSetting {
   return v as RecoveryModeSetting;
 }
 
+function rocksdbLogLevel(raw: string): RocksdbLogLevelSetting {
+  const v = raw.trim();
+  if (!(ROCKSDB_LOG_LEVELS as readonly string[]).includes(v)) throw new Error(`expected one of ${ROCKSDB_LOG_LEVELS.join(", ")}`);
+  return v as RocksdbLogLevelSetting;
+}
+
 function failpoint(raw: string): string | null {
   const v = raw.trim();
   if (v === "") return null;
@@ -312,6 +322,7 @@ export const SETTINGS: readonly Setting[] = [
   setting({ key: "recoveryMode", env: "STATEHOUSE_RECOVERY_MODE", flag: "--recovery-mode", placeholder: "mode", default: "auto", description: "auto; rebuild = rebuild every index from the log; accept-rollback = start although acknowledged commits are missing (operator's choice)", parse: recoveryMode }),
   setting({ key: "rocksdbCacheMb", env: "STATEHOUSE_ROCKSDB_CACHE_MB", flag: "--rocksdb-cache-mb", placeholder: "MiB", default: 16, description: "RocksDB block cache: data blocks plus every SST's index and filter blocks (README, Memory)", parse: integer(1, 4095) }),
   setting({ key: "rocksdbMemtableMb", env: "STATEHOUSE_ROCKSDB_MEMTABLE_MB", flag: "--rocksdb-memtable-mb", placeholder: "MiB", default: 32, description: "RocksDB memtable budget: write buffers of a quarter of it, at most 1.5x it in all (README, Memory)", parse: integer(4, 4096) }),
+  setting({ key: "rocksdbLogLevel", env: "STATEHOUSE_ROCKSDB_LOG_LEVEL", flag: "--rocksdb-log-level", placeholder: "level", default: "warn", description: `RocksDB's own LOG in <data dir>/db (stalls, background errors): ${ROCKSDB_LOG_LEVELS.join(", ")} (README, Metrics and logs)`, parse: rocksdbLogLevel }),
   setting({ key: "logLevel", env: "STATEHOUSE_LOG_LEVEL", flag: "--log-level", placeholder: "level", default: "info", description: `log level: ${LOG_LEVELS.join(", ")}`, parse: logLevel }),
   setting({ key: "corsOrigins", env: "STATEHOUSE_CORS_ORIGINS", flag: "--cors-origins", placeholder: "list", default: [], description: "browser origins allowed by CORS (other origins are refused on every request): comma list, port may be *, or * for any; default none", parse: corsOrigins }),
   setting({ key: "readyFile", env: "STATEHOUSE_READY_FILE", flag: "--ready-file", placeholder: "path", default: null, description: 'write {"address","pid","commitTs"} here once serving', parse: optionalString }),

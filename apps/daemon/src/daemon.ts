@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { AuthService, BackupService, GrpcHealth, RetentionService, StatehouseService } from "@statehouse/api";
-import { type Engine, type EngineOptions, isEngineError, openEngine, parseFailpoint } from "@statehouse/engine";
+import { type Engine, type EngineObserver, type EngineOptions, isEngineError, openEngine, parseFailpoint } from "@statehouse/engine";
 import { openPostgresEngine } from "@statehouse/storage-postgres";
 import { AccessGate, type Principal } from "./auth/access-gate.js";
 import { ApiKeyStore } from "./auth/api-key-store.js";
@@ -23,6 +23,7 @@ import { HostPolicy } from "./host-policy.js";
 import { ConsoleAssets } from "./console-assets.js";
 import { DaemonMetrics } from "./daemon-metrics.js";
 import { FastPath } from "./fast-path/fast-path.js";
+import { OpsMetrics } from "./ops-metrics.js";
 import { createHealthService } from "./health-service.js";
 import type { Logger } from "./logger.js";
 import { formatAddress, peerIdentityOf, ProtocolServer, type HttpRequest, type HttpResponse, type TlsMaterial } from "./protocol-server.js";
@@ -103,7 +104,7 @@ function refuseHttp(res: HttpResponse, error: unknown): void {
   res.end(`${e.rawMessage}\n`);
 }
 
-async function openStorage(config: DaemonConfig, log: Logger, metrics: DaemonMetrics): Promise<Engine> {
+async function openStorage(config: DaemonConfig, log: Logger, observer: EngineObserver): Promise<Engine> {
   // The engine fires every crash point, commit:after-sync-before-reply included (after the synced
   // batch returned, before any commit of it is answered).
   const failpoint = config.failpoint === null ? null : parseFailpoint(config.failpoint);
@@ -121,8 +122,9 @@ async function openStorage(config: DaemonConfig, log: Logger, metrics: DaemonMet
     ...(config.retentionDefault === null ? {} : { retentionDefault: config.retentionDefault }),
     rocksdbCacheBytes: config.rocksdbCacheMb * 1024 * 1024,
     rocksdbMemtableBytes: config.rocksdbMemtableMb * 1024 * 1024,
+    rocksdbLogLevel: config.rocksdbLogLevel,
     logger: log.child({ component: "engine" }),
-    observer: metrics.observer,
+    observer,
     ...(config.useMemory ? { inMemory: true } : { dataDir: config.dataDir }),
     ...(failpoint === null ? {} : { failpoint }),
   };
@@ -148,13 +150,14 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
   const tlsMaterial = readTlsMaterial(config);
   if (config.readyFile !== null) await rm(config.readyFile, { force: true });
   const metrics = new DaemonMetrics();
+  const ops = new OpsMetrics({ registry: metrics.registry, dataDir: config.useMemory || config.storage !== null ? null : config.dataDir, services: [StatehouseService, BackupService, GrpcHealth] });
   log.info(
     config.storage !== null
       ? { storage: "postgres", url: redactedStorageUrl(config.storage), schema: config.postgresSchema }
       : { storage: config.useMemory ? "memory" : "rocksdb", dataDir: config.useMemory ? null : config.dataDir, fsyncOnCommit: config.fsyncOnCommit },
     "opening storage",
   );
-  const engine = await openStorage(config, log, metrics);
+  const engine = await openStorage(config, log, ops.observe(metrics.observer));
   const recovery = engine.recovery;
   log.info(
     {
@@ -174,6 +177,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
   const keys = ApiKeyStore.open(config.useMemory ? null : config.dataDir);
   // First start with --auth required: the first admin key (shown once, never logged).
   if (config.authMode === "required" && !keys.hasActiveAdmin()) bootstrapAdminKey(keys, log);
+  await ops.attachEngine(() => engine.stats(), recovery);
 
   const followController = new AbortController();
   const shutdownController = new AbortController();
@@ -308,6 +312,8 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
 
   const server = new ProtocolServer({
     handler: (req, res) => {
+      const done = ops.startCall(req.url, req.headers["content-type"]);
+      if (done !== null) res.once("close", done);
       // Every request on the port (RPCs, /metrics, /healthz, pages): DNS rebinding, then CORS.
       const authority = req.headers.host ?? (req.headers[":authority"] as string | undefined);
       if (!hosts.allows(authority)) {
@@ -327,7 +333,16 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     headerTimeoutMs: config.headerTimeoutMs,
     requestTimeoutMs: config.requestTimeoutMs,
     onConnections: (open) => metrics.setOpenConnections(open),
-    ...(fastPath === null ? {} : { streamHandler: (stream, headers) => fastPath.handle(stream, headers) }),
+    ...(fastPath === null
+      ? {}
+      : {
+          streamHandler: (stream, headers) => {
+            const done = ops.startCall(headers[":path"], headers["content-type"]);
+            if (!fastPath.handle(stream, headers)) return false;
+            if (done !== null) stream.once("close", done);
+            return true;
+          },
+        }),
     ...(tlsMaterial === null ? {} : { tls: tlsMaterial }),
   });
 

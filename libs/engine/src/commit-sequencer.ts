@@ -198,6 +198,11 @@ export class CommitSequencer {
     this.cache.clear();
   }
 
+  /** Commits waiting for the writer now (the next group commit's candidates). */
+  get queued(): number {
+    return this.queue.length + this.exclusive.length;
+  }
+
   /** commit_ts of the last batch that returned from storage (on a shared store: the last one this engine has followed). */
   get committedTs(): number {
     return this.committed;

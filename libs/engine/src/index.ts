@@ -41,6 +41,8 @@ export type {
   ReplayOptions,
   StateEntry,
   StateRecord,
+  RocksLogLevel,
   StorageMemory,
+  StorageStatus,
   WatchOptions,
 } from "./types.ts";

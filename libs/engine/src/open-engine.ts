@@ -13,7 +13,7 @@ import { StatehouseEngine, type EngineCoreOptions } from "./statehouse-engine.ts
 import { MemoryKv } from "./storage/memory-kv.ts";
 import type { OrderedKv, SharedKv } from "./storage/ordered-kv.ts";
 import { RocksKv } from "./storage/rocks-kv.ts";
-import type { Engine, EngineOptions } from "./types.ts";
+import type { Engine, EngineOptions, RocksLogLevel } from "./types.ts";
 
 export const DEFAULTS = {
   fsyncOnCommit: true,
@@ -35,6 +35,7 @@ export const DEFAULTS = {
 /** The largest maxTransactionBytes accepted: an event's JSON must stay far below V8's string limit. */
 const MAX_TRANSACTION_BYTES_CEILING = 256 * 1024 * 1024;
 const RECOVERY_MODES: readonly RecoveryMode[] = ["auto", "rebuild", "accept-rollback"];
+const ROCKS_LOG_LEVELS: readonly RocksLogLevel[] = ["off", "fatal", "error", "warn", "info", "debug"];
 
 type Common = Omit<EngineCoreOptions, "kv" | "sync" | "lastCommitTs" | "recovery" | "retention" | "afterBatch" | "beforeClose">;
 
@@ -67,7 +68,10 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
   }
   const dataDir = resolve(options.dataDir);
   await mkdir(dataDir, { recursive: true });
-  const memory = { blockCacheBytes: options.rocksdbCacheBytes, memtableBudgetBytes: options.rocksdbMemtableBytes };
+  if (options.rocksdbLogLevel !== undefined && !ROCKS_LOG_LEVELS.includes(options.rocksdbLogLevel)) {
+    throw new TypeError(`rocksdbLogLevel must be one of ${ROCKS_LOG_LEVELS.map((l) => `"${l}"`).join(", ")}`);
+  }
+  const memory = { blockCacheBytes: options.rocksdbCacheBytes, memtableBudgetBytes: options.rocksdbMemtableBytes, logLevel: options.rocksdbLogLevel };
   return openEngineOn(await RocksKv.open(join(dataDir, "db"), memory), dataDir, options);
 }
 

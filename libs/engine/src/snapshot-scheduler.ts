@@ -56,6 +56,7 @@ export class SnapshotScheduler {
       })
       .catch((error: unknown) => {
         this.options.logger?.error({ err: error, commitTs: String(commitTs) }, "snapshot failed");
+        this.options.observer?.onSnapshotFailure?.({ commitTs: BigInt(commitTs), error });
       })
       .finally(() => {
         this.running = null;

@@ -515,6 +515,8 @@ export class StatehouseEngine implements Engine {
       storageMemory: this.kv.memoryUsage?.() ?? null,
       compactionBacklogEvents: this.compactionBacklog,
       compactedEvents: this.compactedEvents,
+      commitQueue: this.sequencer.queued,
+      storageStatus: this.kv.storageStatus?.() ?? null,
     };
   }
 

@@ -172,6 +172,8 @@ export interface EngineObserver {
   onExpire?(): void;
   onConflict?(): void;
   onSnapshot?(info: { commitTs: bigint; records: number; durationMs: number; file: string }): void;
+  /** A snapshot could not be written (logged too); the next one is tried after the next interval. */
+  onSnapshotFailure?(info: { commitTs: bigint; error: unknown }): void;
   /** After each compaction batch: events compacted by it, events left in the pass (estimate). */
   onCompaction?(info: { events: number; backlog: number }): void;
   /** After each completed purge (resumed ones at open included). */
@@ -232,6 +234,12 @@ export interface EngineOptions {
   rocksdbCacheBytes?: number;
   /** RocksDB memtable budget in bytes (write buffers of a quarter of it; README "Memory"). Default 32 MiB. */
   rocksdbMemtableBytes?: number;
+  /**
+   * RocksDB's own LOG file (`<dataDir>/db/LOG`): "off", or the least severe level written
+   * ("fatal", "error", "warn", "info", "debug"). Default "warn": stalls, background errors
+   * and the options header at each open. See rocks-kv.ts for how old LOG files are pruned.
+   */
+  rocksdbLogLevel?: RocksLogLevel;
   /** Default transaction timeout. Default 30000. */
   txTimeoutMs?: number;
   /**
@@ -305,6 +313,28 @@ export interface EngineStats {
   compactedEvents?: number;
   /** RocksDB's memory now (memtables, block cache, pinned blocks, table readers), bytes; null for the memory backend. */
   storageMemory?: StorageMemory | null;
+  /** Commits waiting for the single writer now. */
+  commitQueue?: number;
+  /** RocksDB's write-stall and compaction figures now; null for the memory backend. */
+  storageStatus?: StorageStatus | null;
+}
+
+export type RocksLogLevel = "off" | "fatal" | "error" | "warn" | "info" | "debug";
+
+/** RocksDB's own figures (its properties); NaN while the store is being reopened. */
+export interface StorageStatus {
+  /** 1 while RocksDB stops writes (too many memtables or L0 files, or too much pending compaction), else 0. */
+  writeStopped: number;
+  /** Bytes/s RocksDB slows writes to while it delays them; 0 when it does not. */
+  delayedWriteRate: number;
+  /** Bytes compaction would have to rewrite to bring every level under its target. */
+  pendingCompactionBytes: number;
+  /** SST files in level 0 (RocksDB slows writes at 20, stops them at 36 by default). */
+  level0Files: number;
+  runningCompactions: number;
+  runningFlushes: number;
+  /** Bytes of all SST files, and of the WAL files. */
+  sstBytes: number;
 }
 
 /** The engine: one logical writer, many readers. Obtain one with `openEngine`. */

@@ -3,7 +3,7 @@
 // (@nxtedition/rocksdb). Shared stores (several engines, in several processes, write the same
 // data): SharedKv, implemented outside the engine (@statehouse/storage-postgres). The core
 // never assumes anything else, so every backend behaves identically.
-import type { StorageMemory } from "../types.ts";
+import type { StorageMemory, StorageStatus } from "../types.ts";
 
 export interface KvPut {
   type: "put";
@@ -58,6 +58,8 @@ export interface ReadableKv {
   readonly kind: "memory" | "rocksdb" | "postgres";
   /** The store's memory (RocksDB); absent where there is no such accounting (memory backend, test wrappers). */
   memoryUsage?(): StorageMemory;
+  /** RocksDB's write-stall and compaction figures; absent for the memory backend and test wrappers. */
+  storageStatus?(): StorageStatus;
   /** The store's estimate of how many entries it holds (RocksDB's estimate-num-keys; for progress only). */
   estimatedEntries?(): number;
   /** Point reads of the latest committed state. */

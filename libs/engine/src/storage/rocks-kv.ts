@@ -1,11 +1,11 @@
 // The binding ships no typings; this reference brings ours along wherever the engine is type-checked from source.
 // eslint-disable-next-line @typescript-eslint/triple-slash-reference -- an ambient module declaration cannot be imported
 /// <reference path="./rocksdb-binding.d.ts" />
-import { statfs } from "node:fs/promises";
-import { dirname } from "node:path";
+import { readdir, rm, statfs } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { RocksLevel, type RocksIterator, type RocksOpenOptions } from "@nxtedition/rocksdb";
 import { EngineError } from "../engine-error.ts";
-import type { StorageMemory } from "../types.ts";
+import type { RocksLogLevel, StorageMemory, StorageStatus } from "../types.ts";
 import type { KvEntry, KvIterator, KvOp, KvRange, OrderedKv } from "./ordered-kv.ts";
 import { describeError, storageError } from "./storage-error.ts";
 
@@ -26,7 +26,18 @@ export interface RocksMemoryOptions {
    * Default 32 MiB.
    */
   memtableBudgetBytes?: number | undefined;
+  /**
+   * RocksDB's LOG (`<location>/LOG`): "off" or the least severe level written. Default "warn".
+   * The binding (12.2.12) sets only the level: RocksDB's max_log_file_size and
+   * keep_log_file_num keep their defaults (one LOG per open, never rotated by size), so each
+   * open renames the previous LOG to LOG.old.<time> and we delete all but the newest
+   * KEPT_OLD_LOGS of those; "warn" keeps one LOG small (stalls, errors, the options header).
+   */
+  logLevel?: RocksLogLevel | undefined;
 }
+
+/** LOG.old.* files kept beside the current LOG (the rest are deleted at each open). */
+export const KEPT_OLD_LOGS = 5;
 
 export const ROCKS_MEMORY_DEFAULTS = { blockCacheBytes: 16 * MIB, memtableBudgetBytes: 32 * MIB } as const;
 
@@ -40,8 +51,10 @@ function openOptions(memory: RocksMemoryOptions): RocksOpenOptions {
     throw new TypeError(`blockCacheBytes must be an integer between 1 MiB and 4095 MiB`);
   }
   if (!Number.isSafeInteger(memtableBudgetBytes) || memtableBudgetBytes < 4 * MIB) throw new TypeError("memtableBudgetBytes must be an integer >= 4 MiB");
+  const logLevel = memory.logLevel ?? "warn";
   return {
     createIfMissing: true,
+    ...(logLevel === "off" ? {} : { infoLogLevel: logLevel }),
     // WAL compression would run on the JS thread inside every synchronous commit write.
     walCompression: false,
     // Level compaction with memtables of budget / 4 (8 MiB by default): keeps the WAL that
@@ -88,19 +101,35 @@ export class RocksKv implements OrderedKv {
 
   /** What RocksDB holds in memory now, in bytes (its own accounting). */
   memoryUsage(): StorageMemory {
-    // NaN while the store is being reopened (the binding refuses properties of a closed database).
-    const property = (name: string): number => (this.db.status === "open" ? Number(this.db.getProperty(`rocksdb.${name}`)) : Number.NaN);
     return {
-      memtables: property("size-all-mem-tables"),
-      blockCache: property("block-cache-usage"),
-      blockCachePinned: property("block-cache-pinned-usage"),
-      tableReaders: property("estimate-table-readers-mem"),
+      memtables: this.property("size-all-mem-tables"),
+      blockCache: this.property("block-cache-usage"),
+      blockCachePinned: this.property("block-cache-pinned-usage"),
+      tableReaders: this.property("estimate-table-readers-mem"),
     };
   }
 
   estimatedEntries(): number {
-    const estimate = this.db.status === "open" ? Number(this.db.getProperty("rocksdb.estimate-num-keys")) : 0;
+    const estimate = this.property("estimate-num-keys");
     return Number.isFinite(estimate) ? estimate : 0;
+  }
+
+  /** RocksDB's stall and compaction figures now (NaN while reopening). */
+  storageStatus(): StorageStatus {
+    return {
+      writeStopped: this.property("is-write-stopped"),
+      delayedWriteRate: this.property("actual-delayed-write-rate"),
+      pendingCompactionBytes: this.property("estimate-pending-compaction-bytes"),
+      level0Files: this.property("num-files-at-level0"),
+      runningCompactions: this.property("num-running-compactions"),
+      runningFlushes: this.property("num-running-flushes"),
+      sstBytes: this.property("total-sst-files-size"),
+    };
+  }
+
+  /** A numeric RocksDB property; NaN while the store is being reopened (the binding refuses properties of a closed database). */
+  private property(name: string): number {
+    return this.db.status === "open" ? Number(this.db.getProperty(`rocksdb.${name}`)) : Number.NaN;
   }
 
   get broken(): boolean {
@@ -265,5 +294,14 @@ async function openDb(location: string, options: RocksOpenOptions): Promise<Rock
       details: { location },
     });
   }
+  await pruneOldLogs(location);
   return db;
+}
+
+/** Deletes all but the newest KEPT_OLD_LOGS of RocksDB's LOG.old.<micros> files (it keeps 1000 by itself). */
+async function pruneOldLogs(location: string): Promise<void> {
+  const old = (await readdir(location).catch(() => [] as string[]))
+    .filter((name) => /^LOG\.old\.\d+$/.test(name))
+    .sort((a, b) => Number(b.slice(8)) - Number(a.slice(8)));
+  for (const name of old.slice(KEPT_OLD_LOGS)) await rm(join(location, name), { force: true });
 }
