@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ensureCertutil, ensureChromium, ensureNodeModules, ensureOpenssl, ensurePythonVenv, nx, reexecUnderProjectNode, root } from "./lib/bootstrap.mjs";
+import { ensureCertutil, ensureChromium, ensureFuse, ensureNodeModules, ensureOpenssl, ensurePythonVenv, nx, reexecUnderProjectNode, root } from "./lib/bootstrap.mjs";
 import { summarize } from "./lib/test-report.mjs";
 
 ensureNodeModules();
@@ -18,6 +18,7 @@ ensurePythonVenv();
 ensureChromium();
 ensureOpenssl();
 ensureCertutil();
+ensureFuse();
 
 const reportDir = mkdtempSync(join(tmpdir(), "statehouse-test-report-"));
 const env = {

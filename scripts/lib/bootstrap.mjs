@@ -42,7 +42,8 @@ export function reexecUnderProjectNode(script) {
 
 // The Python packages of this repo, installed editable with their dev tools into .venv (one pip call,
 // so the integrations resolve `statehouse` to sdks/python).
-const PYTHON_PACKAGES = ["sdks/python", "sdks/langgraph-checkpoint-statehouse", "sdks/openai-agents-statehouse"];
+// e2e/powerloss: the FUSE filesystem of the power-loss suite (mfusepy; libfuse 3 from ensureFuse).
+const PYTHON_PACKAGES = ["sdks/python", "sdks/langgraph-checkpoint-statehouse", "sdks/openai-agents-statehouse", "e2e/powerloss"];
 
 /** Creates .venv and installs the Python packages (editable) with their dev tools when a pyproject.toml changed. */
 export function ensurePythonVenv() {
@@ -88,6 +89,14 @@ export function ensureOpenssl() {
   log("installing Debian's openssl for the TLS tests (apt-get)…");
   aptGet(["update", "-q"]);
   aptGet(["install", "-y", "-q", "--no-install-recommends", "openssl"]);
+}
+
+/** Installs Debian's fuse3 (libfuse3 and fusermount3) for the power-loss suite when it is missing (needs root). */
+export function ensureFuse() {
+  if (existsSync("/usr/bin/fusermount3") && ["/usr/lib/x86_64-linux-gnu/libfuse3.so.3", "/usr/lib/aarch64-linux-gnu/libfuse3.so.3"].some(existsSync)) return;
+  log("installing Debian's fuse3 for the power-loss suite (apt-get)…");
+  aptGet(["update", "-q"]);
+  aptGet(["install", "-y", "-q", "--no-install-recommends", "fuse3"]);
 }
 
 /** Runs the workspace's nx with caching on and no cloud, streaming output. */

@@ -31,6 +31,13 @@ export interface KillCampaignOptions {
   failpointShare?: number;
   /** Progress lines. */
   log?: (line: string) => void;
+  /** Extra daemon environment (e.g. STATEHOUSE_FSYNC_ON_COMMIT=0 to show what a power cut then loses). */
+  env?: Record<string, string>;
+  /**
+   * Power cuts instead of plain SIGKILLs: the daemon's data dir is on this filesystem, and
+   * after every kill (external, failpoint, during recovery) `cut()` drops what was not fsynced.
+   */
+  powerLoss?: { dataDir: string; cut(): Promise<void> };
 }
 
 export interface Distribution {
@@ -322,8 +329,13 @@ export async function runKillCampaign(options: KillCampaignOptions): Promise<Cam
 
   const harness = await DaemonHarness.create({
     name: "campaign",
-    env: { STATEHOUSE_SNAPSHOT_INTERVAL: String(options.snapshotInterval ?? 25) },
+    env: { STATEHOUSE_SNAPSHOT_INTERVAL: String(options.snapshotInterval ?? 25), ...options.env },
+    ...(options.powerLoss === undefined ? {} : { dataDir: options.powerLoss.dataDir }),
   });
+  /** After the daemon died: with a power-loss filesystem, the power goes too. */
+  const crashed = async (): Promise<void> => {
+    await options.powerLoss?.cut();
+  };
   const drivers: DriverProcess[] = [];
   const writers: CampaignWriter[] = [];
   const loops: Array<Promise<void>> = [];
@@ -400,6 +412,7 @@ export async function runKillCampaign(options: KillCampaignOptions): Promise<Cam
         return;
       } catch (error) {
         if (!(error instanceof DaemonExitedError) || error.exit.signal !== "SIGKILL") throw error;
+        await crashed();
         totals.kills++;
         totals.recoveryKills++;
       }
@@ -444,6 +457,7 @@ export async function runKillCampaign(options: KillCampaignOptions): Promise<Cam
         await run.kill();
         totals.externalKills++;
       }
+      await crashed();
       totals.kills++;
       shared.gate.close();
       await Promise.all(writers.map((writer) => writer.current));
@@ -479,6 +493,20 @@ export async function runKillCampaign(options: KillCampaignOptions): Promise<Cam
   totals.durationMs = performance.now() - started;
   return totals;
 }
+
+/** What a campaign must not find; a clean campaign's findings equal NO_FINDINGS. */
+export function findings(totals: CampaignTotals): Record<"lost" | "partial" | "phantom" | "problems" | "violations" | "unexpectedErrors", number> {
+  return {
+    lost: totals.lost,
+    partial: totals.partial,
+    phantom: totals.phantom,
+    problems: totals.problemCount,
+    violations: totals.linearizability.violations.length,
+    unexpectedErrors: totals.unexpectedErrors.length,
+  };
+}
+
+export const NO_FINDINGS = { lost: 0, partial: 0, phantom: 0, problems: 0, violations: 0, unexpectedErrors: 0 } as const;
 
 /** The totals as the lines the suite prints. */
 export function formatTotals(totals: CampaignTotals): string {
