@@ -152,4 +152,33 @@ describe("online backup", () => {
     expect(report.replacedCommitTs).toBe(backup.commitTs);
     expect((await open(dir)).commitTs()).toBe(backup.commitTs);
   });
+
+  it("a store whose history was compacted behind a retention horizon restores with the same horizon, state and remaining history", async () => {
+    const clock = { now: 1_000_000 };
+    const retention = { clock: () => clock.now, compactionIntervalMs: 0, compactionPauseMs: 0, retentionDefault: { kind: "duration" as const, keepMs: 3_000 } };
+    const source = await open(await tempDir(), retention);
+    for (let i = 0; i < 60; i++) {
+      clock.now += 100;
+      await source.transact({ operations: [{ namespace: "default", agentId: "a1", key: `k${i % 4}`, value: i % 9 === 0 ? null : { i } }] });
+    }
+    await source.compactHistory();
+    const horizon = source.retention("default").horizonCommitTs;
+    expect(horizon).toBeGreaterThan(0n);
+    const backup = await source.backup();
+    const chunks = await collect(backup);
+    const dir = await tempDir();
+    await restoreStore({ dataDir: dir, entries: replayed(chunks), commitTs: backup.commitTs, storeFormat: backup.storeFormat });
+    const restored = await open(dir, retention);
+    expect(restored.retention("default").horizonCommitTs).toBe(horizon);
+    expect(await restored.scanPrefix("default", "a1", "")).toEqual(await source.scanPrefix("default", "a1", ""));
+    const after = async (engine: Engine): Promise<AgentEvent[]> => {
+      const out: AgentEvent[] = [];
+      for await (const event of engine.replay("default", "a1", { startTs: horizon + 1n })) out.push(event);
+      return out;
+    };
+    expect((await after(restored)).length).toBeGreaterThan(0);
+    expect(await after(restored)).toEqual(await after(source));
+    await expectEngineError(Promise.resolve().then(() => restored.replay("default", "a1", {})[Symbol.asyncIterator]().next()), "HISTORY_COMPACTED");
+    await expectEngineError(restored.getAgentAsOf("default", "a1", horizon - 1n), "HISTORY_COMPACTED");
+  });
 });
