@@ -6,6 +6,7 @@ store's history needs the engine's accept-rollback."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -221,5 +222,32 @@ def _commit_ts_after_restart(daemon: Daemon) -> int:
     daemon.start()
     try:
         return _commit_ts(daemon)
+    finally:
+        daemon.stop()
+
+
+def test_backup_needs_an_admin_key_when_the_daemon_checks_credentials(tmp_path: Path) -> None:
+    data = tmp_path / "auth"
+    data.mkdir()
+    bootstrap = subprocess.run(
+        [str(NODE), str(MAIN), "auth", "bootstrap", "--data-dir", str(data)], capture_output=True, text=True, timeout=60
+    )
+    assert bootstrap.returncode == 0, bootstrap.stderr
+    token = bootstrap.stdout.strip()
+    daemon = Daemon(data, STATEHOUSE_AUTH="required").start()
+    try:
+        refused = _ctl(daemon.url, "backup", "--to", str(tmp_path / "refused"), "--quiet")
+        assert refused.returncode == 1
+        assert "UNAUTHENTICATED" in refused.stderr
+        assert not (tmp_path / "refused" / "manifest.json").exists()
+        done = subprocess.run(
+            [sys.executable, "-m", "statehouse.cli", "--address", daemon.url, "backup", "--to", str(tmp_path / "ok")],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "STATEHOUSE_API_KEY": token},
+        )
+        assert done.returncode == 0, done.stderr
+        assert (tmp_path / "ok" / "manifest.json").exists()
     finally:
         daemon.stop()

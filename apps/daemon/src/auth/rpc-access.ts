@@ -13,7 +13,7 @@
 // - txnId: the transaction must have been begun by the same credential
 //   (another credential's transaction answers TXN_NOT_FOUND, as an unknown one).
 import type { DescMessage, DescMethod, MessageShape } from "@bufbuild/protobuf";
-import { AuthService, GrpcHealth, RetentionService, StatehouseService } from "@statehouse/api";
+import { AuthService, BackupService, GrpcHealth, RetentionService, StatehouseService } from "@statehouse/api";
 import { DEFAULT_NAMESPACE } from "../request-validator.js";
 import { ALL_NAMESPACES, type RoleName } from "./grants.js";
 
@@ -98,6 +98,8 @@ export const RPC_ACCESS: ReadonlyMap<string, AccessRule> = new Map<string, Acces
   row(R.compactHistory, adminAll),
   // Purge refuses an empty namespace itself; the role is checked on the namespace it names.
   row(R.purge, { role: "admin", namespaces: (r) => [r.namespace === "" ? ALL_NAMESPACES : r.namespace] }),
+  // A backup copies every namespace's data: admin on "*" (what deny-by-default gives too; explicit here).
+  row(BackupService.method.backup, adminAll),
 ]);
 
 /** The rule for a request path ("/package.Service/Method", or "GET /metrics"); DENY_BY_DEFAULT when it has no row. */

@@ -22,13 +22,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from pyqwest import SyncClient, SyncHTTPTransport
+from pyqwest import SyncClient
 
-from .._calls import normalize_url
+from .._client import Statehouse
 from .._errors import translate_errors
 from .._gen.statehouse.v1 import backup_pb2 as pb
 from .._gen.statehouse.v1.backup_connect import BackupServiceClientSync
-from .._transport import stub_protocol, transport_options
+from .._transport import stub_protocol
 
 __all__ = ["BACKUP_FORMAT", "BackupProgress", "BackupResult", "IncompleteBackup", "write_backup"]
 
@@ -106,23 +106,27 @@ def _prepare(directory: Path) -> None:
 
 
 def write_backup(
-    address: str,
+    client: Statehouse,
     directory: Path,
     *,
     chunk_bytes: int = 0,
     file_bytes: int = FILE_BYTES,
     on_progress: Callable[[BackupProgress], None] | None = None,
 ) -> BackupResult:
-    """Streams one backup from the daemon at ``address`` into ``directory`` (new or empty)."""
+    """Streams one backup from ``client``'s daemon into ``directory`` (new or empty).
+
+    Uses the client's connection settings and credentials (API key, TLS): BackupService needs the
+    admin role on every namespace when the daemon checks credentials.
+    """
     _prepare(directory)
-    url = normalize_url(address)
-    transport = SyncHTTPTransport(**transport_options(url, "grpc"))
+    url = client._address
     stub = BackupServiceClientSync(
         url,
-        http_client=SyncClient(transport),
+        http_client=SyncClient(client._transport),
         send_compression=None,
         protocol=stub_protocol("grpc"),
         read_max_bytes=READ_MAX_BYTES,
+        interceptors=client._credentials.interceptors_sync(),
     )
     header: pb.BackupHeader | None = None
     trailer: pb.BackupTrailer | None = None
@@ -157,7 +161,6 @@ def write_backup(
     finally:
         if current is not None:
             current.handle.close()
-        stub.close()
     if header is None or trailer is None:
         raise IncompleteBackup(f"the stream ended before its end marker; {directory} is incomplete (no {MANIFEST})")
     if trailer.entries != entries or trailer.bytes != size:

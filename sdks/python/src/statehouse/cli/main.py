@@ -568,7 +568,7 @@ def backup(to: Path, quiet: bool, as_json: bool) -> None:
         click.echo(f"\r{line}" if _stderr_is_tty() else line, err=True, nl=not _stderr_is_tty())
 
     try:
-        result = write_backup(opts.address, to, on_progress=progress)
+        result = write_backup(opts.client, to, on_progress=progress)
     except (IncompleteBackup, ValueError) as err:
         raise _Failure(_one_line(f"✗ Backup failed: {err}")) from err
     if not quiet and _stderr_is_tty():
