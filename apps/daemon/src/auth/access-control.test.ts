@@ -238,6 +238,28 @@ describe("key lifecycle", () => {
     expect((await fx.adminRpc.unary(A.listApiKeys, { includeRevoked: true })).keys.map((k) => k.keyId)).toContain(key.keyId);
   });
 
+  it("an open Watch of a key revoked meanwhile ends with UNAUTHENTICATED before its next event", async () => {
+    for (const name of ["grpc-js", "connect-h2c", "connect-http1.1"]) {
+      const key = await fx.createKey([["a", "read"]]);
+      const rpc = driver(fx.drivers({ token: key.token }), name);
+      const seen: string[] = [];
+      const watching = (async () => {
+        for await (const event of rpc.stream(S.watch, { namespace: "a", agentId: "revoked-watch" })) seen.push(event.operations[0]?.key ?? "");
+      })();
+      const ended = failure(watching); // handled from the start: the stream may end before it is awaited
+      await new Promise((r) => setTimeout(r, 200)); // the Watch is open
+      await fx.adminRpc.unary(S.transact, { operations: [{ namespace: "a", agentId: "revoked-watch", key: name, value: { before: true } }] });
+      for (let i = 0; i < 200 && seen.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(seen).toEqual([name]);
+      await fx.adminRpc.unary(A.revokeApiKey, { keyId: key.keyId });
+      await fx.adminRpc.unary(S.transact, { operations: [{ namespace: "a", agentId: "revoked-watch", key: `${name}-2`, value: { after: true } }] });
+      const f = await ended;
+      expect(seen).toEqual([name]);
+      expect(f.code, name).toBe(Code.Unauthenticated);
+      expect(f.detail?.details["reason"]).toBe("revoked");
+    }
+  });
+
   it("rotation: the new secret works at once; the old one stops at once, or after its grace period", async () => {
     const key = await fx.createKey([["a", "read"]]);
     const rotated = await fx.adminRpc.unary(A.rotateApiKey, { keyId: key.keyId, gracePeriodMs: 0n });
@@ -275,5 +297,6 @@ describe("key lifecycle", () => {
     expect(audit.some((l) => l["audit"] === "permission_denied" && typeof l["keyId"] === "string")).toBe(true);
     expect(audit.some((l) => l["audit"] === "auth_failure")).toBe(true);
     expect(audit.some((l) => l["audit"] === "api_key_created" && l["actor"] === fx.admin.keyId)).toBe(true);
+    expect(audit.some((l) => l["audit"] === "admin_call" && l["procedure"] === "statehouse.v1.AuthService/ListApiKeys")).toBe(true);
   });
 });

@@ -160,10 +160,21 @@ export class AccessGate {
     }
     const ending = rule.effect === "end-txn" ? rule.txnId?.(request) : undefined;
     try {
-      return await run();
+      const response = await run();
+      // Admin calls are audited here, whoever implements them (key management adds its own details).
+      if (rule.role === "admin") this.#audit.action("admin_call", { actor: principal.id, procedure: describe(requestPath) }, "admin call");
+      return response;
     } finally {
       if (ending !== undefined) this.#releaseTxn(ending);
     }
+  }
+
+  /** UNAUTHENTICATED when the key a call was authenticated with has been revoked or has expired since. */
+  #checkStillValid(principal: Principal): void {
+    if (principal.key === null) return;
+    const key = this.#store.get(principal.id);
+    if (key === undefined || key.revokedAtMs !== null) throw unauthenticated(`API key ${principal.id} was revoked`, { reason: "revoked" });
+    if (key.expiresAtMs !== null && key.expiresAtMs <= this.#now()) throw unauthenticated(`API key ${principal.id} expired`, { reason: "expired" });
   }
 
   /** Runs an authorized server stream, holding one of the key's stream slots while it is open. */
@@ -173,6 +184,13 @@ export class AccessGate {
       yield* run();
       return;
     }
+    // A stream of a key revoked (or expired) while it runs ends before its next message.
+    const checked = async function* (gate: AccessGate): AsyncIterable<T> {
+      for await (const item of run()) {
+        gate.#checkStillValid(principal);
+        yield item;
+      }
+    };
     const max = this.#limit(principal, "maxOpenStreams");
     const open = this.#openStreams.get(principal.id) ?? 0;
     if (open >= max) {
@@ -180,7 +198,7 @@ export class AccessGate {
     }
     this.#openStreams.set(principal.id, open + 1);
     try {
-      yield* run();
+      yield* checked(this);
     } finally {
       const left = (this.#openStreams.get(principal.id) ?? 1) - 1;
       if (left === 0) this.#openStreams.delete(principal.id);
