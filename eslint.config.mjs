@@ -30,7 +30,7 @@ export default [
           depConstraints: [
             { sourceTag: "scope:engine", onlyDependOnLibsWithTags: [], bannedExternalImports: rpcPackages },
             { sourceTag: "scope:api", onlyDependOnLibsWithTags: [] },
-            { sourceTag: "scope:sdk", onlyDependOnLibsWithTags: ["scope:api"], bannedExternalImports: ["@nxtedition/rocksdb", "@statehouse/engine"] },
+            { sourceTag: "scope:sdk", onlyDependOnLibsWithTags: ["scope:api", "scope:testing"], bannedExternalImports: ["@nxtedition/rocksdb", "@statehouse/engine"] },
             { sourceTag: "scope:storage", onlyDependOnLibsWithTags: ["scope:engine", "scope:testing"], bannedExternalImports: rpcPackages },
             { sourceTag: "scope:testing", onlyDependOnLibsWithTags: [] },
             { sourceTag: "scope:daemon", onlyDependOnLibsWithTags: ["scope:engine", "scope:storage", "scope:api", "scope:testing"] },

@@ -58,6 +58,27 @@ export function normalizeUrl(url: string): string {
   return parsed.href.replace(/\/+$/, "");
 }
 
+/**
+ * The addresses of `url` / `urls` (one string, or several daemons of one
+ * cluster, tried in order), normalized.
+ *
+ * @throws TypeError for an empty list, a bad address, or both options given
+ */
+export function normalizeUrls(options: Pick<ClientOptions, "url" | "urls">): string[] {
+  if (options.url !== undefined && options.urls !== undefined) {
+    throw new TypeError("give url or urls, not both");
+  }
+  const given = options.urls ?? options.url ?? DEFAULT_URL;
+  const list = typeof given === "string" ? [given] : given;
+  if (!Array.isArray(list) || list.length === 0) {
+    throw new TypeError(`urls must be a non-empty array of addresses, got ${JSON.stringify(given)}`);
+  }
+  return list.map((url: unknown) => {
+    if (typeof url !== "string") throw new TypeError(`url must be a string, got ${typeof url}`);
+    return normalizeUrl(url);
+  });
+}
+
 function requirePositiveInteger(value: number, name: string): number {
   if (!Number.isSafeInteger(value) || value <= 0) {
     throw new TypeError(`${name} must be a positive integer, got ${value}`);
@@ -136,8 +157,13 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
  * simply reconnects.
  */
 export class StatehouseClient implements AsyncDisposable {
-  /** The daemon's base URL. */
+  /** The first daemon's base URL. */
   readonly url: string;
+  /**
+   * Every daemon's base URL, in the order they are tried: a call that cannot
+   * reach one (ConnectionError) moves on to the next, and later calls stay there.
+   */
+  readonly urls: readonly string[];
   /** Default namespace of every call. */
   readonly namespace: string;
   /** Largest value `Transaction.write` accepts, in UTF-8 bytes of JSON. */
@@ -148,7 +174,7 @@ export class StatehouseClient implements AsyncDisposable {
 
   /**
    * @param options - the client options (already normalized by the entry point)
-   * @param createTransport - builds the transport for the normalized URL, with the given interceptors (the API key's)
+   * @param createTransport - builds the transport for one normalized URL (called once per address), with the given interceptors (the API key's)
    * @param onClose - releases what the transport holds (connections)
    */
   protected constructor(
@@ -156,11 +182,13 @@ export class StatehouseClient implements AsyncDisposable {
     createTransport: (url: string, interceptors: Interceptor[]) => Transport,
     onClose?: () => void,
   ) {
-    this.url = normalizeUrl(options.url ?? DEFAULT_URL);
+    this.urls = normalizeUrls(options);
+    this.url = this.urls[0] as string;
     this.namespace = requireName(options.namespace ?? "default", "namespace");
     this.maxValueBytes = requirePositiveInteger(options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES, "maxValueBytes");
     const apiKey = options.apiKey === undefined ? undefined : checkApiKey(options.apiKey, "apiKey");
-    this.#runner = new RpcRunner(createTransport(this.url, credentialInterceptors(apiKey)));
+    const interceptors = credentialInterceptors(apiKey);
+    this.#runner = new RpcRunner(this.urls.map((url) => createTransport(url, interceptors)));
     this.#onClose = onClose;
   }
 

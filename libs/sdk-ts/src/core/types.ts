@@ -251,9 +251,15 @@ export interface TransactionOutcome<T> {
 export interface ClientOptions {
   /**
    * Base URL of the daemon, e.g. `http://127.0.0.1:50051` (default `http://localhost:50051`; `host:port` means
-   * `http://host:port`). `https://` is TLS, verified against the system CAs (Node: or `ca`; browsers: their own store).
+   * `http://host:port`), or an array of them (see `urls`). `https://` is TLS, verified against the system CAs (Node: or `ca`; browsers: their own store).
    */
-  url?: string;
+  url?: string | readonly string[];
+  /**
+   * Several daemons of one cluster (`statehoused --storage postgres://...`), tried in order: a call that
+   * cannot reach one (ConnectionError: refused, reset, the daemon died) is sent to the next, and later calls
+   * stay there. A commit resent that way carries its idempotency key, so it applies once. Same as an array `url`.
+   */
+  urls?: readonly string[];
   /**
    * API key, sent as `Authorization: Bearer <key>` on every call (as `statehousectl auth create-key` printed it).
    * Node entry: default `STATEHOUSE_API_KEY` from the environment, else none. Send keys only over `https://`

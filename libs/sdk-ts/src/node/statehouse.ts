@@ -124,16 +124,19 @@ export class Statehouse extends StatehouseClient {
    */
   constructor(options: StatehouseOptions = {}) {
     const { protocol, http2, tls } = checkOptions(options);
-    let connections: Connections | undefined;
+    const connections: Connections[] = [];
     super(
       withEnvironmentKey(options),
       (url, interceptors) => {
-        connections = openConnections(url, http2, tls);
-        return createTransport(url, protocol, connections, interceptors);
+        const opened = openConnections(url, http2, tls);
+        connections.push(opened);
+        return createTransport(url, protocol, opened, interceptors);
       },
       () => {
-        connections?.sessionManager?.abort();
-        connections?.agent?.destroy();
+        for (const opened of connections) {
+          opened.sessionManager?.abort();
+          opened.agent?.destroy();
+        }
       },
     );
     this.protocol = protocol;
