@@ -24,6 +24,21 @@ function procStat(pid: number): ProcStat | null {
   }
 }
 
+/**
+ * CPU milliseconds of the children `pid` has already reaped (cutime + cstime, fields 16-17 of
+ * /proc/PID/stat): PostgreSQL backends that exited during a window are no longer in /proc, but the
+ * postmaster's counters keep their time.
+ */
+export function reapedChildrenCpuMs(pid: number): number {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[13]) + Number(fields[14])) * TICK_MS;
+  } catch {
+    return 0;
+  }
+}
+
 /** CPU milliseconds used so far by `pid` (plus its direct children when asked). */
 export function processCpuMs(pid: number, withChildren = false): number {
   let total = procStat(pid)?.cpuMs ?? 0;

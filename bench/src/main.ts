@@ -6,6 +6,7 @@ import { FIGURES, type Figure } from "./measure.js";
 import { REPO_ROOT } from "./peers/statehouse-daemon.js";
 import { runRetentionBench } from "./retention-bench.js";
 import { runBench } from "./run-bench.js";
+import { runClusterBench } from "./cluster-bench.js";
 import { runSecurityBench } from "./security-bench.js";
 
 function parseFigures(value: string): Figure[] {
@@ -24,6 +25,7 @@ const program = new Command()
   .option("--huge", "add the 10M-record data set to P4/P6")
   .option("--retention", "P1/P2 with history compaction running vs not (results/retention.*; ~2 min)")
   .option("--scale", "P1/P4/P6 only, on 100k, 1M and 10M records (one table; ~20 min, ~6 GB of scratch disk)")
+  .option("--cluster", "P1/P2 for 1, 2 and 3 daemons in cluster mode over one PostgreSQL, beside RocksDB and plain PostgreSQL (results/cluster.*; ~2 min)")
   .option("--security", "P1 and P5 at 64 clients, TLS + API key vs plain, as ratios (results/security.*; ~1 min per round)")
   .addOption(new Option("--datasets <counts>", "data set sizes in records, e.g. 100k,1M").argParser(parseCounts))
   .addOption(new Option("--only <figures>", `comma list of ${FIGURES.join(",")}`).argParser(parseFigures))
@@ -36,11 +38,19 @@ const program = new Command()
   .option("--no-profile", "skip the daemon profile");
 
 program.parse();
-const opts = program.opts<{ quick?: boolean; smoke?: boolean; huge?: boolean; scale?: boolean; security?: boolean; retention?: boolean; datasets?: number[]; only?: Figure[]; rounds?: number; out: string; scratch: string; keep?: boolean; datasetsDir?: string; profile?: boolean }>();
+const opts = program.opts<{ quick?: boolean; smoke?: boolean; huge?: boolean; scale?: boolean; security?: boolean; retention?: boolean; cluster?: boolean; datasets?: number[]; only?: Figure[]; rounds?: number; out: string; scratch: string; keep?: boolean; datasetsDir?: string; profile?: boolean }>();
 const args = process.argv.slice(2);
 const command = `npm run bench${args.length > 0 ? ` -- ${args.join(" ")}` : ""}`;
 const { markdown, files } = opts.security === true
   ? await runSecurityBench({
+      ...(opts.quick === undefined ? {} : { quick: opts.quick }),
+      ...(opts.rounds === undefined ? {} : { rounds: opts.rounds }),
+      outDir: opts.out,
+      scratchDir: opts.scratch,
+      command,
+    })
+  : opts.cluster === true
+  ? await runClusterBench({
       ...(opts.quick === undefined ? {} : { quick: opts.quick }),
       ...(opts.rounds === undefined ? {} : { rounds: opts.rounds }),
       outDir: opts.out,
