@@ -75,7 +75,7 @@ async function postgresProbe(admin: pg.Client): Promise<{ start(): Promise<void>
   };
 }
 
-async function measure(target: Target, postgres: PostgresServer, admin: pg.Client, concurrency: number, plan: ClusterPlan, tag: string): Promise<Window> {
+async function measure(subject: ClusterSubject, target: Target, postgres: PostgresServer, admin: pg.Client, concurrency: number, plan: ClusterPlan, tag: string): Promise<Window> {
   const value = benchValue(0);
   const valueJson = JSON.stringify(value);
   const op =
@@ -117,7 +117,7 @@ async function measure(target: Target, postgres: PostgresServer, admin: pg.Clien
   });
   const seconds = (performance.now() - t0) / 1000;
   const stats = await pgStats;
-  const onPostgres = tag.endsWith("rocksdb") === false;
+  const onPostgres = subject !== "rocksdb";
   const perCommit = (ms: number) => (result.ops > 0 ? (ms * 1000) / result.ops : Number.NaN);
   return {
     ...result,
@@ -175,7 +175,7 @@ export async function runClusterBench(options: ClusterBenchOptions): Promise<{ m
     for (let r = 0; r < plan.rounds; r++) {
       for (const [cell, concurrency] of [["p1", plan.p1Clients], ["p2", 1]] as const) {
         for (const subject of subjectOrder(r)) {
-          const w = await measure(targets.get(subject) as Target, postgres, admin, concurrency, plan, `r${r}-${cell}-${subject}`);
+          const w = await measure(subject, targets.get(subject) as Target, postgres, admin, concurrency, plan, `r${r}-${cell}-${subject}`);
           (raw[`${cell}.${subject}`] ??= []).push(w);
           loadMax = Math.max(loadMax, loadAverage1m());
           log(`[bench] cluster round ${r + 1}/${plan.rounds} ${cell} ${subject}: ${roundSig(w.opsPerSec)}/s`);
