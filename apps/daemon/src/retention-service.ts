@@ -24,13 +24,25 @@ export function policyFromWire(policy: WirePolicy | undefined): RetentionPolicy 
       if (ms <= 0n || ms > BigInt(Number.MAX_SAFE_INTEGER)) throw invalidRequest("policy.keep_duration_ms", "keep_duration_ms must be between 1 and 2^53-1 milliseconds");
       return { kind: "duration", keepMs: Number(ms) };
     }
+    case RetentionKind.KEEP_VERSIONS: {
+      const n = policy.keepVersions;
+      if (n <= 0n || n > BigInt(Number.MAX_SAFE_INTEGER)) throw invalidRequest("policy.keep_versions", "keep_versions must be between 1 and 2^53-1 versions per key");
+      return { kind: "versions", keepVersions: Number(n) };
+    }
     default:
-      throw invalidRequest("policy.kind", "policy.kind must be RETENTION_KIND_KEEP_ALL or RETENTION_KIND_KEEP_DURATION");
+      throw invalidRequest("policy.kind", "policy.kind must be RETENTION_KIND_KEEP_ALL, RETENTION_KIND_KEEP_DURATION or RETENTION_KIND_KEEP_VERSIONS");
   }
 }
 
-function policyToWire(policy: RetentionPolicy): { kind: RetentionKind; keepDurationMs: bigint } {
-  return policy.kind === "all" ? { kind: RetentionKind.KEEP_ALL, keepDurationMs: 0n } : { kind: RetentionKind.KEEP_DURATION, keepDurationMs: BigInt(policy.keepMs) };
+function policyToWire(policy: RetentionPolicy): { kind: RetentionKind; keepDurationMs: bigint; keepVersions: bigint } {
+  switch (policy.kind) {
+    case "all":
+      return { kind: RetentionKind.KEEP_ALL, keepDurationMs: 0n, keepVersions: 0n };
+    case "duration":
+      return { kind: RetentionKind.KEEP_DURATION, keepDurationMs: BigInt(policy.keepMs), keepVersions: 0n };
+    case "versions":
+      return { kind: RetentionKind.KEEP_VERSIONS, keepDurationMs: 0n, keepVersions: BigInt(policy.keepVersions) };
+  }
 }
 
 function infoToWire(info: RetentionInfo) {

@@ -97,3 +97,25 @@ it("purges an agent over the API: gone from every read, the others untouched, an
   expect(daemon.output).not.toContain("PERSONAL-DATA");
   expect(await (await fetch(`${daemon.url}/metrics`)).text()).toMatch(/^statehouse_purges_total 1$/m);
 });
+
+it("keeps the last N versions per key over the API: older versions fail HISTORY_COMPACTED naming what is kept, replay stays whole", async () => {
+  const { driver } = await start();
+  const bad = await failure(driver.unary(R.setRetentionPolicy, { namespace: "hot", policy: { kind: RetentionKind.KEEP_VERSIONS, keepVersions: 0n } }));
+  expect([bad.code, bad.detail?.details["field"]]).toEqual([Code.InvalidArgument, "policy.keep_versions"]);
+  const set = await driver.unary(R.setRetentionPolicy, { namespace: "hot", policy: { kind: RetentionKind.KEEP_VERSIONS, keepVersions: 2n } });
+  expect([set.retention?.policy?.kind, set.retention?.policy?.keepVersions]).toEqual([RetentionKind.KEEP_VERSIONS, 2n]);
+  for (let i = 1; i <= 5; i++) await driver.unary(S.transact, { operations: [{ namespace: "hot", agentId: "a", key: "k", value: { i } }] });
+  expect((await driver.unary(R.compactHistory, {})).eventsCompacted).toBe(0n);
+  const dropped = await failure(driver.unary(S.getStateAtVersion, { namespace: "hot", agentId: "a", key: "k", version: 3n }));
+  expect([dropped.code, dropped.detail?.code, dropped.detail?.details["keep_versions"], dropped.detail?.details["oldest_kept_version"]]).toEqual([
+    Code.FailedPrecondition,
+    ErrorCode.HISTORY_COMPACTED,
+    "2",
+    "4",
+  ]);
+  expect(dropped.message).toContain("keeps the last 2 versions per key");
+  expect((await driver.unary(S.getStateAtVersion, { namespace: "hot", agentId: "a", key: "k", version: 4n })).version).toBe(4n);
+  expect((await driver.unary(S.getState, { namespace: "hot", agentId: "a", key: "k" })).version).toBe(5n);
+  expect((await driver.unary(R.getHorizon, { namespace: "hot" })).horizonCommitTs).toBe(0n);
+  expect(await collect(driver.stream(S.replay, { namespace: "hot", agentId: "a" }))).toHaveLength(5);
+});

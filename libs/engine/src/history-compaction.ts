@@ -197,7 +197,7 @@ function applyBatch(kv: OrderedKv, table: RetentionTable, moving: ReadonlyMap<Re
   const changed: [string | null, RetentionEntry][] = [];
   for (const [namespace, entry] of table.entries()) {
     const m = moving.get(entry);
-    if (m !== undefined && m.newHorizon !== entry.horizon) changed.push([namespace, { policy: entry.policy, horizon: m.newHorizon }]);
+    if (m !== undefined && m.newHorizon !== entry.horizon) changed.push([namespace, { ...entry, horizon: m.newHorizon }]);
   }
   for (const [namespace, entry] of changed) writes.push(table.entryOp(namespace, entry));
   const lastLogDelete = logDeletes[logDeletes.length - 1];

@@ -121,7 +121,7 @@ export async function openEngineOn(kv: OrderedKv, dataDir: string, options: Engi
   if (options.retentionDefault !== undefined) {
     const policy = checkPolicy(options.retentionDefault);
     if (JSON.stringify(policy) !== JSON.stringify(retention.defaultEntry.policy)) {
-      retention.defaultEntry = { policy, horizon: retention.defaultEntry.horizon };
+      retention.defaultEntry = { ...retention.defaultEntry, policy };
       kv.writeSync([retention.entryOp(null, retention.defaultEntry)], true);
     }
   }

@@ -94,7 +94,11 @@ export class PagedReads {
   }
 
   /** Latest version with commit_ts <= asOf of each key, existing ones only, in key order. */
-  async agentAsOf(namespace: string, agentId: string, asOf: number, options: PageOptions = {}): Promise<Page<StateEntry>> {
+  /**
+   * `compacted`, when version entries may be missing (keep-versions compaction): the error for a
+   * key whose kept versions all came after asOf while older ones are gone (its state then is unknown).
+   */
+  async agentAsOf(namespace: string, agentId: string, asOf: number, options: PageOptions = {}, compacted?: (key: string, oldestKept: number) => Error): Promise<Page<StateEntry>> {
     checkName(namespace, "namespace");
     checkName(agentId, "agentId");
     const bounds = checkBounds(options);
@@ -122,11 +126,21 @@ export class PagedReads {
         // Enough candidates to fill the page and prove one more (fewer when some were deleted).
         if (batch.length >= Math.min(EVENT_BATCH, bounds.limit - builder.items.length + 1)) await flush();
       };
+      // The key being read and its first (oldest kept) version entry.
+      const seen: { key: string | null; first: number } = { key: null, first: 0 };
+      const checkSeen = (): void => {
+        if (compacted !== undefined && seen.key !== null && seen.first > 1 && current?.key !== seen.key) throw compacted(seen.key, seen.first);
+      };
       for (;;) {
         const rows = await iterator.next(CHUNK_ENTRIES);
         if (rows.length === 0) break;
         for (const [k, v] of rows) {
           const { key, next } = decodeKeyAfterPrefix(k, prefix.length);
+          if (seen.key !== key) {
+            checkSeen();
+            seen.key = key;
+            seen.first = decodeU64(k, next);
+          }
           if (current !== null && current.key !== key) {
             await push(current);
             current = null;
@@ -136,6 +150,7 @@ export class PagedReads {
           if (ts <= asOf) current = { key, version: decodeU64(k, next), ts, keyBytes: next - prefix.length - 2 };
         }
       }
+      checkSeen();
       if (current !== null) batch.push(current);
       if (batch.length > 0) await flush();
       return builder.page();

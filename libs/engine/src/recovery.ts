@@ -276,6 +276,8 @@ export function checkEntry(entry: IndexEntry, stored: Buffer | undefined, event:
       return null;
     }
     case "version":
+      // A keep-versions policy dropped older version entries of this namespace (only the version index: the log stays).
+      if (stored === undefined && entry.namespace !== undefined && retention.entryOf(entry.namespace).versionsDropped === true) return null;
       return stored !== undefined && stored.equals(entry.value) ? null : { problem: `version index entry of event ${ts} missing` };
     case "idempotency": {
       // A purge rewrote the event without some operations: its key (if kept) is the whole

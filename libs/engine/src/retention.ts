@@ -19,6 +19,8 @@ export interface RetentionEntry {
   policy: RetentionPolicy;
   /** Commit_ts up to which this entry's history may be compacted. */
   horizon: number;
+  /** True once a keep-versions pass dropped version entries here (stays true under any later policy). */
+  versionsDropped?: boolean;
 }
 
 export const KEEP_ALL: RetentionPolicy = { kind: "all" };
@@ -33,17 +35,26 @@ export function checkPolicy(policy: unknown): RetentionPolicy {
     if (typeof keepMs !== "number" || !Number.isSafeInteger(keepMs) || keepMs < 1) throw new TypeError("retention keepMs must be a positive integer (milliseconds)");
     return { kind: "duration", keepMs };
   }
-  throw new TypeError(`retention policy kind must be "all" or "duration", got ${JSON.stringify(kind)}`);
+  if (kind === "versions") {
+    const keepVersions = (policy as { keepVersions?: unknown }).keepVersions;
+    if (typeof keepVersions !== "number" || !Number.isSafeInteger(keepVersions) || keepVersions < 1) throw new TypeError("retention keepVersions must be a positive integer (versions kept per key)");
+    return { kind: "versions", keepVersions };
+  }
+  throw new TypeError(`retention policy kind must be "all", "duration" or "versions", got ${JSON.stringify(kind)}`);
 }
 
 function encodeEntry(entry: RetentionEntry): Buffer {
-  return Buffer.from(JSON.stringify({ policy: entry.policy, horizon: entry.horizon }), "utf8");
+  const record: Record<string, unknown> = { policy: entry.policy, horizon: entry.horizon };
+  if (entry.versionsDropped === true) record.versionsDropped = true;
+  return Buffer.from(JSON.stringify(record), "utf8");
 }
 
 function decodeEntry(raw: Buffer): RetentionEntry {
-  const parsed = JSON.parse(raw.toString("utf8")) as { policy: unknown; horizon: unknown };
+  const parsed = JSON.parse(raw.toString("utf8")) as { policy: unknown; horizon: unknown; versionsDropped?: unknown };
   if (typeof parsed.horizon !== "number" || !Number.isSafeInteger(parsed.horizon) || parsed.horizon < 0) throw new RangeError("retention record has a bad horizon");
-  return { policy: checkPolicy(parsed.policy), horizon: parsed.horizon };
+  const entry: RetentionEntry = { policy: checkPolicy(parsed.policy), horizon: parsed.horizon };
+  if (parsed.versionsDropped === true) entry.versionsDropped = true;
+  return entry;
 }
 
 /** The policies and horizons in memory; every change goes to storage through `ops()` in one batch. */

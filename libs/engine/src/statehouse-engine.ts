@@ -22,6 +22,7 @@ import {
 import { decodeEvent, decodeStateHeader, decodeStateValue, type StoredEvent } from "./record-codec.ts";
 import type { EngineKv, OrderedKv } from "./storage/ordered-kv.ts";
 import { checkPolicy, RetentionTable, type RetentionEntry } from "./retention.ts";
+import { compactVersions } from "./version-compaction.ts";
 import { operationBytes, StagedBudget } from "./staged-budget.ts";
 import { TransactionManager, type RecordedRead, type StagedOperation } from "./transaction-manager.ts";
 import type {
@@ -262,10 +263,10 @@ export class StatehouseEngine implements Engine {
     checkTimestamp(version, "version");
     const key = stateKeyOf(checked.namespace, checked.agentId, checked.key);
     const record = version === 0n || this.beingPurged(checked.namespace, checked.agentId) ? undefined : await this.versionRecord(checked, key, toSafeNumber(version));
-    if (record === undefined && version > 0n && this.horizonOf(checked.namespace) > 0) {
+    if (record === undefined && version > 0n && this.mayMissVersions(checked.namespace)) {
       // A version below the key's current one whose entry is gone was compacted.
       const current = await this.get(checked);
-      if (current.version > version) throw this.compactedError(checked.namespace, `version ${version} of ${checked.agentId}/${checked.key}`);
+      if (current.version > version) throw this.versionCompactedError(checked, `version ${version}`, current.version);
     }
     if (record === undefined) {
       throw new EngineError("VERSION_NOT_FOUND", `version ${version} of ${checked.agentId}/${checked.key} not found`, {
@@ -298,7 +299,9 @@ export class StatehouseEngine implements Engine {
     // Versions and their commit_ts grow together: binary search the version index. A version
     // entry compacted away was superseded at or before the horizon (<= asOf), and the version
     // current at the horizon is kept, so a missing entry counts as "at or before asOf".
-    const compacted = this.horizonOf(checked.namespace) > 0;
+    // Keep-versions compaction drops a prefix of the versions too, so the same holds; but there
+    // the version current at asOf may be one of them: then the answer is unknown (HISTORY_COMPACTED).
+    const compacted = this.mayMissVersions(checked.namespace);
     let lo = 1;
     let hi = latest.version - 1;
     let found = 0;
@@ -306,6 +309,7 @@ export class StatehouseEngine implements Engine {
       const mid = Math.floor((lo + hi) / 2);
       const [ts] = await this.kv.getMany([versionKey(key, mid)]);
       if (ts === undefined && compacted) {
+        found = mid;
         lo = mid + 1;
         continue;
       }
@@ -318,7 +322,9 @@ export class StatehouseEngine implements Engine {
       }
     }
     if (found === 0) return NOT_FOUND;
-    return (await this.versionRecord(checked, key, found)) ?? NOT_FOUND;
+    const record = await this.versionRecord(checked, key, found);
+    if (record === undefined && compacted) throw this.versionCompactedError(checked, `an as-of read at commit_ts ${asOf}`, BigInt(latest.version));
+    return record ?? NOT_FOUND;
   }
 
   async getAgentAsOf(namespace: string, agentId: string, commitTs: bigint): Promise<StateEntry[]> {
@@ -351,7 +357,11 @@ export class StatehouseEngine implements Engine {
     checkName(namespace, "namespace");
     this.checkAsOfHorizon(namespace, asOf);
     if (this.beingPurged(namespace, agentId)) return emptyPage<StateEntry>();
-    const page = await this.pages.agentAsOf(namespace, agentId, asOf, options);
+    const compacted =
+      this.retentionTable.entryOf(namespace).versionsDropped === true
+        ? (key: string, oldestKept: number) => this.keptVersionsError({ namespace, agentId, key }, `an as-of read at commit_ts ${asOf}`, oldestKept)
+        : undefined;
+    const page = await this.pages.agentAsOf(namespace, agentId, asOf, options, compacted);
     this.checkAsOfHorizon(namespace, asOf);
     return page;
   }
@@ -420,7 +430,7 @@ export class StatehouseEngine implements Engine {
       const table = this.retentionTable;
       // A namespace that followed the default keeps the default's horizon: its history up to it is gone.
       const current = namespace === null ? table.defaultEntry : table.entryOf(namespace);
-      const entry: RetentionEntry = { policy: checked, horizon: current.horizon };
+      const entry: RetentionEntry = { ...current, policy: checked };
       await this.sequencer.runExclusive(() => kv.writeSync([table.entryOp(namespace, entry)], true));
       if (namespace === null) table.defaultEntry = entry;
       else table.namespaces.set(namespace, entry);
@@ -481,6 +491,8 @@ export class StatehouseEngine implements Engine {
     if (isSharedKv(this.kv)) return Promise.resolve(0);
     const kv = this.kv;
     this.compacting ??= this.retentionTask(async () => {
+      const versions = await compactVersions(kv, this.sequencer, this.retentionTable, this.compaction);
+      if (versions > 0) this.logger?.info({ versionEntries: versions }, "keep-versions compaction dropped version entries");
       const events = await compactHistory(kv, this.sequencer, this.retentionTable, this.clock(), this.compaction, (progress) => {
         const delta = progress.events - this.passEvents;
         this.passEvents = progress.events;
@@ -590,6 +602,42 @@ export class StatehouseEngine implements Engine {
       "HISTORY_COMPACTED",
       `${what} is behind the history horizon of namespace ${JSON.stringify(namespace)}: history up to commit_ts ${horizon} is compacted (read from commit_ts ${horizon + 1}, or as of ${horizon} or later)`,
       { details: { namespace, horizon_commit_ts: String(horizon) } },
+    );
+  }
+
+  /** Whether a version entry below a key's current version may be gone (compacted, not corrupt). */
+  private mayMissVersions(namespace: string): boolean {
+    const entry = this.retentionTable.entryOf(namespace);
+    return entry.horizon > 0 || entry.versionsDropped === true;
+  }
+
+  /** HISTORY_COMPACTED for a dropped version of a key whose current version is `currentVersion`. */
+  private versionCompactedError(ref: RecordRef, what: string, currentVersion: bigint): EngineError {
+    const { policy } = this.retentionTable.entryOf(ref.namespace);
+    const oldestKept = policy.kind === "versions" ? currentVersion - BigInt(policy.keepVersions) + 1n : currentVersion;
+    return this.keptVersionsError(ref, what, Number(oldestKept > 1n ? oldestKept : 1n));
+  }
+
+  /** HISTORY_COMPACTED naming the keep-versions policy and the oldest kept version (the horizon's error under another policy). */
+  private keptVersionsError(ref: RecordRef, what: string, oldestKept: number): EngineError {
+    const { policy } = this.retentionTable.entryOf(ref.namespace);
+    if (policy.kind !== "versions" && this.horizonOf(ref.namespace) > 0) return this.compactedError(ref.namespace, `${what} of ${ref.agentId}/${ref.key}`);
+    if (policy.kind !== "versions") {
+      return new EngineError("HISTORY_COMPACTED", `${what} of ${ref.agentId}/${ref.key} needs a version compacted by an earlier keep-versions policy of namespace ${JSON.stringify(ref.namespace)}`, {
+        details: { namespace: ref.namespace, horizon_commit_ts: "0" },
+      });
+    }
+    return new EngineError(
+      "HISTORY_COMPACTED",
+      `${what} of ${ref.agentId}/${ref.key} needs a compacted version: namespace ${JSON.stringify(ref.namespace)} keeps the last ${policy.keepVersions} versions per key (version ${oldestKept} and later of this key are kept)`,
+      {
+        details: {
+          namespace: ref.namespace,
+          keep_versions: String(policy.keepVersions),
+          oldest_kept_version: String(oldestKept),
+          horizon_commit_ts: String(this.horizonOf(ref.namespace)),
+        },
+      },
     );
   }
 

@@ -181,10 +181,12 @@ export interface EngineObserver {
 }
 
 /**
- * How much history a namespace keeps: everything (the default), or the history of the last
- * `keepMs` milliseconds (older history is compacted in the background; current state stays).
+ * How much history a namespace keeps: everything (the default), the history of the last
+ * `keepMs` milliseconds (older history is compacted in the background; current state stays),
+ * or the last `keepVersions` versions of each key (older versions' entries in the version
+ * index are compacted; the event log, replay and the namespace's horizon are not touched).
  */
-export type RetentionPolicy = { kind: "all" } | { kind: "duration"; keepMs: number };
+export type RetentionPolicy = { kind: "all" } | { kind: "duration"; keepMs: number } | { kind: "versions"; keepVersions: number };
 
 /** A namespace's (or, with `namespace: null`, the default's) policy and history horizon. */
 export interface RetentionInfo {

@@ -34,6 +34,7 @@ def test_retention_set_compact_horizon(run: Callable[..., Result], daemon_url: s
         "namespace": ns,
         "policy": "keep 1ms",
         "keep_duration_ms": 1,
+        "keep_versions": None,
         "explicit": True,
         "horizon_commit_ts": 0,
     }
@@ -78,3 +79,35 @@ def test_purge_an_agent_then_its_namespace(run: Callable[..., Result], daemon_ur
         assert result.exit_code == 0, result.stderr
         assert json.loads(result.stdout)["entries_deleted"] >= 3
         assert client.list_keys("stays") == []
+
+
+def test_retention_keep_versions(run: Callable[..., Result], daemon_url: str) -> None:
+    ns = f"versions-{uuid.uuid4().hex[:8]}"
+    result = run("retention", "set", "--namespace", ns, "--keep-versions", "0")
+    assert result.exit_code == 2
+    assert run("retention", "set", "--namespace", ns, "--keep-versions", "2", "--keep-all").exit_code == 2
+    result = run("retention", "set", "--namespace", ns, "--keep-versions", "2", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "namespace": ns,
+        "policy": "keep the last 2 versions per key",
+        "keep_duration_ms": None,
+        "keep_versions": 2,
+        "explicit": True,
+        "horizon_commit_ts": 0,
+    }
+    with Statehouse(url=daemon_url, namespace=ns) as client:
+        for i in range(5):
+            with client.begin_transaction() as tx:
+                tx.write("agent", "k", {"i": i})
+        assert run("retention", "compact").exit_code == 0
+        with pytest.raises(StatehouseError) as caught:
+            client.get_state_at_version("agent", "k", 3)
+        assert caught.value.code == "HISTORY_COMPACTED"
+        assert caught.value.details["keep_versions"] == "2"
+        assert caught.value.details["oldest_kept_version"] == "4"
+        assert client.get_state_at_version("agent", "k", 4).value == {"i": 3}
+        assert client.get_state("agent", "k").value == {"i": 4}
+        assert len(list(client.replay("agent"))) == 5
+    result = run("retention", "show", "--namespace", ns)
+    assert result.stdout.startswith(f"{ns}: keep the last 2 versions per key, horizon commit_ts 0")

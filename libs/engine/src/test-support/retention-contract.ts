@@ -4,6 +4,7 @@
 import { expect, it } from "vitest";
 import type { EngineError } from "../engine-error.ts";
 import type { AgentEvent, Engine, EngineOptions, JsonObject, OperationInput, StateEntry } from "../types.ts";
+import { runKeepVersionsContract } from "./keep-versions-contract.ts";
 import { seededRandom } from "./random.ts";
 
 interface Harness {
@@ -127,6 +128,7 @@ function expectedHorizon(times: ReadonlyMap<bigint, number>, cutoff: number): bi
 }
 
 export function runRetentionContract(open: (options?: Partial<EngineOptions>) => Promise<Harness>, supports: { persistence: boolean }): void {
+  runKeepVersionsContract(open, supports);
   const clockOptions = (clock: { now: number }): Partial<EngineOptions> => ({
     clock: () => clock.now,
     compactionIntervalMs: 0,

@@ -52,12 +52,19 @@ def _service() -> _Retention:
 
 def _info(info: pb.RetentionInfo) -> dict[str, Any]:
     keep: str | None = None
+    versions: int | None = None
     if info.policy.kind == pb.RETENTION_KIND_KEEP_DURATION:
         keep = _format_ms(info.policy.keep_duration_ms)
+    if info.policy.kind == pb.RETENTION_KIND_KEEP_VERSIONS:
+        versions = info.policy.keep_versions
+    policy = "all" if keep is None else f"keep {keep}"
+    if versions is not None:
+        policy = f"keep the last {versions} versions per key"
     return {
         "namespace": info.namespace or None,
-        "policy": "all" if keep is None else f"keep {keep}",
+        "policy": policy,
         "keep_duration_ms": info.policy.keep_duration_ms if keep is not None else None,
+        "keep_versions": versions,
         "explicit": info.explicit,
         "horizon_commit_ts": info.horizon_commit_ts,
     }
@@ -109,14 +116,26 @@ def list_policies(as_json: bool) -> None:
 @retention.command("set")
 @click.option("--namespace", default=None, help="Namespace (omit for the default policy).")
 @click.option("--keep", "keep", default=None, metavar="DURATION", help="Keep this much history (90d, 12h, ...).")
+@click.option(
+    "--keep-versions",
+    "keep_versions",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="Keep the last N versions of each key (older versions are compacted; the event log stays).",
+)
 @click.option("--keep-all", "keep_all", is_flag=True, help="Keep all history (the default).")
 @click.option("--json", "as_json", is_flag=True, help="Output as JSON.")
-def set_policy(namespace: str | None, keep: str | None, keep_all: bool, as_json: bool) -> None:
+def set_policy(
+    namespace: str | None, keep: str | None, keep_versions: int | None, keep_all: bool, as_json: bool
+) -> None:
     """Set a namespace's (or the default) retention policy"""
-    if (keep is None) == (not keep_all):
-        raise click.UsageError("give exactly one of --keep DURATION and --keep-all")
+    if [keep is not None, keep_versions is not None, keep_all].count(True) != 1:
+        raise click.UsageError("give exactly one of --keep DURATION, --keep-versions N and --keep-all")
     if keep_all:
         policy = pb.RetentionPolicy(kind=pb.RETENTION_KIND_KEEP_ALL)
+    elif keep_versions is not None:
+        policy = pb.RetentionPolicy(kind=pb.RETENTION_KIND_KEEP_VERSIONS, keep_versions=keep_versions)
     else:
         policy = pb.RetentionPolicy(
             kind=pb.RETENTION_KIND_KEEP_DURATION, keep_duration_ms=parse_duration_ms(keep or "")
