@@ -101,3 +101,18 @@ it("refuses a store a daemon holds open (RocksDB's lock) instead of reading it l
     await engine.close();
   }
 });
+
+it("finds nothing wrong with a store compacted under keep-the-last-N-versions", async () => {
+  const { dir, remove } = await withTempDir();
+  cleanups.push(remove);
+  const engine = await openEngine({ dataDir: dir, compactionIntervalMs: 0, compactionPauseMs: 0 });
+  await engine.setRetentionPolicy("v", { kind: "versions", keepVersions: 2 });
+  for (let i = 1; i <= 30; i++) await engine.transact({ operations: [{ namespace: "v", agentId: "a", key: `k${i % 3}`, value: i % 4 === 0 ? null : { i } }] });
+  await engine.compactHistory();
+  expect((await engine.getAtVersion({ namespace: "v", agentId: "a", key: "k0" }, 9n)).version).toBe(9n);
+  await expect(engine.getAtVersion({ namespace: "v", agentId: "a", key: "k0" }, 8n)).rejects.toMatchObject({ code: "HISTORY_COMPACTED" });
+  await engine.close();
+  const report = await verifyStore(dir, {});
+  expect(report.findings).toEqual([]);
+  expect(report.counts.versions).toBe(6);
+});
