@@ -8,7 +8,7 @@ are plain methods.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Sequence
 from contextlib import aclosing, suppress
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -20,6 +20,7 @@ from pyqwest import Client, HTTPTransport
 from . import _legacy as legacy
 from ._calls import ClientBase, LastEvents, PageCall, Stream, Unary
 from ._credentials import PathLike
+from ._errors import ConnectionError as SdkConnectionError
 from ._errors import StatehouseError, translate_errors
 from ._format import format_event_lines
 from ._gen.statehouse.v1.statehouse_connect import StatehouseServiceClient
@@ -110,7 +111,7 @@ class AsyncStatehouse(ClientBase):
 
     def __init__(
         self,
-        url: str = "localhost:50051",
+        url: str | Sequence[str] = "localhost:50051",
         namespace: str = "default",
         *,
         timeout: float | None = None,
@@ -123,13 +124,21 @@ class AsyncStatehouse(ClientBase):
     ) -> None:
         super().__init__(url, namespace, timeout, max_value_bytes, (api_key, ca_cert, client_cert, client_key))
         self._transport = HTTPTransport(**transport_options(self._address, protocol, self._credentials))
-        self._stub = StatehouseServiceClient(
-            self._address,
-            http_client=Client(self._transport),
-            send_compression=None,
-            protocol=stub_protocol(protocol),
-            interceptors=self._credentials.interceptors(),
-        )
+        self._stubs = [
+            StatehouseServiceClient(
+                address,
+                http_client=Client(self._transport),
+                send_compression=None,
+                protocol=stub_protocol(protocol),
+                interceptors=self._credentials.interceptors(),
+            )
+            for address in self._addresses
+        ]
+
+    @property
+    def _stub(self) -> StatehouseServiceClient:
+        """The generated client of the address calls go to now."""
+        return self._stubs[self._current]
 
     async def _commit_legacy(self, state: TxState) -> int:
         """Commits with the original RPCs (a daemon without Transact; see ``_legacy``)."""
@@ -140,16 +149,40 @@ class AsyncStatehouse(ClientBase):
         return await self._run(legacy.commit(state, txn_id))
 
     async def _run(self, call: Unary[T]) -> T:
-        with translate_errors(self._address, transactional=call.transactional):
-            response = await getattr(self._stub, call.method)(call.request, timeout_ms=self._calls.timeout_ms)
-        return call.convert(response)
+        for tried in range(1, len(self._addresses) + 1):
+            index = self._current
+            try:
+                with translate_errors(self._addresses[index], transactional=call.transactional):
+                    method = getattr(self._stubs[index], call.method)
+                    response = await method(call.request, timeout_ms=self._calls.timeout_ms)
+                return call.convert(response)
+            except SdkConnectionError:
+                if not self._failed_over(index, tried):
+                    raise
+        raise AssertionError("unreachable: the last address re-raises")
 
     async def _stream(self, stream: Stream) -> AsyncGenerator[ReplayEvent, None]:
-        with translate_errors(self._address):
+        """A stream that fails before its first event is opened on the next address; later, it raises."""
+        for tried in range(1, len(self._addresses) + 1):
+            index = self._current
+            received = False
+            try:
+                async with aclosing(self._stream_on(index, stream)) as events:
+                    async for event in events:
+                        received = True
+                        yield event
+                return
+            except SdkConnectionError:
+                if received or not self._failed_over(index, tried):
+                    raise
+
+    async def _stream_on(self, index: int, stream: Stream) -> AsyncGenerator[ReplayEvent, None]:
+        stub = self._stubs[index]
+        with translate_errors(self._addresses[index]):
             if stream.batch_method is not None and self._batches:
                 received = False
                 try:
-                    async with aclosing(getattr(self._stub, stream.batch_method)(stream.request)) as batches:
+                    async with aclosing(getattr(stub, stream.batch_method)(stream.request)) as batches:
                         async for batch in batches:
                             received = True
                             for message in batch.events:
@@ -160,7 +193,7 @@ class AsyncStatehouse(ClientBase):
                         raise
                     self._batches = False  # an older daemon: use the per-event stream from now on
                     legacy.log.warning("%s has no batched streams: using %s", self._address, stream.method)
-            async with aclosing(getattr(self._stub, stream.method)(stream.request)) as messages:
+            async with aclosing(getattr(stub, stream.method)(stream.request)) as messages:
                 async for message in messages:
                     yield stream.convert(message)
 
@@ -303,7 +336,8 @@ class AsyncStatehouse(ClientBase):
         return self._stream(self._calls.watch(agent_id, start_ts, namespace))
 
     async def close(self) -> None:
-        await self._stub.close()
+        for stub in self._stubs:
+            await stub.close()
         await self._transport.aclose()
         # pyqwest finishes closing its connections on its own runtime after aclose() returns;
         # an event loop (or interpreter) that ends before that can abort the process

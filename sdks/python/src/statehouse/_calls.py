@@ -8,7 +8,7 @@ execute them (blocking or awaiting) inside ``translate_errors``.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any, Generic, TypeVar
@@ -33,6 +33,7 @@ __all__ = [
     "check_str",
     "event_from_pb",
     "normalize_url",
+    "normalize_urls",
 ]
 
 T = TypeVar("T")
@@ -119,6 +120,15 @@ def normalize_url(url: str) -> str:
         raise ValueError(f"invalid Statehouse address {url!r}: expected host:port or http://host:port")
     netloc = f"{parts.netloc}:{DEFAULT_PORT}" if bare and parts.port is None else parts.netloc
     return f"{parts.scheme}://{netloc}{parts.path.rstrip('/')}"
+
+
+def normalize_urls(url: str | Sequence[str]) -> list[str]:
+    """One address, several (a list, or a comma-separated string as ``STATEHOUSE_ADDRESS`` may hold), normalized."""
+    given = url.split(",") if isinstance(url, str) else list(url) if isinstance(url, Sequence) else [url]
+    addresses = [normalize_url(u) for u in given if not (isinstance(u, str) and not u.strip())]
+    if not addresses:
+        raise ValueError(f"invalid Statehouse address {url!r}: expected host:port, or several separated by commas")
+    return addresses
 
 
 def _state(key: str) -> Callable[[Any], StateResult]:
@@ -293,7 +303,7 @@ class ClientBase:
 
     def __init__(
         self,
-        url: str,
+        url: str | Sequence[str],
         namespace: str,
         timeout: float | None,
         max_value_bytes: int,
@@ -301,8 +311,10 @@ class ClientBase:
     ) -> None:
         if isinstance(max_value_bytes, bool) or not isinstance(max_value_bytes, int) or max_value_bytes <= 0:
             raise TypeError(f"max_value_bytes must be a positive int, got {max_value_bytes!r}")
-        self._address = normalize_url(url)
-        self._credentials = Credentials.resolve(self._address, *credentials)
+        self._addresses = normalize_urls(url)
+        # The address calls go to, until a connection failure moves it on (see ``_failed_over``).
+        self._current = 0
+        self._credentials = Credentials.resolve(self._addresses[0], *credentials)
         self._calls = Calls(namespace, timeout_ms(timeout))
         self._max_value_bytes = max_value_bytes
         # False once the daemon answered UNIMPLEMENTED to a batched stream (an older statehouse.v1).
@@ -311,9 +323,31 @@ class ClientBase:
         self._transact = True
 
     @property
+    def _address(self) -> str:
+        return self._addresses[self._current]
+
+    @property
     def url(self) -> str:
-        """The daemon's URL, ``http://host:port`` (or ``https://``)."""
+        """The URL of the daemon calls go to now, ``http://host:port`` (or ``https://``)."""
         return self._address
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        """Every daemon's URL, in the order they are tried."""
+        return tuple(self._addresses)
+
+    def _failed_over(self, index: int, tried: int) -> bool:
+        """The failover policy, shared by every call of both clients.
+
+        After a ``ConnectionError`` on address ``index``, later calls go to the next address
+        (unless another call already moved them), and this call is tried there while it has
+        not tried every address. Every unary call is a read or a ``Transact`` carrying its
+        idempotency key, so resending it through another daemon of a cluster applies a
+        commit once. The backoff retries stay in ``TransactionRetry``.
+        """
+        if self._current == index:
+            self._current = (index + 1) % len(self._addresses)
+        return tried < len(self._addresses)
 
     @property
     def namespace(self) -> str:

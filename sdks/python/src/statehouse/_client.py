@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import closing, suppress
 from types import TracebackType
 from typing import Self, TypeVar
@@ -16,6 +16,7 @@ from pyqwest import SyncClient, SyncHTTPTransport
 from . import _legacy as legacy
 from ._calls import ClientBase, LastEvents, PageCall, Stream, Unary
 from ._credentials import PathLike
+from ._errors import ConnectionError as SdkConnectionError
 from ._errors import StatehouseError, translate_errors
 from ._format import format_event_lines
 from ._gen.statehouse.v1.statehouse_connect import StatehouseServiceClientSync
@@ -108,7 +109,10 @@ class Transaction(TransactionBase):
 class Statehouse(ClientBase):
     """A client of the Statehouse daemon.
 
-    ``url`` is ``host:port``, ``http://host:port`` or ``https://host:port`` (TLS).
+    ``url`` is ``host:port``, ``http://host:port`` or ``https://host:port`` (TLS), or several
+    daemons of one cluster (a list, or comma-separated as ``STATEHOUSE_ADDRESS`` may hold): a
+    call that cannot reach one (``ConnectionError``) is sent to the next, later calls stay
+    there, and a commit resent that way keeps its idempotency key, so it applies once.
     Creating a client never fails because the daemon is down: the first call raises
     ``ConnectionError``, and the same client works again once the daemon is back.
     ``timeout`` (seconds) bounds each unary call; streams are never cut by it.
@@ -122,7 +126,7 @@ class Statehouse(ClientBase):
 
     def __init__(
         self,
-        url: str = "localhost:50051",
+        url: str | Sequence[str] = "localhost:50051",
         namespace: str = "default",
         *,
         timeout: float | None = None,
@@ -136,12 +140,17 @@ class Statehouse(ClientBase):
         super().__init__(url, namespace, timeout, max_value_bytes, (api_key, ca_cert, client_cert, client_key))
         self._transport = SyncHTTPTransport(**transport_options(self._address, protocol, self._credentials))
         self._protocol = protocol
-        self._stub = self._service_stub(StatehouseServiceClientSync)
+        self._stubs = [self._service_stub(StatehouseServiceClientSync, address) for address in self._addresses]
 
-    def _service_stub(self, stub_class: type[S]) -> S:
+    @property
+    def _stub(self) -> StatehouseServiceClientSync:
+        """The generated client of the address calls go to now."""
+        return self._stubs[self._current]
+
+    def _service_stub(self, stub_class: type[S], address: str | None = None) -> S:
         """A generated client of any statehouse.v1 service over this client's connection, key and protocol."""
         return stub_class(
-            self._address,
+            address or self._address,
             http_client=SyncClient(self._transport),
             send_compression=None,
             protocol=stub_protocol(self._protocol),
@@ -156,16 +165,39 @@ class Statehouse(ClientBase):
         return self._run(legacy.commit(state, txn_id))
 
     def _run(self, call: Unary[T]) -> T:
-        with translate_errors(self._address, transactional=call.transactional):
-            response = getattr(self._stub, call.method)(call.request, timeout_ms=self._calls.timeout_ms)
-        return call.convert(response)
+        for tried in range(1, len(self._addresses) + 1):
+            index = self._current
+            try:
+                with translate_errors(self._addresses[index], transactional=call.transactional):
+                    method = getattr(self._stubs[index], call.method)
+                    response = method(call.request, timeout_ms=self._calls.timeout_ms)
+                return call.convert(response)
+            except SdkConnectionError:
+                if not self._failed_over(index, tried):
+                    raise
+        raise AssertionError("unreachable: the last address re-raises")
 
     def _stream(self, stream: Stream) -> Generator[ReplayEvent, None, None]:
-        with translate_errors(self._address):
+        """A stream that fails before its first event is opened on the next address; later, it raises."""
+        for tried in range(1, len(self._addresses) + 1):
+            index = self._current
+            received = False
+            try:
+                for event in self._stream_on(index, stream):
+                    received = True
+                    yield event
+                return
+            except SdkConnectionError:
+                if received or not self._failed_over(index, tried):
+                    raise
+
+    def _stream_on(self, index: int, stream: Stream) -> Generator[ReplayEvent, None, None]:
+        stub = self._stubs[index]
+        with translate_errors(self._addresses[index]):
             if stream.batch_method is not None and self._batches:
                 received = False
                 try:
-                    with closing(getattr(self._stub, stream.batch_method)(stream.request)) as batches:
+                    with closing(getattr(stub, stream.batch_method)(stream.request)) as batches:
                         for batch in batches:
                             received = True
                             for message in batch.events:
@@ -176,7 +208,7 @@ class Statehouse(ClientBase):
                         raise
                     self._batches = False  # an older daemon: use the per-event stream from now on
                     legacy.log.warning("%s has no batched streams: using %s", self._address, stream.method)
-            with closing(getattr(self._stub, stream.method)(stream.request)) as messages:
+            with closing(getattr(stub, stream.method)(stream.request)) as messages:
                 for message in messages:
                     yield stream.convert(message)
 
@@ -356,7 +388,8 @@ class Statehouse(ClientBase):
 
     def close(self) -> None:
         """Closes the connections. Idempotent."""
-        self._stub.close()
+        for stub in self._stubs:
+            stub.close()
         self._transport.close()
 
     def __enter__(self) -> Self:
