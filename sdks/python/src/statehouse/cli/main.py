@@ -128,7 +128,10 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Output as JS
     envvar=["STATEHOUSE_ADDRESS", "STATEHOUSE_ADDR"],
     default="localhost:50051",
     show_default=True,
-    help="Statehouse daemon address, host:port or http://host:port (env STATEHOUSE_ADDRESS).",
+    help=(
+        "Statehouse daemon address, host:port or http://host:port; several daemons of a cluster"
+        " separated by commas (env STATEHOUSE_ADDRESS)."
+    ),
 )
 @click.option("--namespace", "global_namespace", default=None, help="Namespace of every command (default: default).")
 @click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds to wait for each call.")
