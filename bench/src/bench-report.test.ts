@@ -2,7 +2,7 @@ import { describe, expect, test } from "vitest";
 import { makePlan } from "./bench-plan.js";
 import { buildReport, checkAims, reportToMarkdown, roundRatio, scaleTable, type ReportRow } from "./bench-report.js";
 import type { Measure } from "./measure.js";
-import { opsPerSecMetric } from "./measure.js";
+import { cpuMetrics, latencyMetrics, opsPerSecMetric } from "./measure.js";
 import { p1ChartSvg } from "./p1-chart.js";
 import { rotate, type MeasureSamples } from "./run-rounds.js";
 
@@ -118,6 +118,8 @@ test("checkAims compares the top-concurrency P1 rows, P3, P4 at 1M and P6 growth
     ["P1 at 64 clients: TS SDK ≥ PostgreSQL", true],
     ["P1 at 64 clients: best Statehouse client (grpc-js) ≥ PostgreSQL", true],
     ["P3: replay ≥ 200k events/s to the TS SDK", true],
+    ["P1 at 64 clients: grpc-js Transact ≥ 1.0× etcd put", true],
+    ["P1 at 64 clients: grpc-js Transact ≥ 1.0× PostgreSQL's 4-statement transaction", true],
     ["P4: restart-to-serving ≤ 1 s at 1M events", false],
     ["P6: peak RSS flat in the number of records (≤ 1.25× across data sets)", true],
     ["P6: peak RSS ≤ 150 MiB at 100k events", true],
@@ -175,4 +177,60 @@ test("roundRatio falls back to the ratio of medians when no round has both rows"
   const row = (samples: number[], sampleRounds: number[], median: number) => ({ samples, sampleRounds, median }) as ReportRow;
   expect(roundRatio(row([10, 30], [0, 1], 20), row([5], [2], 5))).toBe(4);
   expect(roundRatio(row([10], [0], 10), row([0], [0], 0))).toBeUndefined();
+});
+
+test("issue 12's aims: CPU per commit and per read ÷ etcd, P1 ÷ etcd and PostgreSQL, Health ÷ raw HTTP/2, P2", () => {
+  const m = (id: string, system: Measure["system"], cell: string, figure: "P1" | "P5" | "context", values: Record<string, number>, extra: Partial<Measure> = {}): MeasureSamples => ({
+    measure: {
+      id,
+      cell,
+      subject: id,
+      system,
+      metrics: [
+        opsPerSecMetric(figure, "ops/s"),
+        ...cpuMetrics(figure, "op"),
+        ...(cell === "1 client" ? latencyMetrics : []),
+      ],
+      run: () => Promise.resolve({}),
+      ...extra,
+    },
+    samples: [values],
+    rounds: [0],
+    errors: [],
+  });
+  const report = buildReport({
+    plan: makePlan({ quick: true }),
+    command: "test",
+    startedAt: new Date(0),
+    finishedAt: new Date(0),
+    machine,
+    versions: {},
+    results: [
+      m("p1.c1.sh-grpc-js", "statehouse", "1 client", "P1", { opsPerSec: 800, serverCpuUsPerOp: 500, p50Ms: 0.5, p99Ms: 3 }),
+      m("p1.c1.etcd-put", "etcd", "1 client", "P1", { opsPerSec: 2000, serverCpuUsPerOp: 200, p50Ms: 0.4, p99Ms: 1 }, { reference: "etcd" }),
+      m("p1.c64.sh-grpc-js", "statehouse", "64 clients", "P1", { opsPerSec: 10_000, serverCpuUsPerOp: 60 }),
+      m("p1.c64.etcd-put", "etcd", "64 clients", "P1", { opsPerSec: 9_000, serverCpuUsPerOp: 66 }, { reference: "etcd" }),
+      m("p1.c64.pg-tx", "postgres", "64 clients", "P1", { opsPerSec: 12_000, serverCpuUsPerOp: 160 }, { reference: "postgres" }),
+      m("ctx.noop.c64.grpc-js", "statehouse", "64 clients", "context", { opsPerSec: 6_000 }),
+      m("ctx.noop.c64.connect-h2", "statehouse", "64 clients", "context", { opsPerSec: 4_000 }),
+      m("ctx.noop.c64.http2", "baseline", "64 clients", "context", { opsPerSec: 10_000 }),
+      m("p5.sh-grpc-js", "statehouse", "64 clients", "P5", { opsPerSec: 5_000, serverCpuUsPerOp: 100 }),
+      m("p5.etcd-get", "etcd", "64 clients", "P5", { opsPerSec: 9_000, serverCpuUsPerOp: 50 }, { reference: "etcd" }),
+      m("p5.pg-select", "postgres", "64 clients", "P5", { opsPerSec: 4_000, serverCpuUsPerOp: 80 }, { reference: "postgres" }),
+    ],
+    skipped: [],
+    notes: [],
+  });
+  const aims = report.aims.filter((a) => !a.aim.includes("best Statehouse client"));
+  expect(aims.map((a) => [a.aim, a.measured, a.met])).toEqual([
+    ["P1 at 64 clients: daemon CPU per commit (grpc-js Transact) ≤ 1.0× etcd's CPU per put", "60 vs 66 µs = 0.909×", true],
+    ["P1 at 64 clients: grpc-js Transact ≥ 1.0× etcd put", "10,000/s = 1.11× etcd", true],
+    ["P1 at 64 clients: grpc-js Transact ≥ 1.0× PostgreSQL's 4-statement transaction", "10,000/s = 0.833× PostgreSQL", false],
+    ["no-op Health at 64 clients, gRPC (grpc-js) ≥ 50% of the raw node:http2 echo rate", "6,000 vs 10,000/s = 60%", true],
+    ["no-op Health at 64 clients, Connect HTTP/2 (connect-node) ≥ 50% of the raw node:http2 echo rate", "4,000 vs 10,000/s = 40%", false],
+    ["P5 at 64 clients: daemon CPU per read (grpc-js GetState) ≤ 1.0× etcd's CPU per range read", "100 vs 50 µs = 2×", false],
+    ["P5 at 64 clients: grpc-js GetState ≥ 1.0× PostgreSQL's primary-key select (pg)", "5,000/s = 1.25× PostgreSQL", true],
+    ["P2 (1 client): grpc-js Transact p50 ≤ etcd put's p50", "0.50 vs 0.40 ms = 1.25×", false],
+    ["P2 (1 client): grpc-js Transact p99 ≤ 2 ms", "3 ms", false],
+  ]);
 });

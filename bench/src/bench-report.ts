@@ -215,6 +215,77 @@ function batchedAims(rows: readonly ReportRow[], topP1: readonly ReportRow[]): A
   return aims;
 }
 
+/** The subject every issue-12 aim reads: the grpc-js client, the same client stack as the etcd rows. */
+const GRPC_JS = "sh-grpc-js";
+
+/**
+ * Issue 12's aims (a commit path that costs no more CPU than etcd's), all from rows of the same run,
+ * on the grpc-js rows (the etcd rows' client stack): at the top concurrency the daemon's CPU per
+ * commit ≤ etcd's per put and P1 ≥ etcd put and ≥ PostgreSQL's 4-statement transaction; no-op Health
+ * ≥ 50% of the raw node:http2 echo rate; P2 (1 client) p50 ≤ etcd's and p99 ≤ 2 ms; P5 the daemon's
+ * CPU per read ≤ etcd's per range read and reads/s ≥ PostgreSQL's primary-key select.
+ */
+export function commitPathAims(rows: readonly ReportRow[]): Aim[] {
+  const aims: Aim[] = [];
+  const find = (measureId: string, metric: string): ReportRow | undefined => rows.find((r) => r.measureId === measureId && r.metric === metric);
+  // The highest concurrency of the run (P1, the no-op rows and P5 all run at it).
+  const concurrency = Math.max(...rows.map((r) => Number(/^(\d+) clients?$/.exec(r.cell)?.[1] ?? 0)));
+  const topCell = concurrency === 1 ? "1 client" : `${concurrency} clients`;
+  if (concurrency > 1) {
+    const cpu = find(`p1.c${concurrency}.${GRPC_JS}`, "serverCpuUsPerOp");
+    const etcdCpu = find(`p1.c${concurrency}.etcd-put`, "serverCpuUsPerOp");
+    if (cpu?.ratios.vsEtcd !== undefined && etcdCpu !== undefined) {
+      aims.push({
+        aim: `P1 at ${topCell}: daemon CPU per commit (grpc-js Transact) ≤ 1.0× etcd's CPU per put`,
+        measured: `${formatNumber(cpu.median)} vs ${formatNumber(etcdCpu.median)} µs = ${cpu.ratios.vsEtcd}×`,
+        met: cpu.ratios.vsEtcd <= 1,
+      });
+    }
+    const rate = find(`p1.c${concurrency}.${GRPC_JS}`, "opsPerSec");
+    for (const [peer, key, what] of [["etcd", "vsEtcd", "etcd put"], ["PostgreSQL", "vsPostgres", "PostgreSQL's 4-statement transaction"]] as const) {
+      const value = rate?.ratios[key];
+      if (rate === undefined || value === undefined) continue;
+      aims.push({ aim: `P1 at ${topCell}: grpc-js Transact ≥ 1.0× ${what}`, measured: `${formatNumber(rate.median)}/s = ${value}× ${peer}`, met: value >= 1 });
+    }
+    const echo = find(`ctx.noop.c${concurrency}.http2`, "opsPerSec");
+    for (const [kind, who] of [["grpc-js", "gRPC (grpc-js)"], ["connect-h2", "Connect HTTP/2 (connect-node)"]] as const) {
+      const health = find(`ctx.noop.c${concurrency}.${kind}`, "opsPerSec");
+      const value = health === undefined || echo === undefined ? undefined : roundRatio(health, echo);
+      if (health === undefined || echo === undefined || value === undefined) continue;
+      aims.push({
+        aim: `no-op Health at ${topCell}, ${who} ≥ 50% of the raw node:http2 echo rate`,
+        measured: `${formatNumber(health.median)} vs ${formatNumber(echo.median)}/s = ${roundSig(value * 100, 3)}%`,
+        met: value >= 0.5,
+      });
+    }
+  }
+  const reads = find(`p5.${GRPC_JS}`, "opsPerSec");
+  const readCpu = find(`p5.${GRPC_JS}`, "serverCpuUsPerOp");
+  const etcdReadCpu = find("p5.etcd-get", "serverCpuUsPerOp");
+  if (readCpu?.ratios.vsEtcd !== undefined && etcdReadCpu !== undefined) {
+    aims.push({
+      aim: `P5 at ${readCpu.cell}: daemon CPU per read (grpc-js GetState) ≤ 1.0× etcd's CPU per range read`,
+      measured: `${formatNumber(readCpu.median)} vs ${formatNumber(etcdReadCpu.median)} µs = ${readCpu.ratios.vsEtcd}×`,
+      met: readCpu.ratios.vsEtcd <= 1,
+    });
+  }
+  if (reads?.ratios.vsPostgres !== undefined) {
+    aims.push({
+      aim: `P5 at ${reads.cell}: grpc-js GetState ≥ 1.0× PostgreSQL's primary-key select (pg)`,
+      measured: `${formatNumber(reads.median)}/s = ${reads.ratios.vsPostgres}× PostgreSQL`,
+      met: reads.ratios.vsPostgres >= 1,
+    });
+  }
+  const p50 = find(`p1.c1.${GRPC_JS}`, "p50Ms");
+  const etcdP50 = find("p1.c1.etcd-put", "p50Ms");
+  if (p50?.ratios.vsEtcd !== undefined && etcdP50 !== undefined) {
+    aims.push({ aim: "P2 (1 client): grpc-js Transact p50 ≤ etcd put's p50", measured: `${formatNumber(p50.median)} vs ${formatNumber(etcdP50.median)} ms = ${p50.ratios.vsEtcd}×`, met: p50.ratios.vsEtcd <= 1 });
+  }
+  const p99 = find(`p1.c1.${GRPC_JS}`, "p99Ms");
+  if (p99 !== undefined) aims.push({ aim: "P2 (1 client): grpc-js Transact p99 ≤ 2 ms", measured: `${formatNumber(p99.median)} ms`, met: p99.median <= 2 });
+  return aims;
+}
+
 /**
  * The aims of issue 8: P1 at the highest concurrency >= etcd and >= PostgreSQL
  * (for the TS SDK and for the best Statehouse client), P3 >= 200k events/s to
@@ -243,6 +314,7 @@ export function checkAims(rows: readonly ReportRow[]): Aim[] {
     aims.push({ aim: "P3: replay ≥ 200k events/s to the TS SDK", measured: `${formatNumber(replay.median)} events/s (${replay.cell})`, met: replay.median >= 200_000 });
   }
   aims.push(...batchedAims(rows, top));
+  aims.push(...commitPathAims(rows));
   const restart = rows.find((r) => r.figure === "P4" && r.metric === "restartMs" && r.cell === "1M events");
   if (restart !== undefined) {
     aims.push({ aim: "P4: restart-to-serving ≤ 1 s at 1M events", measured: `${formatNumber(restart.median)} ms`, met: restart.median <= 1000 });
