@@ -50,11 +50,19 @@ export function loopFor(
   concurrency: number,
   durationMs: number,
 ): (system: System, op: (worker: number, seq: number) => Promise<void>) => Promise<ClosedLoopResult> {
-  return (system, op) => {
-    const server = serverProcess(env, system);
-    const options = { concurrency, warmupMs: env.plan.warmupMs, durationMs, op };
-    return runClosedLoop(server === null ? options : { ...options, window: cpuWindow(cpuProbe(server)) });
-  };
+  return (system, op) => loopOn(env, serverProcess(env, system), concurrency, durationMs, op);
+}
+
+/** The same closed loop charged with the CPU of `server` (a daemon of its own, this process), or of nothing. */
+export function loopOn(
+  env: BenchEnv,
+  server: ServerProcess | null,
+  concurrency: number,
+  durationMs: number,
+  op: (worker: number, seq: number) => Promise<void>,
+): Promise<ClosedLoopResult> {
+  const options = { concurrency, warmupMs: env.plan.warmupMs, durationMs, op };
+  return runClosedLoop(server === null ? options : { ...options, window: cpuWindow(cpuProbe(server)) });
 }
 
 /** The Python worker's spec for a closed loop against our daemon (commit and no-op modes). */

@@ -1,5 +1,5 @@
 // How long and how much: one plan per mode (full, --quick, --smoke, --scale).
-import { FIGURES, type Figure } from "./measure.js";
+import { DEFAULT_FIGURES, type Figure } from "./measure.js";
 
 export interface BenchPlan {
   mode: "full" | "quick" | "smoke" | "scale";
@@ -21,7 +21,12 @@ export interface BenchPlan {
   peers: boolean;
   /** After the rounds, profile the daemon under P1 (and P3) load with --cpu-prof. */
   profile: boolean;
+  /** The `flags` figure's daemons: Node flags separated by spaces, "shipped" = the systemd unit's. */
+  nodeFlagVariants: readonly string[];
 }
+
+/** Without `--node-flags`: as shipped, none, and a young generation 16× the unit's. */
+export const DEFAULT_NODE_FLAG_VARIANTS: readonly string[] = ["shipped", "", "--max-semi-space-size=64"];
 
 export interface PlanOptions {
   quick?: boolean;
@@ -35,6 +40,8 @@ export interface PlanOptions {
   rounds?: number;
   /** Default: on in full mode, off otherwise. */
   profile?: boolean;
+  /** The `flags` figure's variants (DEFAULT_NODE_FLAG_VARIANTS). */
+  nodeFlagVariants?: readonly string[];
 }
 
 export function makePlan(options: PlanOptions): BenchPlan {
@@ -53,6 +60,7 @@ export function makePlan(options: PlanOptions): BenchPlan {
       figures,
       peers: false,
       profile: options.profile ?? false,
+      nodeFlagVariants: options.nodeFlagVariants ?? DEFAULT_NODE_FLAG_VARIANTS,
     };
   }
   const full: BenchPlan = {
@@ -65,9 +73,10 @@ export function makePlan(options: PlanOptions): BenchPlan {
     replayEvents: 100_000,
     datasets: options.datasets ?? [100_000, 1_000_000, ...(options.huge === true ? [10_000_000] : [])],
     idleWatchers: 1_000,
-    figures: new Set<Figure>(options.only ?? FIGURES),
+    figures: new Set<Figure>(options.only ?? DEFAULT_FIGURES),
     peers: true,
     profile: options.profile ?? true,
+    nodeFlagVariants: options.nodeFlagVariants ?? DEFAULT_NODE_FLAG_VARIANTS,
   };
   if (options.scale === true) {
     // One table: P1 (64 clients), restart and peak RSS at each size; the data sets dominate the time.

@@ -33,7 +33,7 @@ export interface ReportRow {
    * the same round): runs of one round ran minutes apart at most, so drift
    * cancels. Falls back to the ratio of medians when no round has both.
    */
-  ratios: { vsEtcd?: number; vsPostgres?: number; vsNoop?: number };
+  ratios: { vsEtcd?: number; vsPostgres?: number; vsNoop?: number; vsBase?: number };
 }
 
 export interface BenchReport {
@@ -135,6 +135,11 @@ export function buildReport(input: ReportInput): BenchReport {
       const noop = rows.find((r) => r.measureId === measure.noopRef && r.metric === "opsPerSec");
       const value = noop === undefined ? undefined : roundRatio(row, noop);
       if (value !== undefined) row.ratios.vsNoop = value;
+    }
+    if (measure?.baseRef !== undefined) {
+      const base = rows.find((r) => r.measureId === measure.baseRef && r.metric === row.metric);
+      const value = base === undefined ? undefined : roundRatio(row, base);
+      if (value !== undefined) row.ratios.vsBase = value;
     }
   }
   const errors = input.results.flatMap(({ measure, errors: messages }) =>
@@ -429,6 +434,10 @@ const FIGURE_TITLES: Record<Figure, string> = {
   P6: "P6 — daemon peak RSS",
   LG: "LG — LangGraph checkpoint put + get_tuple/s (same graph's checkpoints, Python savers)",
   context: "Context — the limits: no-op calls, raw HTTP/2, disk",
+  protocols: "Protocols — Transact and BeginTransaction/Write/Commit per protocol and client (÷ no-op: the same protocol's Health)",
+  fastpath: "Fast path — daemon CPU per call with the fast path on and off (raw node:http2 client, pre-encoded requests; ÷ base: ÷ connect-node)",
+  flags: "Node flags — the daemon under each set of Node flags (raw node:http2 client; ÷ base: ÷ the first variant)",
+  engine: "Engine — commits and replay in-process, no RPC (÷ base: ÷ the binding's raw synced-batch rate)",
 };
 
 const CPU_METRICS = new Set(["serverCpuUsPerOp", "clientCpuUsPerOp"]);
@@ -475,13 +484,16 @@ export function reportToMarkdown(report: BenchReport, chartFile?: string): strin
     const rows = report.rows.filter((r) => r.figure === figure && !CPU_METRICS.has(r.metric));
     const cpuRows = report.rows.filter((r) => r.figure === figure && r.metric === "serverCpuUsPerOp");
     if (rows.length === 0) continue;
+    // The "÷ base" column only where a row of the figure has a base (fast path, flags, engine).
+    const withBase = report.rows.some((r) => r.figure === figure && r.ratios.vsBase !== undefined);
+    const base = (r: ReportRow): string => (withBase ? ` ${ratio(r.ratios.vsBase)} |` : "");
     lines.push(`## ${FIGURE_TITLES[figure]}`, "");
     if (figure === "P1" && chartFile !== undefined) lines.push(`![P1 across concurrency](${chartFile})`, "");
-    lines.push("| cell | subject | metric | median | min–max | ÷ etcd | ÷ PostgreSQL | ÷ no-op |", "|---|---|---|--:|--:|--:|--:|--:|");
+    lines.push(`| cell | subject | metric | median | min–max | ÷ etcd | ÷ PostgreSQL | ÷ no-op |${withBase ? " ÷ base |" : ""}`, `|---|---|---|--:|--:|--:|--:|--:|${withBase ? "--:|" : ""}`);
     for (const r of rows) {
       const unit = r.unit === "/s" ? "/s" : ` ${r.unit}`;
       lines.push(
-        `| ${escapeCell(r.cell)} | ${escapeCell(r.subject)} | ${escapeCell(r.label)}${r.better === "lower" ? " (lower is better)" : ""} | ${formatNumber(r.median)}${unit} | ${formatNumber(r.min)}–${formatNumber(r.max)} | ${ratio(r.ratios.vsEtcd)} | ${ratio(r.ratios.vsPostgres)} | ${ratio(r.ratios.vsNoop)} |`,
+        `| ${escapeCell(r.cell)} | ${escapeCell(r.subject)} | ${escapeCell(r.label)}${r.better === "lower" ? " (lower is better)" : ""} | ${formatNumber(r.median)}${unit} | ${formatNumber(r.min)}–${formatNumber(r.max)} | ${ratio(r.ratios.vsEtcd)} | ${ratio(r.ratios.vsPostgres)} | ${ratio(r.ratios.vsNoop)} |${base(r)}`,
       );
     }
     lines.push("");
@@ -489,13 +501,13 @@ export function reportToMarkdown(report: BenchReport, chartFile?: string): strin
       lines.push(
         "CPU time per operation over the measurement window (median over rounds): the server process(es) from /proc (PostgreSQL: postmaster + backends), the client from its own process.",
         "",
-        "| cell | subject | server CPU µs/op | client CPU µs/op | server ÷ etcd | server ÷ PostgreSQL |",
-        "|---|---|--:|--:|--:|--:|",
+        `| cell | subject | server CPU µs/op | client CPU µs/op | server ÷ etcd | server ÷ PostgreSQL |${withBase ? " server ÷ base |" : ""}`,
+        `|---|---|--:|--:|--:|--:|${withBase ? "--:|" : ""}`,
       );
       for (const r of cpuRows) {
         const client = report.rows.find((c) => c.measureId === r.measureId && c.metric === "clientCpuUsPerOp");
         lines.push(
-          `| ${escapeCell(r.cell)} | ${escapeCell(r.subject)} | ${formatNumber(r.median)} | ${client === undefined ? "" : formatNumber(client.median)} | ${ratio(r.ratios.vsEtcd)} | ${ratio(r.ratios.vsPostgres)} |`,
+          `| ${escapeCell(r.cell)} | ${escapeCell(r.subject)} | ${formatNumber(r.median)} | ${client === undefined ? "" : formatNumber(client.median)} | ${ratio(r.ratios.vsEtcd)} | ${ratio(r.ratios.vsPostgres)} |${base(r)}`,
         );
       }
       lines.push("");

@@ -1,13 +1,15 @@
 // `npm run bench [-- --quick] [-- --only P1,P3] [-- --huge] [-- --smoke] [-- --scale] [-- --security]`
+// (`--only protocols|fastpath|flags|engine`: the daemon's and the engine's own figures)
 import { Command, Option } from "commander";
 import { join } from "node:path";
-import { parseCounts } from "./bench-plan.js";
-import { FIGURES, type Figure } from "./measure.js";
+import { DEFAULT_NODE_FLAG_VARIANTS, parseCounts } from "./bench-plan.js";
+import { DEFAULT_FIGURES, FIGURES, type Figure } from "./measure.js";
 import { REPO_ROOT } from "./peers/statehouse-daemon.js";
 import { runRetentionBench } from "./retention-bench.js";
 import { runBench } from "./run-bench.js";
 import { runClusterBench } from "./cluster-bench.js";
 import { runSecurityBench } from "./security-bench.js";
+import { parseNodeFlagVariants } from "./workloads/daemon-variants.js";
 
 function parseFigures(value: string): Figure[] {
   const figures = value.split(",").map((f) => f.trim()).filter((f) => f !== "");
@@ -28,7 +30,10 @@ const program = new Command()
   .option("--cluster", "P1/P2 for 1, 2 and 3 daemons in cluster mode over one PostgreSQL, beside RocksDB and plain PostgreSQL (results/cluster.*; ~2 min)")
   .option("--security", "P1 and P5 at 64 clients, TLS + API key vs plain, as ratios (results/security.*; ~1 min per round)")
   .addOption(new Option("--datasets <counts>", "data set sizes in records, e.g. 100k,1M").argParser(parseCounts))
-  .addOption(new Option("--only <figures>", `comma list of ${FIGURES.join(",")}`).argParser(parseFigures))
+  .addOption(new Option("--only <figures>", `comma list of ${FIGURES.join(",")} (default ${DEFAULT_FIGURES.join(",")})`).argParser(parseFigures))
+  .addOption(
+    new Option("--node-flags <variants>", `the flags figure's daemons: Node flags per variant, "|" between variants, "shipped" = the systemd unit's (default "${DEFAULT_NODE_FLAG_VARIANTS.join("|")}")`).argParser(parseNodeFlagVariants),
+  )
   .addOption(new Option("--rounds <n>", "alternating rounds").argParser((v) => Number.parseInt(v, 10)))
   .option("--out <dir>", "where the JSON, Markdown and SVG go", join(REPO_ROOT, "bench", "results"))
   .option("--scratch <dir>", "parent dir for data dirs (a real disk, not tmpfs)", "/var/tmp")
@@ -38,7 +43,7 @@ const program = new Command()
   .option("--no-profile", "skip the daemon profile");
 
 program.parse();
-const opts = program.opts<{ quick?: boolean; smoke?: boolean; huge?: boolean; scale?: boolean; security?: boolean; retention?: boolean; cluster?: boolean; datasets?: number[]; only?: Figure[]; rounds?: number; out: string; scratch: string; keep?: boolean; datasetsDir?: string; profile?: boolean }>();
+const opts = program.opts<{ quick?: boolean; smoke?: boolean; huge?: boolean; scale?: boolean; security?: boolean; retention?: boolean; cluster?: boolean; datasets?: number[]; only?: Figure[]; rounds?: number; out: string; scratch: string; keep?: boolean; datasetsDir?: string; profile?: boolean; nodeFlags?: string[] }>();
 const args = process.argv.slice(2);
 const command = `npm run bench${args.length > 0 ? ` -- ${args.join(" ")}` : ""}`;
 const { markdown, files } = opts.security === true
@@ -70,6 +75,7 @@ const { markdown, files } = opts.security === true
       ...(opts.keep === undefined ? {} : { keep: opts.keep }),
       ...(opts.datasetsDir === undefined ? {} : { datasetsDir: opts.datasetsDir }),
       ...(opts.profile === undefined ? {} : { profile: opts.profile }),
+      ...(opts.nodeFlags === undefined ? {} : { nodeFlagVariants: opts.nodeFlags }),
       outDir: opts.out,
       scratchDir: opts.scratch,
       command,

@@ -2,8 +2,15 @@
 // system through one client) in one cell of a figure (e.g. P1 at 64 clients);
 // each run returns named metrics, and each metric becomes a report row.
 
-export type Figure = "P1" | "P2" | "P3" | "P4" | "P5" | "P6" | "LG" | "context";
-export const FIGURES: readonly Figure[] = ["P1", "P2", "P3", "P4", "P5", "P6", "LG", "context"];
+export type Figure = "P1" | "P2" | "P3" | "P4" | "P5" | "P6" | "LG" | "context" | "protocols" | "fastpath" | "flags" | "engine";
+/** Every figure, in report order (`--only` takes any of them). */
+export const FIGURES: readonly Figure[] = ["P1", "P2", "P3", "P4", "P5", "P6", "LG", "context", "protocols", "fastpath", "flags", "engine"];
+/**
+ * What the full and quick runs measure without `--only`: the comparison with etcd and PostgreSQL.
+ * The daemon's and the engine's own figures (per protocol, fast path on/off, Node flags, the engine
+ * without RPC) run with `--only`.
+ */
+export const DEFAULT_FIGURES: readonly Figure[] = ["P1", "P2", "P3", "P4", "P5", "P6", "LG", "context"];
 
 export type System = "statehouse" | "etcd" | "postgres" | "baseline";
 
@@ -28,6 +35,8 @@ export interface Measure {
   reference?: "etcd" | "postgres";
   /** Id of the no-op measure (same protocol, same concurrency) this row's rate is divided by. */
   noopRef?: string;
+  /** Id of the measure every metric of this row is divided by (the "÷ base" column: e.g. fast path ÷ connect-node). */
+  baseRef?: string;
   metrics: readonly MetricSpec[];
   run(): Promise<Record<string, number>>;
 }

@@ -18,8 +18,11 @@ import { profileDaemon } from "./profile/daemon-profile.js";
 import type { ProfileSummary } from "./profile/cpu-profile-summary.js";
 import { runRounds } from "./run-rounds.js";
 import { commitGroups } from "./workloads/commit-workloads.js";
+import { fastPathGroups, nodeFlagGroups } from "./workloads/daemon-variants.js";
+import { engineGroups } from "./workloads/engine-workloads.js";
 import { langgraphGroups } from "./workloads/langgraph-workloads.js";
 import { noopGroups } from "./workloads/noop-workloads.js";
+import { protocolGroups } from "./workloads/protocol-workloads.js";
 import { readGroup } from "./workloads/read-workloads.js";
 import { replayGroup } from "./workloads/replay-workloads.js";
 import { restartGroup } from "./workloads/restart-workloads.js";
@@ -113,6 +116,11 @@ export async function runBench(options: RunBenchOptions): Promise<RunBenchResult
       if (wants("P5")) groups.push(readGroup(env));
       if (wants("LG")) groups.push(...langgraphGroups(env));
       if (wants("P4", "P6")) groups.push(restartGroup(env));
+      // The daemon's and the engine's own figures (only with --only).
+      if (wants("protocols")) groups.push(...protocolGroups(env));
+      if (wants("fastpath")) groups.push(...fastPathGroups(env));
+      if (wants("flags")) groups.push(...nodeFlagGroups(env));
+      if (wants("engine")) groups.push(...engineGroups(env));
     }
     results = await runRounds(groups, plan.rounds, log);
     if (plan.profile) profiles = await profileDaemon(env, wants("P3", "P5"), wants("LG"));

@@ -4,6 +4,10 @@
 import { Client, credentials, type ServiceError } from "@grpc/grpc-js";
 import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape, type MessageShape, type JsonObject } from "@bufbuild/protobuf";
 import {
+  BeginTransactionRequestSchema,
+  BeginTransactionResponseSchema,
+  CommitRequestSchema,
+  CommitResponseSchema,
   GetStateRequestSchema,
   GetStateResponseSchema,
   HealthRequestSchema,
@@ -13,6 +17,8 @@ import {
   TransactRequestSchema,
   TransactResponseSchema,
   WatchRequestSchema,
+  WriteRequestSchema,
+  WriteResponseSchema,
   type GetStateResponse,
   type ReplayEvent,
 } from "@statehouse/api";
@@ -71,6 +77,13 @@ export class StatehouseGrpcClient {
       operations: operations.map((op) => ({ namespace: op.namespace, agentId: op.agentId, key: op.key, value: op.value })),
     });
     return response.commitTs;
+  }
+
+  /** The original transaction RPCs: BeginTransaction, one Write, Commit (3 round trips). */
+  async beginWriteCommit(op: RecordOp): Promise<bigint> {
+    const { txnId } = await this.unary("BeginTransaction", BeginTransactionRequestSchema, BeginTransactionResponseSchema, {});
+    await this.unary("Write", WriteRequestSchema, WriteResponseSchema, { txnId, ...op });
+    return (await this.unary("Commit", CommitRequestSchema, CommitResponseSchema, { txnId })).commitTs;
   }
 
   getState(namespace: string, agentId: string, key: string): Promise<GetStateResponse> {

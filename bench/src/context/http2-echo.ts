@@ -1,7 +1,8 @@
 // The transport's own limit: a bare node:http2 server (in its own process, as
 // the daemon is) answering every POST with a few bytes, and a node:http2
 // client issuing requests over one session.
-import { connect, type ClientHttp2Session } from "node:http2";
+import type { ClientHttp2Session } from "node:http2";
+import { rawSession } from "../clients/raw-rpc-client.js";
 import { join } from "node:path";
 import { ManagedProcess, waitFor } from "../peers/managed-process.js";
 import { projectNode } from "../peers/statehouse-daemon.js";
@@ -53,9 +54,5 @@ export function http2Request(session: ClientHttp2Session, body: Buffer): Promise
 }
 
 export function http2Session(port: number): Promise<ClientHttp2Session> {
-  return new Promise((resolve, reject) => {
-    const session = connect(`http://127.0.0.1:${port}`);
-    session.once("connect", () => resolve(session));
-    session.once("error", reject);
-  });
+  return rawSession(`http://127.0.0.1:${port}`);
 }

@@ -40,6 +40,8 @@ export interface DaemonOptions {
   env?: Record<string, string>;
   /** Log file name inside workDir. */
   name?: string;
+  /** Node flags instead of the systemd unit's (the unit's environment stays). */
+  nodeFlags?: readonly string[];
 }
 
 export interface RunningDaemon {
@@ -81,7 +83,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   };
   const child = new ManagedProcess({
     command: projectNode(),
-    args: [...tuning.nodeFlags, DAEMON_MAIN],
+    args: [...(options.nodeFlags ?? tuning.nodeFlags), DAEMON_MAIN],
     env,
     logFile: join(options.workDir, `${name}.log`),
   });
