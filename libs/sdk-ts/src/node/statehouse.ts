@@ -5,15 +5,11 @@
 import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
 import type { Interceptor, Transport } from "@connectrpc/connect";
-import {
-  createConnectTransport,
-  createGrpcTransport,
-  createGrpcWebTransport,
-  Http2SessionManager,
-} from "@connectrpc/connect-node";
+import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { API_KEY_ENV, checkApiKey } from "../core/credentials.js";
 import { StatehouseClient } from "../core/statehouse-client.js";
 import type { StatehouseOptions } from "../core/types.js";
+import { SessionManager } from "./session-manager.js";
 
 type Protocol = NonNullable<StatehouseOptions["protocol"]>;
 
@@ -69,7 +65,7 @@ function withEnvironmentKey(options: StatehouseOptions): StatehouseOptions {
 }
 
 /** What a client's transport holds open: HTTP/2 sessions or an HTTP/1.1 keep-alive agent. */
-type Connections = { sessionManager: Http2SessionManager; agent?: undefined } | { sessionManager?: undefined; agent: HttpAgent };
+type Connections = { sessionManager: SessionManager; agent?: undefined } | { sessionManager?: undefined; agent: HttpAgent };
 
 function createTransport(baseUrl: string, protocol: Protocol, connections: Connections, interceptors: Interceptor[]): Transport {
   const http =
@@ -92,7 +88,7 @@ function openConnections(url: string, http2: boolean, tls: TlsOptions): Connecti
   if (!https && Object.keys(tls).length > 0) {
     throw new TypeError(`ca, cert and key need an https:// url, got ${JSON.stringify(url)}`);
   }
-  if (http2) return { sessionManager: new Http2SessionManager(url, undefined, tls) };
+  if (http2) return { sessionManager: new SessionManager(url, undefined, tls) };
   return { agent: https ? new HttpsAgent({ keepAlive: true, ...tls }) : new HttpAgent({ keepAlive: true }) };
 }
 
