@@ -4,7 +4,8 @@
 //   scope:api     -> generated statehouse.v1 code; imports nothing
 //   scope:sdk     -> may import only scope:api (never the engine)
 //   scope:storage -> a storage backend for the engine (PostgreSQL): scope:engine only (and scope:testing in tests)
-//   scope:testing -> services tests and the bench start (PostgreSQL); imports nothing
+//   scope:testing -> services tests, the bench and e2e start (the daemon, PostgreSQL, Chromium); imports
+//                    nothing, and outside bench/ and e2e/ only tests (*.test.ts, test-support/) import it
 //   scope:daemon  -> may import scope:engine, scope:storage and scope:api (and scope:testing in tests)
 //   scope:integration -> framework integrations: only scope:sdk (no engine, no RPC code)
 //   scope:console -> may import only scope:sdk (the daemon is reached through the SDK)
@@ -12,6 +13,8 @@
 import nx from "@nx/eslint-plugin";
 
 const rpcPackages = ["@connectrpc/*", "@bufbuild/*", "@grpc/*", "@statehouse/api"];
+// scope:testing (libs/test-services) is for tests: no shipped source of an app or lib imports it.
+const testOnly = { group: ["@statehouse/test-services"], message: "@statehouse/test-services (the test daemon, PostgreSQL, Chromium) is for tests, test-support/, bench/ and e2e/ only." };
 
 export default [
   ...nx.configs["flat/base"],
@@ -46,11 +49,18 @@ export default [
     },
   },
   {
+    files: ["apps/*/src/**/*.ts", "libs/*/src/**/*.ts"],
+    ignores: ["**/*.test.ts", "**/test-support/**", "libs/test-services/**"],
+    rules: {
+      "no-restricted-imports": ["error", { patterns: [testOnly] }],
+    },
+  },
+  {
     // The framework integrations run wherever the client they are given runs.
     files: ["libs/langgraph-checkpoint/src/**/*.ts", "libs/openai-agents-session/src/**/*.ts"],
     ignores: ["**/*.test.ts"],
     rules: {
-      "no-restricted-imports": ["error", { patterns: [{ group: ["node:*"], message: "Integrations import no Node built-ins (they run in browsers too)." }] }],
+      "no-restricted-imports": ["error", { patterns: [{ group: ["node:*"], message: "Integrations import no Node built-ins (they run in browsers too)." }, testOnly] }],
     },
   },
   {
@@ -63,6 +73,7 @@ export default [
           patterns: [
             { group: ["node:*"], message: "The browser entry must not import Node built-ins." },
             { group: ["@connectrpc/connect-node"], message: "The browser entry uses @connectrpc/connect-web." },
+            testOnly,
           ],
         },
       ],

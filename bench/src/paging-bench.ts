@@ -6,20 +6,17 @@
 // 10 events (reverse, what `statehousectl tail` sends) versus the whole history.
 // Reports the peak RSS above the level just before each read, and its wall time.
 //
-//   node_modules/.bin/node bench/src/paging-bench.ts [--keys 40000] [--value-bytes 1024] [--events 20000]
+//   npx nx run bench:build && node_modules/.bin/node bench/src/paging-bench.ts [--keys 40000] [--value-bytes 1024] [--events 20000]
 // (The default stays under the daemon's 64 MiB response limit, connect's writeMaxBytes, so
 // the unpaged reads can answer at all; beyond it they are refused, which the table shows.)
-// Needs `npx nx run daemon:build` first. Self-contained so Node runs the source.
-import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+// The daemon comes from the shared test launcher (@statehouse/test-services, its built dist).
+// No relative imports, so Node runs the source.
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { createConnectTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { StatehouseService } from "@statehouse/api";
+import { DaemonProcess } from "@statehouse/test-services";
 
-const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const S = StatehouseService.method;
 const MIB = 1024 * 1024;
 
@@ -62,27 +59,12 @@ async function measure(pid: number, fn: () => Promise<number>): Promise<Row> {
 }
 
 async function main(): Promise<void> {
-  const work = mkdtempSync(join(tmpdir(), "statehoused-paging-"));
-  const readyFile = join(work, "ready.json");
-  const child = spawn(join(REPO_ROOT, "node_modules/.bin/node"), [join(REPO_ROOT, "apps/daemon/dist/main.js")], {
-    env: {
-      PATH: process.env["PATH"] ?? "",
-      STATEHOUSE_LISTEN_ADDR: "127.0.0.1:0",
-      STATEHOUSE_DATA_DIR: join(work, "data"),
-      STATEHOUSE_READY_FILE: readyFile,
-      STATEHOUSE_LOG_LEVEL: "warn",
-      STATEHOUSE_FSYNC_ON_COMMIT: "0",
-      STATEHOUSE_MAX_UNPAGED_BYTES: String(4096 * MIB),
-    },
-    stdio: "inherit",
+  const daemon = await DaemonProcess.start({
+    logLevel: "warn",
+    env: { STATEHOUSE_FSYNC_ON_COMMIT: "0", STATEHOUSE_MAX_UNPAGED_BYTES: String(4096 * MIB) },
   });
-  const exited = new Promise((resolve) => child.once("exit", resolve));
   try {
-    while (!existsSync(readyFile)) {
-      if (child.exitCode !== null) throw new Error(`statehoused exited with ${child.exitCode}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    const { address, pid } = JSON.parse(readFileSync(readyFile, "utf8")) as { address: string; pid: number };
+    const { address, pid } = daemon;
     const sessionManager = new Http2SessionManager(`http://${address}`);
     const t = createConnectTransport({ baseUrl: `http://${address}`, httpVersion: "2", sessionManager, readMaxBytes: 0x7fffffff });
     const unary = <I extends object, O>(method: Parameters<typeof t.unary>[0], input: I): Promise<O> =>
@@ -153,9 +135,7 @@ async function main(): Promise<void> {
     console.log("|---|---:|---:|---:|");
     for (const [name, r] of rows) console.log(`| ${name} | ${r.items} | ${r.peakMiB.toFixed(1)} MiB | ${(r.ms / 1000).toFixed(2)} s |`);
   } finally {
-    child.kill("SIGTERM");
-    await exited;
-    rmSync(work, { recursive: true, force: true });
+    await daemon.dispose();
   }
 }
 

@@ -1,19 +1,15 @@
-// Our daemon, started per the process contract: `node apps/daemon/dist/main.js`
-// with STATEHOUSE_LISTEN_ADDR=127.0.0.1:0 and STATEHOUSE_READY_FILE, waiting
-// for the ready file (written atomically once the daemon serves), with the Node
-// flags and the process environment the systemd unit starts it with.
-import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+// Our daemon, started by the shared test launcher (@statehouse/test-services:
+// the process contract, port 0, the ready file) with the Node flags and the
+// process environment the systemd unit starts it with.
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { ManagedProcess, waitFor } from "./managed-process.js";
+import { DaemonProcess, NODE_BIN, REPO_ROOT } from "@statehouse/test-services";
 
-export const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
-export const DAEMON_MAIN = join(REPO_ROOT, "apps", "daemon", "dist", "main.js");
+export { REPO_ROOT };
 
 /** The project's Node 24 (node_modules/.bin/node), or this process's Node when that is missing. */
 export function projectNode(): string {
-  const bin = join(REPO_ROOT, "node_modules", ".bin", "node");
-  return existsSync(bin) ? bin : process.execPath;
+  return existsSync(NODE_BIN) ? NODE_BIN : process.execPath;
 }
 
 export const DAEMON_UNIT = join(REPO_ROOT, "apps", "daemon", "packaging", "statehoused.service");
@@ -32,74 +28,40 @@ export function unitProcessTuning(unit = readFileSync(DAEMON_UNIT, "utf8")): { n
   return { nodeFlags: (execStart[1] ?? "").split(" ").filter((flag) => flag !== ""), env };
 }
 
-export interface DaemonOptions {
+export interface BenchDaemonOptions {
   dataDir: string;
-  /** Where the log and ready file go. */
+  /** Where the log and ready files go. */
   workDir: string;
   /** Extra STATEHOUSE_* settings (e.g. STATEHOUSE_FSYNC_ON_COMMIT). */
   env?: Record<string, string>;
-  /** Log file name inside workDir. */
+  /** Log file name inside workDir (`NAME.log`). */
   name?: string;
   /** Node flags instead of the systemd unit's (the unit's environment stays). */
   nodeFlags?: readonly string[];
 }
 
-export interface RunningDaemon {
-  /** http://127.0.0.1:PORT */
-  url: string;
-  /** 127.0.0.1:PORT */
-  address: string;
-  pid: number;
-  process: ManagedProcess;
-  /** Milliseconds from spawn to the ready file (restart-to-serving). */
-  startMs: number;
-  stop(signal?: NodeJS.Signals): Promise<void>;
-}
+/** A daemon the bench started (the shared test launcher's). */
+export type RunningDaemon = DaemonProcess;
 
-interface ReadyFile {
-  address: string;
-  pid: number;
-  commitTs: string;
-}
-
-export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon> {
-  if (!existsSync(DAEMON_MAIN)) {
-    throw new Error(`${DAEMON_MAIN} is missing: build the daemon first (npx nx run daemon:build)`);
-  }
+/**
+ * Starts the daemon with the unit's Node flags and environment, log level warn (unless `env` says
+ * otherwise), its log in `workDir/NAME.log`; `startMs` is spawn to ready file to within 2 ms, and a
+ * graceful `stop()` gets 30 s before SIGKILL (large data sets flush on the way out).
+ */
+export function startDaemon(options: BenchDaemonOptions): Promise<RunningDaemon> {
   mkdirSync(options.dataDir, { recursive: true });
-  const name = options.name ?? "statehoused";
-  const readyFile = join(options.workDir, `${name}.ready.json`);
-  rmSync(readyFile, { force: true });
   const tuning = unitProcessTuning();
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env["PATH"] ?? "/usr/bin:/bin",
-    HOME: process.env["HOME"] ?? options.workDir,
-    STATEHOUSE_LISTEN_ADDR: "127.0.0.1:0",
-    STATEHOUSE_DATA_DIR: options.dataDir,
-    STATEHOUSE_READY_FILE: readyFile,
-    STATEHOUSE_LOG_LEVEL: "warn",
-    ...tuning.env,
-    ...options.env,
-  };
-  const child = new ManagedProcess({
-    command: projectNode(),
-    args: [...(options.nodeFlags ?? tuning.nodeFlags), DAEMON_MAIN],
-    env,
-    logFile: join(options.workDir, `${name}.log`),
+  return DaemonProcess.start({
+    dataDir: options.dataDir,
+    workDir: options.workDir,
+    logFile: `${options.name ?? "statehoused"}.log`,
+    logLevel: "warn",
+    nodeFlags: options.nodeFlags ?? tuning.nodeFlags,
+    env: { ...tuning.env, ...options.env },
+    readyTimeoutMs: 600_000,
+    readyPollMs: 2,
+    stopGraceMs: 30_000,
   });
-  const ready = await waitFor<ReadyFile>("statehoused", child, () => {
-    if (!existsSync(readyFile)) return undefined;
-    return JSON.parse(readFileSync(readyFile, "utf8")) as ReadyFile;
-  }, 600_000, 2);
-  const startMs = performance.now() - child.startedAt;
-  return {
-    url: `http://${ready.address}`,
-    address: ready.address,
-    pid: child.pid,
-    process: child,
-    startMs,
-    stop: (signal: NodeJS.Signals = "SIGTERM") => child.stop(signal, 30_000),
-  };
 }
 
 /** Peak and current resident set size (KiB) from /proc/PID/status. */

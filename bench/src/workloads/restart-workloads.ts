@@ -210,7 +210,7 @@ async function withIdleWatchers<T>(daemon: RunningDaemon, count: number, body: (
 
 /** The engine's own account of the last recovery, from the daemon's JSON log ("engine recovered"). */
 function recoveryOf(daemon: RunningDaemon): { recoveryMs?: number; eventsReplayed?: number } {
-  const lines = readFileSync(daemon.process.logFile, "utf8").split("\n").reverse();
+  const lines = daemon.current.lines.map((line) => line.raw).reverse();
   for (const line of lines) {
     if (!line.includes("engine recovered")) continue;
     try {

@@ -9,8 +9,9 @@ import { dirname } from "node:path";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bundleForBrowser } from "./test-support/bundle-for-browser.js";
-import { bundlePageScript, launchChromium, PAGE_SCRIPT, type Chromium } from "./test-support/chromium.js";
-import { DaemonProcess, uniqueAgent } from "./test-support/daemon.js";
+import { DaemonProcess, launchChromium, type Chromium } from "@statehouse/test-services";
+import { bundlePageScript, PAGE_SCRIPT } from "./test-support/chromium.js";
+import { uniqueAgent } from "./test-support/daemon.js";
 import { readmeExample } from "./test-support/readme-example.js";
 
 let bundle: string;

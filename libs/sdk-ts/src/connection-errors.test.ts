@@ -5,7 +5,8 @@
 // daemon process (it kills it), so STATEHOUSE_TEST_URL does not apply here.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConnectionError, StatehouseError, type StatehouseClient } from "./index.js";
-import { DaemonProcess, uniqueAgent } from "./test-support/daemon.js";
+import { DaemonProcess } from "@statehouse/test-services";
+import { uniqueAgent } from "./test-support/daemon.js";
 import { TRANSPORTS } from "./test-support/transports.js";
 
 describe.each(TRANSPORTS)("$name", (transport) => {

@@ -8,7 +8,8 @@ import { join } from "node:path";
 import { ensurePostgresInstalled, startPostgres, type PostgresServer } from "@statehouse/test-services";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Statehouse } from "./index.js";
-import { DaemonProcess, uniqueAgent } from "./test-support/daemon.js";
+import { DaemonProcess } from "@statehouse/test-services";
+import { uniqueAgent } from "./test-support/daemon.js";
 
 let postgres: PostgresServer | undefined;
 let workDir: string;

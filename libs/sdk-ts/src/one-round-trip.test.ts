@@ -3,7 +3,8 @@
 // withTransaction, beginTransaction/commit and transact, over every transport.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TransactionError, type StatehouseClient } from "./index.js";
-import { DaemonProcess, uniqueAgent } from "./test-support/daemon.js";
+import { DaemonProcess } from "@statehouse/test-services";
+import { uniqueAgent } from "./test-support/daemon.js";
 import { TRANSPORTS } from "./test-support/transports.js";
 
 let daemon: DaemonProcess;

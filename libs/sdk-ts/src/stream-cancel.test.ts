@@ -5,7 +5,8 @@
 // daemon has seen the first one cancelled.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { StatehouseError, type StatehouseClient } from "./index.js";
-import { DaemonProcess, uniqueAgent } from "./test-support/daemon.js";
+import { DaemonProcess } from "@statehouse/test-services";
+import { uniqueAgent } from "./test-support/daemon.js";
 import { TRANSPORTS } from "./test-support/transports.js";
 
 let daemon: DaemonProcess;

@@ -12,7 +12,8 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { GetStateRequestSchema, GetStateResponseSchema } from "@statehouse/api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Statehouse } from "../index.js";
-import { DaemonProcess, uniqueAgent } from "../test-support/daemon.js";
+import { DaemonProcess } from "@statehouse/test-services";
+import { uniqueAgent } from "../test-support/daemon.js";
 import { TestCa } from "../test-support/test-ca.js";
 import { SessionManager } from "./session-manager.js";
 

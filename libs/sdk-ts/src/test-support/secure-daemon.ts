@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { AuthService, Role } from "@statehouse/api";
-import { DaemonProcess } from "./daemon.js";
+import { DaemonProcess } from "@statehouse/test-services";
 import { TestCa } from "./test-ca.js";
 
 const ROLES = { read: Role.READ, write: Role.WRITE, admin: Role.ADMIN } as const;

@@ -6,7 +6,7 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll } from "vitest";
 import type { Page } from "playwright-core";
 import { bundleForBrowser } from "./bundle-for-browser.js";
-import { launchChromium, type Chromium } from "./chromium.js";
+import { launchChromium, type Chromium } from "@statehouse/test-services";
 
 /** Serves a page at `/` that loads `script` as an ES module, on 127.0.0.1 and a free port. */
 export async function servePage(script: string): Promise<{ origin: string; close(): Promise<void> }> {

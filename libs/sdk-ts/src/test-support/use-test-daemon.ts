@@ -3,7 +3,8 @@
 import { afterAll, beforeAll } from "vitest";
 import { Statehouse } from "../node/statehouse.js";
 import type { StatehouseOptions } from "../core/types.js";
-import { testDaemonUrl, type DaemonOptions } from "./daemon.js";
+import type { DaemonOptions } from "@statehouse/test-services";
+import { testDaemonUrl } from "./daemon.js";
 
 export interface TestDaemon {
   /** `http://127.0.0.1:PORT` (only inside tests and hooks). */
