@@ -3,8 +3,8 @@
 // `statehousectl backup --to DIR` writes it to files; `statehoused restore` loads them.
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type { BackupService } from "@statehouse/api";
-import type { Engine } from "@statehouse/engine";
 import type { DaemonMetrics } from "./daemon-metrics.js";
+import type { EngineCalls } from "./rpc-threads/engine-proxy.js";
 import type { Logger } from "./logger.js";
 import { abortReason, invalidRequest, toRpcError, type ErrorLogger } from "./rpc-errors.js";
 import type { StreamSlots } from "./stream-slots.js";
@@ -14,7 +14,7 @@ export const DEFAULT_BACKUP_CHUNK_BYTES = 1024 * 1024;
 export const MAX_BACKUP_CHUNK_BYTES = 3 * 1024 * 1024;
 
 export interface BackupServiceDeps {
-  engine: Engine;
+  engine: Pick<EngineCalls, "backup">;
   metrics: DaemonMetrics;
   /** Start and end of each backup (info). */
   log: Logger;

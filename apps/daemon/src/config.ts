@@ -2,6 +2,7 @@
 // variables, the command-line flags, the config file keys, --help and the
 // validation. Precedence: command line > environment > config file > default.
 import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import { parseFailpoint, type RetentionPolicy } from "@statehouse/engine";
 import { AUTH_MODES, type AuthMode } from "./auth/access-gate.js";
@@ -81,6 +82,8 @@ export interface DaemonConfig {
   shutdownGraceMs: number;
   /** Serve the hot unary RPCs over gRPC and Connect (binary, uncompressed, HTTP/2) without connect-node (src/fast-path). */
   fastPath: boolean;
+  /** Threads serving RPCs on the one port (1 = the engine's thread serves them itself; README, "RPC threads"). */
+  rpcThreads: number;
   /** off | optional | required (README, Securing statehoused). */
   authMode: AuthMode;
   /** Start although a non-loopback address is served without TLS and --auth required. */
@@ -297,6 +300,23 @@ export function parseListenAddr(raw: string): ListenAddress {
   return { hosts: host === "localhost" ? ["127.0.0.1", "::1"] : [host], port };
 }
 
+/** The most --rpc-threads allowed. */
+export const MAX_RPC_THREADS = 64;
+
+function rpcThreads(raw: string): number {
+  const text = raw.trim();
+  if (text === "auto" || text === "0") return 0;
+  const value = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(value) || value < 1 || value > MAX_RPC_THREADS) throw new Error(`expected auto or a number of threads between 1 and ${MAX_RPC_THREADS} (the most --rpc-threads allows)`);
+  return value;
+}
+
+/** --rpc-threads auto: the machine's cores - 1, at least 1; 1 when auth is on (worker threads serve only --auth off). */
+export function defaultRpcThreads(authMode: AuthMode, cores = availableParallelism()): number {
+  if (authMode !== "off") return 1;
+  return Math.max(1, Math.min(MAX_RPC_THREADS, cores - 1));
+}
+
 function setting<K extends keyof DaemonConfig>(s: Setting<K>): Setting {
   return s as unknown as Setting;
 }
@@ -355,6 +375,7 @@ export const SETTINGS: readonly Setting[] = [
   setting({ key: "allowedHosts", env: "STATEHOUSE_ALLOWED_HOSTS", flag: "--allowed-hosts", placeholder: "list", default: [], description: "Host header names served besides IP literals and localhost (defeats DNS rebinding): comma list of names, *.domain, or * for any", parse: hostNames }),
   setting({ key: "keyMaxOpenTransactions", env: "STATEHOUSE_KEY_MAX_OPEN_TRANSACTIONS", flag: "--key-max-open-transactions", placeholder: "n", default: 1000, description: "server-side transactions one API key may hold open (unless the key sets its own limit)", parse: integer(1, 10_000_000) }),
   setting({ key: "keyMaxOpenStreams", env: "STATEHOUSE_KEY_MAX_OPEN_STREAMS", flag: "--key-max-open-streams", placeholder: "n", default: 128, description: "Replay/Watch streams one API key may hold open (unless the key sets its own limit)", parse: integer(1, 1_000_000) }),
+  setting({ key: "rpcThreads", env: "STATEHOUSE_RPC_THREADS", flag: "--rpc-threads", placeholder: "n|auto", default: 0, description: `threads serving RPCs on the one port, 1 to ${MAX_RPC_THREADS}; auto (0) = the machine's cores - 1, at least 1 (1 with --auth optional/required); 1 = the engine's thread serves them, more = worker threads talking to the engine's thread`, parse: rpcThreads }),
   setting({ key: "fastPath", env: "STATEHOUSE_FAST_PATH", flag: "--fast-path", placeholder: "0|1", default: true, description: "1 = serve Transact, GetState, Health and the transaction RPCs over gRPC/Connect binary h2c without connect-node; 0 = connect-node for every call", parse: boolean }),
 ];
 
@@ -478,6 +499,14 @@ export function resolveConfig(sources: ConfigSources = {}): DaemonConfig {
   }
   if (result.storage !== null && result.useMemory) {
     throw new ConfigError("STATEHOUSE_STORAGE", "STATEHOUSE_STORAGE (a postgres:// URL) and STATEHOUSE_USE_MEMORY exclude each other: pick one storage");
+  }
+  if (result.rpcThreads === 0) {
+    result.rpcThreads = defaultRpcThreads(result.authMode);
+  } else if (result.rpcThreads > 1 && result.authMode !== "off") {
+    throw new ConfigError(
+      "STATEHOUSE_RPC_THREADS",
+      `invalid STATEHOUSE_RPC_THREADS ${result.rpcThreads}: more than 1 RPC thread needs --auth off (the per-key limits, transaction ownership and revocation are kept by one thread); use --rpc-threads 1 with --auth ${result.authMode}`,
+    );
   }
   if (result.txTimeoutMs > result.maxTxnTimeoutMs) {
     throw new ConfigError(

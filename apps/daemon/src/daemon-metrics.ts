@@ -31,9 +31,30 @@ export class DaemonMetrics {
   #retention: (() => RetentionInfo[]) | null = null;
   /** Counted as a plain number on the hot path; the counter reads it at scrape time. */
   #fastPathCalls = 0;
+  /** Requests (RPCs and plain HTTP) this thread received. */
+  #threadRequests = 0;
 
-  constructor() {
-    collectDefaultMetrics({ register: this.registry });
+  /**
+   * `thread`: the RPC thread this registry counts requests of ("0": the
+   * engine's own; null: it serves none). `processMetrics`: Node's process and
+   * event-loop metrics (false on worker threads: the process is counted once).
+   */
+  constructor(options: { thread?: string | null; processMetrics?: boolean } = {}) {
+    if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    const thread = options.thread === undefined ? "0" : options.thread;
+    if (thread !== null) {
+      const threadRequests = (): number => this.#threadRequests;
+      new Counter({
+        name: "statehouse_rpc_thread_requests_total",
+        help: 'Requests (RPCs, /metrics, /healthz, console) received by each RPC thread ("0" = the engine\'s thread, with --rpc-threads 1).',
+        labelNames: ["thread"],
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          this.inc({ thread }, threadRequests());
+        },
+      });
+    }
     this.#reads = new Counter({ name: "statehouse_reads_total", help: "Read RPCs served, by RPC.", labelNames: ["rpc"], registers: [this.registry] });
     const rpcRequests = this.#rpcRequests;
     new Counter({
@@ -186,6 +207,11 @@ export class DaemonMetrics {
   /** One statehouse.v1 call, by its procedure name ("Transact", "ReplayBatches", ...). */
   rpcRequest(rpc: string): void {
     this.#rpcRequests.set(rpc, (this.#rpcRequests.get(rpc) ?? 0) + 1);
+  }
+
+  /** A request reached this RPC thread. */
+  threadRequest(): void {
+    this.#threadRequests += 1;
   }
 
   fastPathCall(): void {

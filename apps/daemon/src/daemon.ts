@@ -5,35 +5,19 @@ import { readFileSync } from "node:fs";
 import { rename, rm, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
-import { AuthService, BackupService, GrpcHealth, RetentionService, StatehouseService } from "@statehouse/api";
+import { BackupService, GrpcHealth, StatehouseService } from "@statehouse/api";
 import { type Engine, type EngineObserver, type EngineOptions, isEngineError, openEngine, parseFailpoint } from "@statehouse/engine";
 import { openPostgresEngine } from "@statehouse/storage-postgres";
-import { AccessGate, type Principal } from "./auth/access-gate.js";
 import { ApiKeyStore } from "./auth/api-key-store.js";
-import { AuditLog } from "./auth/audit-log.js";
-import { authenticateCall, authInterceptor, callSourceValues, principalOf } from "./auth/auth-interceptor.js";
-import { createAuthService } from "./auth/auth-service.js";
 import { bootstrapAdminKey } from "./auth/bootstrap.js";
-import { createBackupService } from "./backup-service.js";
 import { exposureProblem, parseListenAddr, redactedStorageUrl, type DaemonConfig } from "./config.js";
-import { CorsPolicy } from "./cors-policy.js";
-import { HostPolicy } from "./host-policy.js";
-import { ConsoleAssets } from "./console-assets.js";
+import { SharedConnectionCounts } from "./connection-counts.js";
 import { DaemonMetrics } from "./daemon-metrics.js";
-import { FastPath } from "./fast-path/fast-path.js";
+import { buildFrontEnd } from "./front-end.js";
 import { OpsMetrics } from "./ops-metrics.js";
-import { createHealthService } from "./health-service.js";
 import type { Logger } from "./logger.js";
-import { formatAddress, peerIdentityOf, ProtocolServer, type HttpRequest, type HttpResponse, type TlsMaterial } from "./protocol-server.js";
-import { RateLimitedLog } from "./rate-limited-log.js";
-import { RequestValidator } from "./request-validator.js";
-import { createRetentionService } from "./retention-service.js";
-import { decorateProtocolError, unavailable } from "./rpc-errors.js";
-import { createStatehouseService } from "./statehouse-service.js";
-import { StreamSlots } from "./stream-slots.js";
-import { TxnOperationCounter } from "./txn-operation-counter.js";
+import { formatAddress, type BoundAddress, type TlsMaterial } from "./protocol-server.js";
+import { ListenError, RpcThreadPool } from "./rpc-threads/rpc-thread-pool.js";
 
 /** Startup failed for a reason the operator must fix (data dir locked, port in use, ...). */
 export class DaemonStartError extends Error {
@@ -51,7 +35,6 @@ export interface Daemon {
 }
 
 const PACKAGE_DIR = dirname(dirname(fileURLToPath(import.meta.url)));
-const ERROR_LOG_WINDOW_MS = 10_000;
 
 function versionInfo(): { version: string; gitSha: string } {
   const version = (JSON.parse(readFileSync(`${PACKAGE_DIR}/package.json`, "utf8")) as { version: string }).version;
@@ -72,17 +55,6 @@ async function writeReadyFile(path: string, content: object): Promise<void> {
   await rename(tmp, path);
 }
 
-/** Makes protocol-layer errors carry a StatehouseError detail and counts errors. */
-function onCallAbort(metrics: DaemonMetrics): (this: AbortSignal) => void {
-  return function onAbort(this: AbortSignal) {
-    const reason: unknown = this.reason;
-    if (reason instanceof ConnectError) {
-      decorateProtocolError(reason);
-      metrics.rpcError(Code[reason.code]);
-    }
-  };
-}
-
 function readTlsMaterial(config: DaemonConfig): TlsMaterial | null {
   if (config.tlsCert === null || config.tlsKey === null) return null;
   const read = (path: string, what: string): Buffer => {
@@ -93,15 +65,6 @@ function readTlsMaterial(config: DaemonConfig): TlsMaterial | null {
     }
   };
   return { cert: read(config.tlsCert, "certificate"), key: read(config.tlsKey, "key"), clientCa: config.tlsClientCa === null ? null : read(config.tlsClientCa, "client CA") };
-}
-
-/** Answers a plain-HTTP request the gate refused (401 / 403 / 429), in text. */
-function refuseHttp(res: HttpResponse, error: unknown): void {
-  const e = error instanceof ConnectError ? error : new ConnectError(String(error), Code.Internal);
-  res.statusCode = e.code === Code.Unauthenticated ? 401 : e.code === Code.PermissionDenied ? 403 : e.code === Code.ResourceExhausted ? 429 : 500;
-  if (e.code === Code.Unauthenticated) res.setHeader("www-authenticate", 'Bearer realm="statehoused"');
-  res.setHeader("content-type", "text/plain");
-  res.end(`${e.rawMessage}\n`);
 }
 
 async function openStorage(config: DaemonConfig, log: Logger, observer: EngineObserver): Promise<Engine> {
@@ -149,7 +112,8 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
   if (exposure !== null) throw new DaemonStartError(exposure);
   const tlsMaterial = readTlsMaterial(config);
   if (config.readyFile !== null) await rm(config.readyFile, { force: true });
-  const metrics = new DaemonMetrics();
+  // With RPC threads, each counts its own requests; this registry then holds the engine's and the process's metrics.
+  const metrics = new DaemonMetrics({ thread: config.rpcThreads > 1 ? null : "0" });
   const ops = new OpsMetrics({ registry: metrics.registry, dataDir: config.useMemory || config.storage !== null ? null : config.dataDir, services: [StatehouseService, BackupService, GrpcHealth] });
   log.info(
     config.storage !== null
@@ -174,223 +138,54 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
   );
   metrics.attachEngine(() => engine.stats());
   metrics.attachRetention(() => engine.listRetention());
-  const keys = ApiKeyStore.open(config.useMemory ? null : config.dataDir);
-  // First start with --auth required: the first admin key (shown once, never logged).
-  if (config.authMode === "required" && !keys.hasActiveAdmin()) bootstrapAdminKey(keys, log);
   await ops.attachEngine(() => engine.stats(), recovery);
-
-  const followController = new AbortController();
-  const shutdownController = new AbortController();
-  let shuttingDown = false;
-  const streams = new StreamSlots(config.maxStreamingCalls, (open) => metrics.setOpenStreams(open));
-  const validator = new RequestValidator(config);
-  const recursionLimit = 2 * config.maxJsonDepth + 16;
-  const abortListener = onCallAbort(metrics);
-
-  // Failed calls log through this: identical errors once per 10 s, with a count of the rest.
-  const limitedLog = new RateLimitedLog(log, { windowMs: ERROR_LOG_WINDOW_MS });
-  // One implementation for both paths: connect-node routes and the fast path call the same functions.
+  const startedAtMs = Date.now();
   const version = versionInfo();
-  const service = createStatehouseService({
-    engine,
-    validator,
-    metrics,
-    log: limitedLog,
-    streams,
-    txnOps: new TxnOperationCounter(config.txTimeoutMs),
-    maxOpenTransactions: config.maxOpenTransactions,
-    version,
-    startedAtMs: Date.now(),
-    // The gate is built below; this runs only for calls it let through.
-    readableNamespaces: (ctx, namespaces) => (gate.enforcing ? gate.readableNamespaces(principalOf(ctx), namespaces) : namespaces),
-    followSignal: followController.signal,
-  });
-  const routes = (router: ConnectRouter): void => {
-    router.service(StatehouseService, service);
-    // Batches are sent uncompressed whatever the client accepts: on the
-    // loopback and LAN links the daemon is meant for, gzip costs more CPU than
-    // it saves in transfer (issue 13: 141k events/s plain, 87k gzipped).
-    const uncompressed = { compressMinBytes: Number.MAX_SAFE_INTEGER };
-    router.rpc(StatehouseService.method.replayBatches, service.replayBatches, uncompressed);
-    router.rpc(StatehouseService.method.watchBatches, service.watchBatches, uncompressed);
-    router.service(RetentionService, createRetentionService({ engine, validator, metrics, log: limitedLog }));
-    router.service(BackupService, createBackupService({ engine, metrics, log, errorLog: limitedLog, streams, version: version.version }), uncompressed);
-    router.service(GrpcHealth, createHealthService({ log: limitedLog, streams, shutdownSignal: followController.signal }));
-    router.service(AuthService, authService);
-  };
-  const audit = new AuditLog(log.child({ component: "audit" }));
-  const gate = new AccessGate({
-    mode: config.authMode,
-    store: keys,
-    audit,
-    perKey: { maxOpenTransactions: config.keyMaxOpenTransactions, maxOpenStreams: config.keyMaxOpenStreams },
-    txTimeoutMs: config.txTimeoutMs,
-  });
-  const authService = createAuthService({
-    store: keys,
-    gate,
-    log: limitedLog,
-    maxNameBytes: config.maxNameBytes,
-    ceilings: { maxOpenTransactions: config.maxOpenTransactions, maxOpenStreams: config.maxStreamingCalls },
-  });
-  const cors = new CorsPolicy(config.corsOrigins);
-  const hosts = new HostPolicy(config.allowedHosts);
   const scheme = tlsMaterial === null ? "http" : "https";
-  /** Authenticates and authorizes a plain-HTTP endpoint ("GET /metrics"); false when it answered the refusal. */
-  const httpAllowed = (req: HttpRequest, res: HttpResponse, endpoint: string): boolean => {
-    try {
-      const principal: Principal = gate.authenticate(endpoint, { authorization: req.headers.authorization, peer: peerIdentityOf(req.socket), remote: req.socket.remoteAddress });
-      gate.authorize(endpoint, principal, undefined);
-      return true;
-    } catch (error) {
-      refuseHttp(res, error);
-      return false;
-    }
-  };
-  const consoleAssets = new ConsoleAssets(config.consoleDir, log);
-  const readMaxBytes = config.maxRequestBytes;
-  const writeMaxBytes = Math.max(config.maxRequestBytes, 64 * 1024 * 1024);
-  const binaryOptions = { recursionLimit };
-  const jsonOptions = { recursionLimit, ignoreUnknownFields: true };
-  const fastPath = config.fastPath
-    ? new FastPath({
-        service,
-        metrics,
-        readMaxBytes,
-        writeMaxBytes,
-        binaryOptions,
-        jsonOptions,
-        requestGate() {
-          if (shuttingDown) throw unavailable();
-        },
-        gate,
-        hostAllowed: (authority) => hosts.allows(authority),
-      })
-    : null;
-  const rpc = connectNodeAdapter({
-    routes,
-    readMaxBytes,
-    writeMaxBytes,
-    binaryOptions,
-    jsonOptions,
-    shutdownSignal: shutdownController.signal,
-    // Every route, also those added later: the access table denies what it does not list.
-    interceptors: [authInterceptor(gate)],
-    contextValues: (req) => callSourceValues(peerIdentityOf(req.socket), req.socket.remoteAddress),
-    requestGate(context) {
-      if (shuttingDown) throw unavailable();
-      context.signal.addEventListener("abort", abortListener, { once: true });
-      authenticateCall(gate, context);
-    },
-    fallback(req: HttpRequest, res: HttpResponse) {
-      const path = req.url?.split("?", 1)[0];
-      if (req.method === "GET" && path === "/metrics") {
-        if (!httpAllowed(req, res, "GET /metrics")) return;
-        metrics.registry.metrics().then(
-          (text) => {
-            res.setHeader("content-type", metrics.registry.contentType);
-            res.end(text);
-          },
-          (error: unknown) => {
-            log.error({ err: error }, "metrics collection failed");
-            res.statusCode = 500;
-            res.end();
-          },
-        );
-        return;
-      }
-      if (consoleAssets.handle(req, res)) return;
-      if (req.method === "GET" && path === "/healthz") {
-        res.statusCode = shuttingDown ? 503 : 200;
-        res.end(shuttingDown ? "shutting down\n" : "ok\n");
-        return;
-      }
-      res.statusCode = 404;
-      res.end();
-    },
-  });
-
-  const server = new ProtocolServer({
-    handler: (req, res) => {
-      const done = ops.startCall(req.url, req.headers["content-type"]);
-      if (done !== null) res.once("close", done);
-      // Every request on the port (RPCs, /metrics, /healthz, pages): DNS rebinding, then CORS.
-      const authority = req.headers.host ?? (req.headers[":authority"] as string | undefined);
-      if (!hosts.allows(authority)) {
-        res.statusCode = 421;
-        res.setHeader("content-type", "text/plain");
-        res.end(`host ${JSON.stringify(authority)} is not served here (STATEHOUSE_ALLOWED_HOSTS)\n`);
-        return;
-      }
-      if (cors.handle(req, res, authority === undefined ? null : `${scheme}://${authority}`)) return;
-      rpc(req, res);
-    },
-    log: { info: (obj, msg) => log.info(obj, msg), debug: (obj, msg) => log.debug(obj, msg), warn: (obj, msg) => limitedLog.warn(obj, msg) },
-    maxConcurrentStreams: config.maxConcurrentStreams,
-    maxConnections: config.maxConnections,
-    maxConnectionsPerAddress: config.maxConnectionsPerAddress,
-    idleTimeoutMs: config.idleTimeoutMs,
-    headerTimeoutMs: config.headerTimeoutMs,
-    requestTimeoutMs: config.requestTimeoutMs,
-    onConnections: (open) => metrics.setOpenConnections(open),
-    ...(fastPath === null
-      ? {}
-      : {
-          streamHandler: (stream, headers) => {
-            const done = ops.startCall(headers[":path"], headers["content-type"]);
-            if (!fastPath.handle(stream, headers)) return false;
-            if (done !== null) stream.once("close", done);
-            return true;
-          },
-        }),
-    ...(tlsMaterial === null ? {} : { tls: tlsMaterial }),
-  });
+  let serving: Serving;
+  try {
+    serving = config.rpcThreads > 1 ? await threadedServing(config, log, engine, metrics, tlsMaterial, version, startedAtMs) : inProcessServing(config, log, engine, metrics, ops, tlsMaterial, version, startedAtMs);
+  } catch (error) {
+    await engine.close();
+    throw error;
+  }
 
   let bound;
   try {
-    bound = await server.listen(listen.hosts, listen.port);
+    bound = await serving.listen(listen.hosts, listen.port);
   } catch (error) {
+    await serving.close();
     await engine.close();
     const code = (error as NodeJS.ErrnoException).code;
     throw new DaemonStartError(`cannot listen on ${config.listenAddr}: ${code ?? (error as Error).message}`, { cause: error });
   }
   const addresses = bound.map(formatAddress);
   const address = addresses[0] ?? config.listenAddr;
-  log.info({ address, addresses, url: `${scheme}://${address}`, auth: config.authMode, tls: tlsMaterial !== null, mtls: tlsMaterial?.clientCa != null, fastPath: fastPath === null ? "off" : fastPath.paths }, "listening");
+  log.info(
+    { address, addresses, url: `${scheme}://${address}`, auth: config.authMode, tls: tlsMaterial !== null, mtls: tlsMaterial?.clientCa != null, fastPath: serving.fastPath, rpcThreads: config.rpcThreads },
+    "listening",
+  );
   if (config.insecureAllowExposed && exposureProblem({ ...config, insecureAllowExposed: false }) !== null) {
     log.warn({ address, auth: config.authMode, tls: tlsMaterial !== null }, "INSECURE: serving a non-loopback address without TLS and --auth required (--insecure-allow-exposed)");
   }
-  // A key bootstrapped by `statehoused auth bootstrap` (or revoked by hand) while running is seen within a second.
-  const keyRefresh = setInterval(() => {
-    try {
-      keys.refresh();
-    } catch (error) {
-      limitedLog.error({ err: error }, "cannot re-read the API key file; keeping the keys read before");
-    }
-  }, 1000);
-  keyRefresh.unref();
   if (config.readyFile !== null) {
     await writeReadyFile(config.readyFile, { address, pid: process.pid, commitTs: engine.commitTs().toString() });
   }
 
   let closing: Promise<void> | null = null;
   const close = async (): Promise<void> => {
-    shuttingDown = true;
-    log.info({ inFlight: server.inFlight, graceMs: config.shutdownGraceMs }, "shutting down: no new calls, draining in-flight calls");
-    // Followers (Watch, health Watch) never finish on their own: end them now.
-    followController.abort(unavailable());
-    server.beginShutdown();
-    if (!(await server.drained(config.shutdownGraceMs))) {
-      log.warn({ inFlight: server.inFlight }, "grace period over: ending the remaining calls with UNAVAILABLE");
-      shutdownController.abort(unavailable());
-      await server.drained(1000);
+    log.info({ inFlight: serving.inFlight(), graceMs: config.shutdownGraceMs }, "shutting down: no new calls, draining in-flight calls");
+    serving.beginShutdown();
+    const drained = await serving.drained(config.shutdownGraceMs);
+    if (!drained.ok) {
+      log.warn({ inFlight: drained.inFlight }, "grace period over: ending the remaining calls with UNAVAILABLE");
+      serving.abortCalls();
+      await serving.drained(1000);
     }
-    await server.close();
-    clearInterval(keyRefresh);
-    audit.close();
+    await serving.close();
     const commitTs = engine.commitTs();
     await engine.close();
-    limitedLog.flush();
+    serving.flushLogs();
     if (config.readyFile !== null) await rm(config.readyFile, { force: true });
     log.info({ commitTs: commitTs.toString() }, "stopped");
   };
@@ -404,13 +199,124 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     },
     reload() {
       try {
-        keys.refresh();
         const material = readTlsMaterial(config);
-        if (material !== null) server.setSecureContext(material);
-        log.info({ tls: material !== null }, "reloaded: TLS certificate and API keys");
+        serving.reload(material).then(
+          () => log.info({ tls: material !== null }, "reloaded: TLS certificate and API keys"),
+          (error: unknown) => log.error({ err: error }, "reload failed; serving with the certificate and keys loaded before"),
+        );
       } catch (error) {
         log.error({ err: error }, "reload failed; serving with the certificate and keys loaded before");
       }
     },
+  };
+}
+
+/** What serves the port: the engine's thread itself, or a pool of RPC threads. */
+interface Serving {
+  listen(hosts: readonly string[], port: number): Promise<BoundAddress[]>;
+  /** The fast path's paths, or "off" (for the log). */
+  readonly fastPath: readonly string[] | "off";
+  /** Calls in flight (null: in other threads, not known at once). */
+  inFlight(): number | null;
+  beginShutdown(): void;
+  drained(timeoutMs: number): Promise<{ ok: boolean; inFlight: number }>;
+  abortCalls(): void;
+  /** Stops listening, closes connections, stops the key refresh; the engine is still open. */
+  close(): Promise<void>;
+  /** SIGHUP: API keys and TLS material (null: no TLS). */
+  reload(material: TlsMaterial | null): Promise<void>;
+  flushLogs(): void;
+}
+
+/** --rpc-threads 1: the protocol server on the engine's thread, calling the engine directly. */
+function inProcessServing(
+  config: DaemonConfig,
+  log: Logger,
+  engine: Engine,
+  metrics: DaemonMetrics,
+  ops: OpsMetrics,
+  tlsMaterial: TlsMaterial | null,
+  version: { version: string; gitSha: string },
+  startedAtMs: number,
+): Serving {
+  const keys = ApiKeyStore.open(config.useMemory ? null : config.dataDir);
+  // First start with --auth required: the first admin key (shown once, never logged).
+  if (config.authMode === "required" && !keys.hasActiveAdmin()) bootstrapAdminKey(keys, log);
+  const frontEnd = buildFrontEnd({ config, log, engine, metrics, ops, keys, tlsMaterial, version, startedAtMs, metricsText: () => metrics.registry.metrics(), reusePort: false });
+  const { server, audit, limitedLog } = frontEnd;
+  // A key bootstrapped by `statehoused auth bootstrap` (or revoked by hand) while running is seen within a second.
+  const keyRefresh = setInterval(() => {
+    try {
+      keys.refresh();
+    } catch (error) {
+      limitedLog.error({ err: error }, "cannot re-read the API key file; keeping the keys read before");
+    }
+  }, 1000);
+  keyRefresh.unref();
+  return {
+    listen: (hosts, port) => server.listen(hosts, port),
+    fastPath: frontEnd.fastPath === null ? "off" : frontEnd.fastPath.paths,
+    inFlight: () => server.inFlight,
+    beginShutdown: () => frontEnd.beginShutdown(),
+    drained: async (timeoutMs) => ({ ok: await server.drained(timeoutMs), inFlight: server.inFlight }),
+    abortCalls: () => frontEnd.abortCalls(),
+    async close() {
+      await server.close();
+      clearInterval(keyRefresh);
+      audit.close();
+    },
+    async reload(material) {
+      keys.refresh();
+      if (material !== null) server.setSecureContext(material);
+    },
+    flushLogs: () => limitedLog.flush(),
+  };
+}
+
+/** --rpc-threads N > 1: N worker threads serve the port (SO_REUSEPORT), the engine stays here. */
+async function threadedServing(
+  config: DaemonConfig,
+  log: Logger,
+  engine: Engine,
+  metrics: DaemonMetrics,
+  tlsMaterial: TlsMaterial | null,
+  version: { version: string; gitSha: string },
+  startedAtMs: number,
+): Promise<Serving> {
+  const streams = new Int32Array(new SharedArrayBuffer(4));
+  const pool = await RpcThreadPool.start(config.rpcThreads, {
+    config,
+    log,
+    engine,
+    registry: metrics.registry,
+    streams,
+    connections: new SharedConnectionCounts().buffer,
+    tls: tlsMaterial,
+    version,
+    startedAtMs,
+    onThreadDied(thread, error) {
+      // A thread that died leaves its connections unserved: like an uncaught exception, the daemon exits.
+      log.fatal({ err: error, thread }, `RPC thread ${thread} died; exiting`);
+      process.exit(1);
+    },
+  });
+  return {
+    async listen(hosts, port) {
+      try {
+        return await pool.listen(hosts, port);
+      } catch (error) {
+        throw error instanceof ListenError ? Object.assign(new Error(error.message), { code: error.code ?? undefined }) : error;
+      }
+    },
+    get fastPath() {
+      return pool.fastPath;
+    },
+    inFlight: () => null,
+    beginShutdown: () => pool.beginShutdown(),
+    drained: (timeoutMs) => pool.drained(timeoutMs),
+    abortCalls: () => pool.abortCalls(),
+    close: () => pool.close(),
+    reload: (material) => pool.reload(material),
+    flushLogs: () => undefined,
   };
 }

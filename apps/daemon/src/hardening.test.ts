@@ -162,6 +162,10 @@ describe("HTTP/2", () => {
     const [host, port] = own.address.split(":");
     const received = await untilClosed(net.connect({ host: host ?? "", port: Number(port) }));
     expect(received.length).toBe(0);
+    // Refused by the cap (also with RPC threads, whose connections it counts together), not closed by a timeout.
+    const refused = (): boolean => own.logs().some((l) => String(l["msg"]).startsWith("connection refused: too many connections from this address"));
+    for (let i = 0; i < 100 && !refused(); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(refused()).toBe(true);
     sessions.pop()?.close();
     // The freed slot is taken again (the server may see the close a moment later).
     let status: string | undefined;

@@ -15,6 +15,7 @@ import net from "node:net";
 import tls from "node:tls";
 import type { PeerIdentity } from "./auth/access-gate.js";
 import { isKeyId } from "./auth/api-key-token.js";
+import { LocalConnectionCounts, type ConnectionCounts } from "./connection-counts.js";
 
 import type { connectNodeAdapter } from "@connectrpc/connect-node";
 
@@ -51,6 +52,10 @@ export interface ProtocolServerOptions {
   streamHandler?: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => boolean;
   /** Serve TLS only: certificate, key and (mTLS) the client CA. */
   tls?: TlsMaterial;
+  /** Listen with SO_REUSEPORT: several RPC threads serve one port, the kernel spreads the connections. */
+  reusePort?: boolean;
+  /** Where connections are counted for the caps (RPC threads share one; default: this server's own). */
+  connectionCounts?: ConnectionCounts;
 }
 
 export interface TlsMaterial {
@@ -106,8 +111,8 @@ export class ProtocolServer {
   /** Connections whose protocol is not known yet. */
   readonly #sniffing = new Set<net.Socket>();
   readonly #sessions = new Set<http2.ServerHttp2Session>();
-  /** Open connections per remote address. */
-  readonly #perAddress = new Map<string, number>();
+  /** Open connections in all and per remote address (the caps). */
+  readonly #counts: ConnectionCounts;
   /** HTTP/2 streams whose request has not fully arrived yet, with their deadline. */
   readonly #receiving = new Map<http2.ServerHttp2Stream, number>();
   readonly #sweeper: NodeJS.Timeout;
@@ -117,6 +122,7 @@ export class ProtocolServer {
 
   constructor(options: ProtocolServerOptions) {
     this.#options = options;
+    this.#counts = options.connectionCounts ?? new LocalConnectionCounts();
     const handler = this.#wrap(options.handler);
     const h2Options: http2.ServerOptions = { settings: { maxConcurrentStreams: options.maxConcurrentStreams } };
     const h2Handler = handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void;
@@ -250,7 +256,7 @@ export class ProtocolServer {
       const server = net.createServer((socket) => this.#onConnection(socket));
       server.maxConnections = this.#options.maxConnections;
       server.once("error", reject);
-      server.listen({ host, port, ipv6Only: host.includes(":") }, () => {
+      server.listen({ host, port, ipv6Only: host.includes(":"), ...(this.#options.reusePort === true ? { reusePort: true } : {}) }, () => {
         server.off("error", reject);
         server.on("error", (error) => this.#options.log.warn({ err: error }, "listener error"));
         this.#listeners.push(server);
@@ -261,20 +267,23 @@ export class ProtocolServer {
 
   #onConnection(socket: net.Socket): void {
     const remote = socket.remoteAddress ?? "";
-    const fromRemote = (this.#perAddress.get(remote) ?? 0) + 1;
-    this.#perAddress.set(remote, fromRemote);
+    const { total, fromRemote } = this.#counts.opened(remote);
     this.#sockets.add(socket);
     this.#options.onConnections?.(this.#sockets.size);
     socket.on("error", (error) => this.#options.log.debug({ err: error }, "socket error"));
     socket.once("close", () => {
-      const left = (this.#perAddress.get(remote) ?? 1) - 1;
-      if (left === 0) this.#perAddress.delete(remote);
-      else this.#perAddress.set(remote, left);
+      this.#counts.closed(remote);
       this.#sockets.delete(socket);
       this.#options.onConnections?.(this.#sockets.size);
       this.#checkDrained();
     });
     if (this.#draining) {
+      socket.destroy();
+      return;
+    }
+    // One thread's listener refuses beyond max_connections itself; RPC threads check the shared total here.
+    if (total > this.#options.maxConnections) {
+      this.#options.log.warn({ open: total - 1, limit: this.#options.maxConnections }, "connection refused: max_connections reached (STATEHOUSE_MAX_CONNECTIONS)");
       socket.destroy();
       return;
     }

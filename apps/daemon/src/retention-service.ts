@@ -2,13 +2,14 @@
 // thin over the engine (validation here, every error through rpc-errors).
 import { Code, type ServiceImpl } from "@connectrpc/connect";
 import { ErrorCode, RetentionKind, type RetentionPolicy as WirePolicy, type RetentionService } from "@statehouse/api";
-import type { Engine, RetentionInfo, RetentionPolicy } from "@statehouse/engine";
+import type { RetentionInfo, RetentionPolicy } from "@statehouse/engine";
 import type { DaemonMetrics } from "./daemon-metrics.js";
+import type { EngineCalls } from "./rpc-threads/engine-proxy.js";
 import type { RequestValidator } from "./request-validator.js";
 import { invalidRequest, rpcError, toRpcError, type ErrorLogger } from "./rpc-errors.js";
 
 export interface RetentionServiceDeps {
-  engine: Engine;
+  engine: EngineCalls;
   validator: RequestValidator;
   metrics: DaemonMetrics;
   log: ErrorLogger;
@@ -69,21 +70,22 @@ export function createRetentionService(deps: RetentionServiceDeps): ServiceImpl<
   }
 
   return {
-    getRetentionPolicy: unary("GetRetentionPolicy", (req) => {
+    getRetentionPolicy: unary("GetRetentionPolicy", async (req) => {
       const namespace = optionalNamespace(req.namespace);
-      const info = namespace === null ? engine.listRetention().find((r) => r.namespace === null) : engine.retention(namespace);
+      const info = namespace === null ? (await engine.listRetention()).find((r) => r.namespace === null) : await engine.retention(namespace);
       if (info === undefined) throw rpcError(Code.Internal, ErrorCode.INTERNAL_ERROR, "no default retention policy");
       return { retention: infoToWire(info) };
     }),
-    listRetentionPolicies: unary("ListRetentionPolicies", () => ({ retention: engine.listRetention().map(infoToWire) })),
+    listRetentionPolicies: unary("ListRetentionPolicies", async () => ({ retention: (await engine.listRetention()).map(infoToWire) })),
     setRetentionPolicy: unary("SetRetentionPolicy", async (req) => {
       const namespace = optionalNamespace(req.namespace);
       const info = await engine.setRetentionPolicy(namespace, policyFromWire(req.policy));
       return { retention: infoToWire(info) };
     }),
-    getHorizon: unary("GetHorizon", (req) => {
+    getHorizon: unary("GetHorizon", async (req) => {
       const namespace = validator.namespace(req.namespace);
-      return { namespace, horizonCommitTs: engine.retention(namespace).horizonCommitTs, commitTs: engine.commitTs() };
+      const [info, commitTs] = await Promise.all([engine.retention(namespace), engine.commitTs()]);
+      return { namespace, horizonCommitTs: info.horizonCommitTs, commitTs };
     }),
     compactHistory: unary("CompactHistory", async () => ({ eventsCompacted: BigInt(await engine.compactHistory()) })),
     purge: unary("Purge", async (req) => {

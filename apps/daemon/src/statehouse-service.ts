@@ -3,10 +3,11 @@
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type { ListNamespacesRequest, ReplayEvent, ReplayRequest, StatehouseService, TransactRequest, WatchRequest } from "@statehouse/api";
-import type { AgentEvent, AgentInfo, CommitOptions, Engine, OperationInput, Precondition, StateEntry, StateRecord } from "@statehouse/engine";
+import type { AgentEvent, AgentInfo, CommitOptions, OperationInput, Precondition, StateEntry, StateRecord } from "@statehouse/engine";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { GenMessage } from "@bufbuild/protobuf/codegenv2";
 import type { DaemonMetrics } from "./daemon-metrics.js";
+import type { EngineCalls } from "./rpc-threads/engine-proxy.js";
 import { Paging } from "./paging.js";
 import type { RequestValidator } from "./request-validator.js";
 import { abortReason, invalidRequest, limitExceeded, toRpcError, unavailable, type ErrorLogger } from "./rpc-errors.js";
@@ -14,7 +15,7 @@ import type { StreamSlots } from "./stream-slots.js";
 import type { TxnOperationCounter } from "./txn-operation-counter.js";
 
 export interface StatehouseServiceDeps {
-  engine: Engine;
+  engine: EngineCalls;
   validator: RequestValidator;
   metrics: DaemonMetrics;
   log: ErrorLogger;
@@ -243,35 +244,35 @@ export function createStatehouseService(deps: StatehouseServiceDeps) {
 
     version: unary("Version", () => ({ version: deps.version.version, gitSha: deps.version.gitSha })),
 
-    beginTransaction: unary("BeginTransaction", (req) => {
+    beginTransaction: unary("BeginTransaction", async (req) => {
       const timeoutMs = validator.timeoutMs(req.timeoutMs);
-      const open = engine.stats().openTransactions;
+      const open = (await engine.stats()).openTransactions;
       if (open >= deps.maxOpenTransactions) {
         throw limitExceeded(
           "max_open_transactions",
           `${open} transactions are open: the max_open_transactions limit is ${deps.maxOpenTransactions} (STATEHOUSE_MAX_OPEN_TRANSACTIONS)`,
         );
       }
-      const txnId = engine.begin(timeoutMs === undefined ? {} : { timeoutMs });
+      const txnId = await engine.begin(timeoutMs === undefined ? {} : { timeoutMs });
       txnOps.begun(txnId, timeoutMs);
       return { txnId };
     }),
 
-    write: unary("Write", (req) => {
+    write: unary("Write", async (req) => {
       const txnId = validator.txnId(req.txnId);
       const ref = validator.ref(req);
       const value = validator.value(req.value);
       validator.operationCount(txnOps.peek(txnId) + 1);
-      engine.stageWrite(txnId, ref, value);
+      await engine.stageWrite(txnId, ref, value);
       txnOps.add(txnId);
       return {};
     }),
 
-    delete: unary("Delete", (req) => {
+    delete: unary("Delete", async (req) => {
       const txnId = validator.txnId(req.txnId);
       const ref = validator.ref(req);
       validator.operationCount(txnOps.peek(txnId) + 1);
-      engine.stageDelete(txnId, ref);
+      await engine.stageDelete(txnId, ref);
       txnOps.add(txnId);
       return {};
     }),
@@ -283,9 +284,9 @@ export function createStatehouseService(deps: StatehouseServiceDeps) {
       return { commitTs: result.commitTs };
     }),
 
-    abort: unary("Abort", (req) => {
+    abort: unary("Abort", async (req) => {
       const txnId = validator.txnId(req.txnId);
-      engine.abort(txnId);
+      await engine.abort(txnId);
       txnOps.finished(txnId);
       return {};
     }),
@@ -367,8 +368,8 @@ export function createStatehouseService(deps: StatehouseServiceDeps) {
       return { agents: page.items.map(agentMessage), nextPageToken: plan.finish(page) };
     }),
 
-    getDaemonStatus: unary("GetDaemonStatus", () => {
-      const stats = engine.stats();
+    getDaemonStatus: unary("GetDaemonStatus", async () => {
+      const stats = await engine.stats();
       const recovery = engine.recovery;
       return {
         version: deps.version.version,

@@ -13,6 +13,17 @@ import { logTail, parseLogLine, recoveryFromLogs, type LogLine, type RecoveryFac
 import { cleanEnv, daemonMain, keepTempDirs, nodeBin } from "./paths.js";
 import { trackChild } from "./child-registry.js";
 
+/**
+ * STATEHOUSE_RPC_THREADS of the test run reaches every daemon (the e2e target runs the crash suites
+ * once more with RPC threads on), except one started with auth on: more than one RPC thread needs
+ * --auth off.
+ */
+function inheritedRpcThreads(env: Record<string, string>): Record<string, string> {
+  const threads = process.env["STATEHOUSE_RPC_THREADS"];
+  const auth = env["STATEHOUSE_AUTH"];
+  return threads === undefined || (auth !== undefined && auth !== "off") ? {} : { STATEHOUSE_RPC_THREADS: threads };
+}
+
 /** What the daemon writes to STATEHOUSE_READY_FILE once it serves. */
 export interface ReadyInfo {
   address: string;
@@ -206,6 +217,7 @@ export class DaemonHarness {
       STATEHOUSE_READY_FILE: this.readyFile(generation),
       STATEHOUSE_FSYNC_ON_COMMIT: "1",
       STATEHOUSE_LOG_LEVEL: "info",
+      ...inheritedRpcThreads({ ...this.options.env, ...options.env }),
       ...this.options.env,
       ...options.env,
       ...(options.failpoint === undefined ? {} : { STATEHOUSE_FAILPOINT: options.failpoint }),

@@ -7,21 +7,21 @@ import { once } from "node:events";
 import { MessageChannel, Worker } from "node:worker_threads";
 import { EngineError, openEngine, type AgentEvent, type Engine } from "@statehouse/engine";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { engineProxy, serveEngine, type EngineCalls } from "./engine-proxy.js";
+import { engineProxy, serveEngine, type EngineProxy } from "./engine-proxy.js";
 import { errorFromWire, errorToWire, type ChannelServer } from "./port-channel.js";
 
 const ref = (key: string) => ({ namespace: "ns", agentId: "a1", key });
 
 let engine: Engine;
 let server: ChannelServer;
-let proxy: EngineCalls & { channel: { sent: number; pending: number } };
+let proxy: EngineProxy;
 let channel: MessageChannel;
 
 async function openPair(window?: number): Promise<void> {
   engine = await openEngine({ inMemory: true });
   channel = new MessageChannel();
   server = serveEngine(engine, channel.port1);
-  proxy = engineProxy(channel.port2, window === undefined ? {} : { window });
+  proxy = engineProxy(channel.port2, engine.recovery, window === undefined ? {} : { window });
 }
 
 beforeEach(async () => {

@@ -109,18 +109,26 @@ export class DaemonProcess {
 }
 
 /**
- * STATEHOUSE_FAST_PATH of the test run reaches every daemon a test starts (unless the test sets it):
- * the daemon's test target runs the whole suite once with the fast path on and once with it off.
+ * STATEHOUSE_FAST_PATH and STATEHOUSE_RPC_THREADS of the test run reach every daemon a test starts
+ * (unless the test sets them): the daemon's test target runs the whole suite with the fast path on,
+ * with it off, and with RPC threads. More than one RPC thread needs --auth off, so a daemon the
+ * test starts with --auth optional/required keeps one.
  */
-function inheritedEnv(): Record<string, string> {
+function inheritedEnv(env: Record<string, string>, args: readonly string[]): Record<string, string> {
+  const inherited: Record<string, string> = {};
   const fastPath = process.env["STATEHOUSE_FAST_PATH"];
-  return fastPath === undefined ? {} : { STATEHOUSE_FAST_PATH: fastPath };
+  if (fastPath !== undefined) inherited["STATEHOUSE_FAST_PATH"] = fastPath;
+  const threads = process.env["STATEHOUSE_RPC_THREADS"];
+  const authFlag = args.indexOf("--auth");
+  const auth = env["STATEHOUSE_AUTH"] ?? (authFlag === -1 ? undefined : args[authFlag + 1]);
+  if (threads !== undefined && (auth === undefined || auth === "off")) inherited["STATEHOUSE_RPC_THREADS"] = threads;
+  return inherited;
 }
 
 /** Spawns statehoused without waiting for readiness (startup-failure tests). */
 export function spawnDaemon(env: Record<string, string>, args: string[] = []): { child: ChildProcess; exited: Promise<DaemonExit>; output: string[] } {
   const child = spawn(NODE_BIN, [DAEMON_MAIN, ...args], {
-    env: { PATH: process.env["PATH"] ?? "", HOME: process.env["HOME"] ?? "", ...inheritedEnv(), ...env },
+    env: { PATH: process.env["PATH"] ?? "", HOME: process.env["HOME"] ?? "", ...inheritedEnv(env, args), ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const output: string[] = [];
