@@ -1,4 +1,5 @@
 // How long and how much: one plan per mode (full, --quick, --smoke, --scale).
+import { availableParallelism } from "node:os";
 import { DEFAULT_FIGURES, type Figure } from "./measure.js";
 
 export interface BenchPlan {
@@ -23,6 +24,26 @@ export interface BenchPlan {
   profile: boolean;
   /** The `flags` figure's daemons: Node flags separated by spaces, "shipped" = the systemd unit's. */
   nodeFlagVariants: readonly string[];
+  /** The `threads` figure's daemons: one per --rpc-threads value, the first the base. */
+  rpcThreads: readonly number[];
+}
+
+/** Without `--rpc-threads`: 1, 2, 4, … up to the cores present (the cores themselves included). */
+export function defaultRpcThreadCounts(cores = availableParallelism()): number[] {
+  const counts: number[] = [];
+  for (let n = 1; n < cores; n *= 2) counts.push(n);
+  counts.push(cores);
+  return counts;
+}
+
+/** `--rpc-threads`' value: a comma list of thread counts (1 to 64, the daemon's limit). */
+export function parseRpcThreadCounts(value: string): number[] {
+  const counts = value.split(",").map((t) => t.trim());
+  return counts.map((t) => {
+    const n = /^\d+$/.test(t) ? Number(t) : Number.NaN;
+    if (!Number.isSafeInteger(n) || n < 1 || n > 64) throw new Error(`--rpc-threads: expected a comma list of thread counts between 1 and 64, got ${JSON.stringify(value)}`);
+    return n;
+  });
 }
 
 /** Without `--node-flags`: as shipped, none, and a young generation 16× the unit's. */
@@ -42,6 +63,8 @@ export interface PlanOptions {
   profile?: boolean;
   /** The `flags` figure's variants (DEFAULT_NODE_FLAG_VARIANTS). */
   nodeFlagVariants?: readonly string[];
+  /** The `threads` figure's thread counts (defaultRpcThreadCounts()). */
+  rpcThreads?: readonly number[];
 }
 
 export function makePlan(options: PlanOptions): BenchPlan {
@@ -61,6 +84,7 @@ export function makePlan(options: PlanOptions): BenchPlan {
       peers: false,
       profile: options.profile ?? false,
       nodeFlagVariants: options.nodeFlagVariants ?? DEFAULT_NODE_FLAG_VARIANTS,
+      rpcThreads: options.rpcThreads ?? defaultRpcThreadCounts(),
     };
   }
   const full: BenchPlan = {
@@ -77,6 +101,7 @@ export function makePlan(options: PlanOptions): BenchPlan {
     peers: true,
     profile: options.profile ?? true,
     nodeFlagVariants: options.nodeFlagVariants ?? DEFAULT_NODE_FLAG_VARIANTS,
+    rpcThreads: options.rpcThreads ?? defaultRpcThreadCounts(),
   };
   if (options.scale === true) {
     // One table: P1 (64 clients), restart and peak RSS at each size; the data sets dominate the time.

@@ -437,6 +437,7 @@ const FIGURE_TITLES: Record<Figure, string> = {
   protocols: "Protocols — Transact and BeginTransaction/Write/Commit per protocol and client (÷ no-op: the same protocol's Health)",
   fastpath: "Fast path — daemon CPU per call with the fast path on and off (raw node:http2 client, pre-encoded requests; ÷ base: ÷ connect-node)",
   flags: "Node flags — the daemon under each set of Node flags (raw node:http2 client; ÷ base: ÷ the first variant)",
+  threads: "RPC threads — throughput and daemon CPU per call against --rpc-threads (raw node:http2 client over 16 connections; ÷ base: ÷ the first thread count)",
   engine: "Engine — commits and replay in-process, no RPC (÷ base: ÷ the binding's raw synced-batch rate)",
 };
 

@@ -1,8 +1,9 @@
 // `npm run bench [-- --quick] [-- --only P1,P3] [-- --huge] [-- --smoke] [-- --scale] [-- --security]`
-// (`--only protocols|fastpath|flags|engine`: the daemon's and the engine's own figures)
+// (`--only protocols|fastpath|flags|threads|engine`: the daemon's and the engine's own figures;
+// `--only threads --rpc-threads 1,2`: one daemon per --rpc-threads value)
 import { Command, Option } from "commander";
 import { join } from "node:path";
-import { DEFAULT_NODE_FLAG_VARIANTS, parseCounts } from "./bench-plan.js";
+import { DEFAULT_NODE_FLAG_VARIANTS, parseCounts, parseRpcThreadCounts } from "./bench-plan.js";
 import { DEFAULT_FIGURES, FIGURES, type Figure } from "./measure.js";
 import { REPO_ROOT } from "./peers/statehouse-daemon.js";
 import { runRetentionBench } from "./retention-bench.js";
@@ -34,6 +35,7 @@ const program = new Command()
   .addOption(
     new Option("--node-flags <variants>", `the flags figure's daemons: Node flags per variant, "|" between variants, "shipped" = the systemd unit's (default "${DEFAULT_NODE_FLAG_VARIANTS.join("|")}")`).argParser(parseNodeFlagVariants),
   )
+  .addOption(new Option("--rpc-threads <counts>", "the threads figure's daemons: --rpc-threads values, comma-separated, the first the base (default 1,2,4,… up to the cores)").argParser(parseRpcThreadCounts))
   .addOption(new Option("--rounds <n>", "alternating rounds").argParser((v) => Number.parseInt(v, 10)))
   .option("--out <dir>", "where the JSON, Markdown and SVG go", join(REPO_ROOT, "bench", "results"))
   .option("--scratch <dir>", "parent dir for data dirs (a real disk, not tmpfs)", "/var/tmp")
@@ -43,7 +45,7 @@ const program = new Command()
   .option("--no-profile", "skip the daemon profile");
 
 program.parse();
-const opts = program.opts<{ quick?: boolean; smoke?: boolean; huge?: boolean; scale?: boolean; security?: boolean; retention?: boolean; cluster?: boolean; datasets?: number[]; only?: Figure[]; rounds?: number; out: string; scratch: string; keep?: boolean; datasetsDir?: string; profile?: boolean; nodeFlags?: string[] }>();
+const opts = program.opts<{ quick?: boolean; smoke?: boolean; huge?: boolean; scale?: boolean; security?: boolean; retention?: boolean; cluster?: boolean; datasets?: number[]; only?: Figure[]; rounds?: number; out: string; scratch: string; keep?: boolean; datasetsDir?: string; profile?: boolean; nodeFlags?: string[]; rpcThreads?: number[] }>();
 const args = process.argv.slice(2);
 const command = `npm run bench${args.length > 0 ? ` -- ${args.join(" ")}` : ""}`;
 const { markdown, files } = opts.security === true
@@ -76,6 +78,7 @@ const { markdown, files } = opts.security === true
       ...(opts.datasetsDir === undefined ? {} : { datasetsDir: opts.datasetsDir }),
       ...(opts.profile === undefined ? {} : { profile: opts.profile }),
       ...(opts.nodeFlags === undefined ? {} : { nodeFlagVariants: opts.nodeFlags }),
+      ...(opts.rpcThreads === undefined ? {} : { rpcThreads: opts.rpcThreads }),
       outDir: opts.out,
       scratchDir: opts.scratch,
       command,

@@ -2,9 +2,9 @@
 // system through one client) in one cell of a figure (e.g. P1 at 64 clients);
 // each run returns named metrics, and each metric becomes a report row.
 
-export type Figure = "P1" | "P2" | "P3" | "P4" | "P5" | "P6" | "LG" | "context" | "protocols" | "fastpath" | "flags" | "engine";
+export type Figure = "P1" | "P2" | "P3" | "P4" | "P5" | "P6" | "LG" | "context" | "protocols" | "fastpath" | "flags" | "threads" | "engine";
 /** Every figure, in report order (`--only` takes any of them). */
-export const FIGURES: readonly Figure[] = ["P1", "P2", "P3", "P4", "P5", "P6", "LG", "context", "protocols", "fastpath", "flags", "engine"];
+export const FIGURES: readonly Figure[] = ["P1", "P2", "P3", "P4", "P5", "P6", "LG", "context", "protocols", "fastpath", "flags", "threads", "engine"];
 /**
  * What the full and quick runs measure without `--only`: the comparison with etcd and PostgreSQL.
  * The daemon's and the engine's own figures (per protocol, fast path on/off, Node flags, the engine

@@ -18,7 +18,7 @@ import { profileDaemon } from "./profile/daemon-profile.js";
 import type { ProfileSummary } from "./profile/cpu-profile-summary.js";
 import { runRounds } from "./run-rounds.js";
 import { commitGroups } from "./workloads/commit-workloads.js";
-import { fastPathGroups, nodeFlagGroups } from "./workloads/daemon-variants.js";
+import { fastPathGroups, nodeFlagGroups, rpcThreadGroups } from "./workloads/daemon-variants.js";
 import { engineGroups } from "./workloads/engine-workloads.js";
 import { langgraphGroups } from "./workloads/langgraph-workloads.js";
 import { noopGroups } from "./workloads/noop-workloads.js";
@@ -120,6 +120,7 @@ export async function runBench(options: RunBenchOptions): Promise<RunBenchResult
       if (wants("protocols")) groups.push(...protocolGroups(env));
       if (wants("fastpath")) groups.push(...fastPathGroups(env));
       if (wants("flags")) groups.push(...nodeFlagGroups(env));
+      if (wants("threads")) groups.push(...rpcThreadGroups(env));
       if (wants("engine")) groups.push(...engineGroups(env));
     }
     results = await runRounds(groups, plan.rounds, log);

@@ -31,6 +31,8 @@ export interface VariantFigure {
   variants: readonly DaemonVariant[];
   calls: readonly (readonly [RawRpc, RawProtocol])[];
   concurrency: number;
+  /** HTTP/2 connections the closed loop's workers share, round robin (default 1; RPC threads serve a connection on one thread). */
+  connections?: number;
 }
 
 const minorGcMetric = (figure: Figure): MetricSpec => ({
@@ -68,20 +70,19 @@ export function daemonVariantGroups(env: BenchEnv, spec: VariantFigure): Measure
     run: async () => {
       const daemon = daemons.get(variant.id);
       if (daemon === undefined) throw new Error(`${variant.label}: daemon not started`);
-      let session: ClientHttp2Session | undefined;
+      const sessions: ClientHttp2Session[] = [];
       try {
-        session = await rawSession(daemon.url);
-        const open = session;
+        for (let i = 0; i < (spec.connections ?? 1); i++) sessions.push(await rawSession(daemon.url));
         let calls = 0;
         const gcBefore = await minorGcSeconds(daemon);
-        const result = await loopOn(env, { pid: daemon.pid, withChildren: false }, spec.concurrency, env.plan.shortMs, async () => {
-          await sendRaw(open, call);
+        const result = await loopOn(env, { pid: daemon.pid, withChildren: false }, spec.concurrency, env.plan.shortMs, async (worker) => {
+          await sendRaw(sessions[worker % sessions.length] as ClientHttp2Session, call);
           calls++;
         });
         const gcUs = ((await minorGcSeconds(daemon)) - gcBefore) * 1e6;
         return { ...result, minorGcUsPerOp: gcUs / calls };
       } finally {
-        session?.close();
+        for (const session of sessions) session.close();
       }
     },
   });
@@ -159,5 +160,23 @@ export function nodeFlagGroups(env: BenchEnv): MeasureGroup[] {
       ["Transact", "gRPC"],
     ],
     concurrency: Math.max(...env.plan.concurrency),
+  });
+}
+
+/**
+ * One daemon per --rpc-threads value (the plan's): Transact (durable commits, fsync on) and GetState
+ * over gRPC, the closed loop's workers spread over 16 connections so that every thread gets some.
+ */
+export function rpcThreadGroups(env: BenchEnv): MeasureGroup[] {
+  return daemonVariantGroups(env, {
+    figure: "threads",
+    id: "threads",
+    variants: env.plan.rpcThreads.map((n) => ({ id: `t${n}`, label: `--rpc-threads ${n}`, env: { STATEHOUSE_RPC_THREADS: String(n) } })),
+    calls: [
+      ["Transact", "gRPC"],
+      ["GetState", "gRPC"],
+    ],
+    concurrency: Math.max(...env.plan.concurrency),
+    connections: 16,
   });
 }
