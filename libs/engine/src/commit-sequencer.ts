@@ -1,7 +1,13 @@
 // The single logical writer. Commits queue up; one flush per event-loop turn turns every
 // queued commit into ONE atomic storage batch (group commit), written with sync when
-// fsyncOnCommit is on. A commit's promise settles only after the batch holding it returned,
-// and nothing of it is readable before (storage reads only see returned batches).
+// fsyncOnCommit is on. A commit's promise settles only after the batch holding it returned.
+//
+// On a local store the batch's cache-miss reads and its write are asynchronous (the write and
+// its fsync run on RocksKv's writer thread), so the event loop serves requests meanwhile. One
+// batch is in flight at a time: what arrives during a write queues and forms the next batch,
+// which is numbered from `committed` only after the previous write settled. Reads that
+// arrive during a write are held back until it settled (WriteBarrier), and the version cache
+// learns a batch only once it is durable.
 //
 // After a write that threw, what storage holds is unknown (the WAL append may have
 // succeeded while its fsync failed, and RocksDB replays it on reopen). Before numbering
@@ -18,6 +24,7 @@
 // engine's watchers through the store's commit announcements (`follow`).
 import { EngineError } from "./engine-error.ts";
 import type { Failpoints } from "./failpoints.ts";
+import { WriteBarrier } from "./write-barrier.ts";
 import {
   contentFingerprint,
   decodeIdempotency,
@@ -77,6 +84,8 @@ export interface SequencerOptions {
   onApplied: (batch: AppliedBatch) => void;
   /** Checked for every request inside its batch: an error refuses it (e.g. it touches data being purged). */
   refuse?: (request: CommitRequest) => EngineError | null;
+  /** Held by every local write (batches and exclusive tasks) while in flight; readers pass their results through it. */
+  barrier?: WriteBarrier;
 }
 
 interface Pending {
@@ -86,7 +95,7 @@ interface Pending {
 }
 
 interface Exclusive {
-  run: () => void;
+  run: () => void | Promise<void>;
   resolve: () => void;
   reject: (error: unknown) => void;
 }
@@ -177,6 +186,7 @@ export class CommitSequencer {
   private readonly logger: EngineLogger | undefined;
   private readonly onApplied: (batch: AppliedBatch) => void;
   private readonly refuse: ((request: CommitRequest) => EngineError | null) | undefined;
+  private readonly barrier: WriteBarrier;
 
   constructor(options: SequencerOptions) {
     this.shared = isSharedKv(options.kv) ? options.kv : null;
@@ -191,6 +201,7 @@ export class CommitSequencer {
     this.logger = options.logger;
     this.onApplied = options.onApplied;
     this.refuse = options.refuse;
+    this.barrier = options.barrier ?? new WriteBarrier();
   }
 
   /** Forgets the cached versions (call from runExclusive after deleting state entries behind the writer's back). */
@@ -239,8 +250,12 @@ export class CommitSequencer {
     });
   }
 
-  /** Runs `run` (which may write storage synchronously) between two batches, never during one. */
-  runExclusive(run: () => void): Promise<void> {
+  /**
+   * Runs `run` between two batches, never during one: no batch is numbered or written until
+   * it returned (or, when it returns a promise, until that settled). It may read and write
+   * storage, synchronously or asynchronously; readers are held back while it runs.
+   */
+  runExclusive(run: () => void | Promise<void>): Promise<void> {
     if (this.shared !== null) return Promise.reject(new Error("runExclusive is for local stores; on a shared store take its lock"));
     return new Promise<void>((resolve, reject) => {
       this.exclusive.push({ run, resolve, reject });
@@ -252,7 +267,7 @@ export class CommitSequencer {
   syncLog(): Promise<void> {
     // A shared store's commit is durable when it returns (the database's own synchronous commit).
     if (this.shared !== null) return Promise.resolve();
-    return this.runExclusive(() => this.kv.writeSync([{ type: "put", key: META_COMMIT_TS, value: encodeU64(this.committed) }], true));
+    return this.runExclusive(() => this.kv.write([{ type: "put", key: META_COMMIT_TS, value: encodeU64(this.committed) }], true));
   }
 
   /** Resolves once every submitted commit has settled. */
@@ -278,14 +293,7 @@ export class CommitSequencer {
       void this.flushShared(this.shared);
       return;
     }
-    if (this.suspect || this.kv.broken) {
-      this.reconcile().then(
-        () => this.flushNow(),
-        (cause: unknown) => this.failAll(reconcileFailed(cause)),
-      );
-      return;
-    }
-    this.flushNow();
+    void this.flushLocal();
   }
 
   private failAll(error: EngineError): void {
@@ -308,7 +316,7 @@ export class CommitSequencer {
   private async reconcile(): Promise<void> {
     await this.kv.repair();
     this.cache.clear();
-    const [raw] = this.kv.getManySync([META_COMMIT_TS]);
+    const [raw] = await this.kv.getMany([META_COMMIT_TS]);
     const durable = raw === undefined ? 0 : decodeU64(raw);
     if (durable < this.committed) {
       this.haltedBy = new EngineError(
@@ -319,18 +327,18 @@ export class CommitSequencer {
       this.logger?.error({ durableCommitTs: durable, acknowledgedCommitTs: this.committed }, "storage went back after a failed write: commits halted");
       throw this.haltedBy;
     }
-    if (durable > this.committed) this.adoptDurable(durable);
+    if (durable > this.committed) await this.adoptDurable(durable);
     this.suspect = false;
   }
 
   /** A batch reported failed turned out durable: its events are in the log, so numbering continues after them. */
-  private adoptDurable(durable: number): void {
+  private async adoptDurable(durable: number): Promise<void> {
     const firstTs = this.committed + 1;
     const keys: Buffer[] = [];
     for (let ts = firstTs; ts <= durable; ts++) keys.push(eventKey(ts));
     const agents = new Set<string>();
     let operations = 0;
-    this.kv.getManySync(keys).forEach((raw, i) => {
+    (await this.kv.getMany(keys)).forEach((raw, i) => {
       if (raw === undefined) {
         this.haltedBy = new EngineError("CORRUPTION", `commit_ts marker is ${durable} but event ${firstTs + i} is missing: commits refused; restart to run recovery`);
         throw this.haltedBy;
@@ -344,29 +352,49 @@ export class CommitSequencer {
     this.emitApplied({ transactions: durable - firstTs + 1, operations, firstTs, lastTs: durable, durationMs: 0, agents });
   }
 
-  private flushNow(): void {
-    this.scheduled = false;
-    const tasks = this.exclusive;
-    this.exclusive = [];
-    for (const task of tasks) this.runTask(task);
-    const batch = this.queue;
-    this.queue = [];
-    if (batch.length > 0) this.writeBatch(batch);
-    this.notifyIdle();
+  /**
+   * One local flush: reconcile if a write failed, the exclusive tasks, then one batch. The
+   * flush stays `scheduled` until its write settled, so what is submitted meanwhile waits for
+   * the next flush (one write in flight, numbering after the previous one settled).
+   */
+  private async flushLocal(): Promise<void> {
+    try {
+      if (this.suspect || this.kv.broken) {
+        try {
+          await this.reconcile();
+        } catch (cause) {
+          this.failAll(reconcileFailed(cause));
+          return;
+        }
+      }
+      const tasks = this.exclusive;
+      this.exclusive = [];
+      for (const task of tasks) await this.runTask(task);
+      const batch = this.queue;
+      this.queue = [];
+      if (batch.length > 0) await this.writeBatch(batch);
+    } finally {
+      this.scheduled = false;
+      if (this.queue.length > 0 || this.exclusive.length > 0) this.schedule();
+      else this.notifyIdle();
+    }
   }
 
-  private runTask(task: Exclusive): void {
+  private async runTask(task: Exclusive): Promise<void> {
     if (this.suspect || this.haltedBy !== null) {
       task.reject(this.haltedBy ?? new EngineError("STORAGE_ERROR", "storage is being re-established after a failed write"));
       return;
     }
+    this.barrier.begin();
     try {
-      task.run();
+      await task.run();
       task.resolve();
     } catch (error) {
       // A maintenance write failed: what storage holds is uncertain again.
       this.suspect = true;
       task.reject(storageError(error));
+    } finally {
+      this.barrier.end();
     }
   }
 
@@ -377,7 +405,7 @@ export class CommitSequencer {
     for (const resolve of waiters) resolve();
   }
 
-  private writeBatch(batch: Pending[]): void {
+  private async writeBatch(batch: Pending[]): Promise<void> {
     if (this.suspect || this.haltedBy !== null) {
       // A task of this flush failed: the next flush reconciles first.
       const error = this.haltedBy ?? new EngineError("STORAGE_ERROR", "storage is being re-established after a failed write; retry");
@@ -387,7 +415,7 @@ export class CommitSequencer {
     let current: CurrentState;
     try {
       const plan = this.readPlan(batch, true);
-      current = decodeCurrent(plan, plan.toRead.length === 0 ? [] : this.kv.getManySync(plan.toRead));
+      current = decodeCurrent(plan, plan.toRead.length === 0 ? [] : await this.kv.getMany(plan.toRead));
     } catch (cause) {
       // Reading the current versions failed: nothing was written, nothing is uncertain.
       const error = storageError(cause);
@@ -395,7 +423,7 @@ export class CommitSequencer {
       return;
     }
     try {
-      this.numberAndWrite(batch, current);
+      await this.numberAndWrite(batch, current);
     } catch (error) {
       // Only an invariant can get here (the write's own failure is handled inside).
       this.haltedBy = error instanceof EngineError ? error : storageError(error);
@@ -404,13 +432,19 @@ export class CommitSequencer {
     }
   }
 
-  private numberAndWrite(batch: Pending[], current: CurrentState): void {
-    const { ops, verdicts, keyStates, lastTs: ts, applied, operations, agents, started } = this.number(batch, current, this.committed);
-    if (applied > 0) {
-      ops.push({ type: "put", key: META_COMMIT_TS, value: encodeU64(ts) });
-      this.failpoints.hit("commit:before-sync");
+  private async numberAndWrite(batch: Pending[], current: CurrentState): Promise<void> {
+    const base = this.committed;
+    const { ops, verdicts, keyStates, lastTs: ts, applied, operations, agents, started } = this.number(batch, current, base);
+    if (applied === 0) {
+      settle(batch, verdicts);
+      return;
+    }
+    ops.push({ type: "put", key: META_COMMIT_TS, value: encodeU64(ts) });
+    this.failpoints.hit("commit:before-sync");
+    this.barrier.begin();
+    try {
       try {
-        this.kv.writeSync(ops, this.sync);
+        await this.kv.write(ops, this.sync);
       } catch (cause) {
         // The write may or may not be durable: the next flush re-reads storage first.
         this.suspect = true;
@@ -419,14 +453,17 @@ export class CommitSequencer {
         for (const pending of batch) pending.reject(error);
         return;
       }
-      const firstTs = this.committed + 1;
-      invariant(ts > this.committed, "commit_ts strictly increasing");
+      // Nothing else writes or numbers while this flush is in flight.
+      invariant(this.committed === base, "no batch numbered during another's write");
+      invariant(ts > base, "commit_ts strictly increasing");
       this.committed = ts;
       this.remember(keyStates);
       this.failpoints.hit("commit:after-sync-before-reply");
-      this.emitApplied({ transactions: applied, operations, firstTs, lastTs: ts, durationMs: performance.now() - started, agents });
+      this.emitApplied({ transactions: applied, operations, firstTs: base + 1, lastTs: ts, durationMs: performance.now() - started, agents });
+      settle(batch, verdicts);
+    } finally {
+      this.barrier.end();
     }
-    settle(batch, verdicts);
   }
 
   /**

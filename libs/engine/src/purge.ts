@@ -156,9 +156,9 @@ export async function runPurge(
     });
   }
   // 4. Done: the intent goes with a synced write (it makes every batch before it durable too).
-  await sequencer.runExclusive(() => {
+  await sequencer.runExclusive(async () => {
     sequencer.dropCache();
-    kv.writeSync([{ type: "del", key: purgeIntentKey(intent.id) }], true);
+    await kv.write([{ type: "del", key: purgeIntentKey(intent.id) }], true);
   });
   logger?.info(
     {

@@ -7,6 +7,7 @@ import { EngineError } from "./engine-error.ts";
 import type { Failpoints } from "./failpoints.ts";
 import { compactHistory, type CompactionLimits } from "./history-compaction.ts";
 import { isSharedKv } from "./storage/ordered-kv.ts";
+import { WriteBarrier } from "./write-barrier.ts";
 import { purgeExpiredIdempotencyKeys } from "./idempotency-purge.ts";
 import { CatalogReads } from "./catalog-reads.ts";
 import { intentOp, refusal, runPurge, touches, type PurgeIntent } from "./purge.ts";
@@ -20,7 +21,7 @@ import {
   versionKey,
 } from "./key-encoding.ts";
 import { decodeEvent, decodeStateHeader, decodeStateValue, type StoredEvent } from "./record-codec.ts";
-import type { EngineKv, OrderedKv } from "./storage/ordered-kv.ts";
+import type { EngineKv, OrderedKv, ReadableKv } from "./storage/ordered-kv.ts";
 import { checkPolicy, RetentionTable, type RetentionEntry } from "./retention.ts";
 import { compactVersions } from "./version-compaction.ts";
 import { operationBytes, StagedBudget } from "./staged-budget.ts";
@@ -91,6 +92,9 @@ const NOT_FOUND: StateRecord = { value: null, version: 0n, commitTs: 0n, exists:
 export class StatehouseEngine implements Engine {
   readonly recovery: RecoveryReport;
   private readonly kv: EngineKv;
+  /** `kv` for reads: on a local store held back while a batch write is in flight (WriteBarrier). */
+  private readonly reads: ReadableKv;
+  private readonly barrier = new WriteBarrier();
   private readonly txns: TransactionManager;
   private readonly sequencer: CommitSequencer;
   private readonly observer: EngineObserver | undefined;
@@ -127,12 +131,13 @@ export class StatehouseEngine implements Engine {
 
   constructor(options: EngineCoreOptions) {
     this.kv = options.kv;
+    this.reads = isSharedKv(options.kv) ? options.kv : this.barrier.guard(options.kv);
     this.recovery = options.recovery;
     this.observer = options.observer;
     this.maxValueBytes = options.maxValueBytes;
     this.beforeClose = options.beforeClose;
-    this.catalog = new CatalogReads(options.kv);
-    this.pages = new PagedReads(options.kv, async (namespace, agentId, picks) => {
+    this.catalog = new CatalogReads(this.reads);
+    this.pages = new PagedReads(this.reads, async (namespace, agentId, picks) => {
       // The keys of one transaction share its event: load and decode each event once.
       const timestamps = [...new Set(picks.map((p) => p.ts))];
       const events = await this.loadAgentEvents(namespace, agentId, timestamps);
@@ -146,6 +151,7 @@ export class StatehouseEngine implements Engine {
     const afterBatch = options.afterBatch;
     this.sequencer = new CommitSequencer({
       kv: options.kv,
+      barrier: this.barrier,
       sync: options.sync,
       lastCommitTs: options.lastCommitTs,
       failpoints: options.failpoints,
@@ -251,9 +257,12 @@ export class StatehouseEngine implements Engine {
     this.assertOpen();
     const { namespace, agentId, key } = checkRef(ref);
     if (this.beingPurged(namespace, agentId)) return NOT_FOUND;
+    // Not through `reads`: a record the sequencer has acknowledged needs no wait for the write in flight.
     const [raw] = await this.kv.getMany([stateKeyOf(namespace, agentId, key)]);
     if (raw === undefined) return NOT_FOUND;
     const header = decodeStateHeader(raw);
+    // Written by the batch in flight (storage shows it before the write returned): answer once it is acknowledged.
+    if (header.commitTs > this.sequencer.committedTs) await this.barrier.settled();
     return { value: decodeStateValue(raw), version: BigInt(header.version), commitTs: BigInt(header.commitTs), exists: header.exists };
   }
 
@@ -290,7 +299,7 @@ export class StatehouseEngine implements Engine {
   private async readAsOf(checked: RecordRef, asOf: number): Promise<StateRecord> {
     if (this.beingPurged(checked.namespace, checked.agentId)) return NOT_FOUND;
     const key = stateKeyOf(checked.namespace, checked.agentId, checked.key);
-    const [raw] = await this.kv.getMany([key]);
+    const [raw] = await this.reads.getMany([key]);
     if (raw === undefined) return NOT_FOUND;
     const latest = decodeStateHeader(raw);
     if (latest.commitTs <= asOf) {
@@ -307,7 +316,7 @@ export class StatehouseEngine implements Engine {
     let found = 0;
     while (lo <= hi) {
       const mid = Math.floor((lo + hi) / 2);
-      const [ts] = await this.kv.getMany([versionKey(key, mid)]);
+      const [ts] = await this.reads.getMany([versionKey(key, mid)]);
       if (ts === undefined && compacted) {
         found = mid;
         lo = mid + 1;
@@ -431,7 +440,7 @@ export class StatehouseEngine implements Engine {
       // A namespace that followed the default keeps the default's horizon: its history up to it is gone.
       const current = namespace === null ? table.defaultEntry : table.entryOf(namespace);
       const entry: RetentionEntry = { ...current, policy: checked };
-      await this.sequencer.runExclusive(() => kv.writeSync([table.entryOp(namespace, entry)], true));
+      await this.sequencer.runExclusive(() => kv.write([table.entryOp(namespace, entry)], true));
       if (namespace === null) table.defaultEntry = entry;
       else table.namespaces.set(namespace, entry);
       this.logger?.info({ namespace, policy: checked, horizonCommitTs: entry.horizon }, "retention policy set");
@@ -450,7 +459,7 @@ export class StatehouseEngine implements Engine {
     // From here on the target reads as gone and refuses commits (checked inside each batch).
     this.activePurges.set(intent.id, intent);
     try {
-      await this.sequencer.runExclusive(() => kv.writeSync([intentOp(intent)], true));
+      await this.sequencer.runExclusive(() => kv.write([intentOp(intent)], true));
     } catch (error) {
       this.activePurges.delete(intent.id);
       throw error;
@@ -764,7 +773,7 @@ export class StatehouseEngine implements Engine {
   }
 
   private async versionRecord(ref: RecordRef, key: Buffer, version: number): Promise<StateRecord | undefined> {
-    const [rawTs] = await this.kv.getMany([versionKey(key, version)]);
+    const [rawTs] = await this.reads.getMany([versionKey(key, version)]);
     if (rawTs === undefined) return undefined;
     const ts = decodeU64(rawTs);
     const [event] = await this.loadAgentEvents(ref.namespace, ref.agentId, [ts]);
@@ -776,7 +785,7 @@ export class StatehouseEngine implements Engine {
   /** The agent's part of the events at these commit_ts, from the covering agent-event index. */
   private async loadAgentEvents(namespace: string, agentId: string, timestamps: readonly number[]): Promise<StoredEvent[]> {
     const prefix = agentPrefix(TABLE_AGENT_EVENT, namespace, agentId);
-    const raws = await this.kv.getMany(timestamps.map((ts) => agentEventKey(prefix, ts)));
+    const raws = await this.reads.getMany(timestamps.map((ts) => agentEventKey(prefix, ts)));
     return raws.map((raw, i) => {
       const ts = timestamps[i] as number;
       if (raw === undefined) throw corruptIndex(`event ${ts} of ${agentId} is missing from its agent index`);
@@ -798,7 +807,7 @@ export class StatehouseEngine implements Engine {
     // horizon that moved meanwhile fails instead of skipping compacted events.
     if (start <= this.horizonOf(namespace)) throw this.compactedError(namespace, `reading events from commit_ts ${start}`);
     const prefix = agentPrefix(TABLE_AGENT_EVENT, namespace, agentId);
-    const iterator = this.kv.iterator({
+    const iterator = this.reads.iterator({
       gte: agentEventKey(prefix, start),
       lt: agentEventKey(prefix, end + 1),
       valuesOnly: true,

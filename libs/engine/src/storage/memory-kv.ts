@@ -10,7 +10,7 @@ interface Chunk {
 
 /**
  * Sorted in-memory key-value store: an ordered list of sorted chunks (a flat B-tree),
- * O(log n) lookups and O(chunk) inserts. Writes are atomic because they are synchronous.
+ * O(log n) lookups and O(chunk) inserts. Writes are atomic because each batch is applied in one synchronous step.
  */
 export class MemoryKv implements OrderedKv {
   readonly kind = "memory";
@@ -32,6 +32,23 @@ export class MemoryKv implements OrderedKv {
       if (op.type === "put") this.put(op.key, op.value);
       else this.del(op.key);
     }
+  }
+
+  /**
+   * Applies the batch one event-loop turn later (as a disk write would complete later), all at
+   * once: the engine's code paths that run while a write is in flight are the same as on RocksDB.
+   */
+  write(ops: readonly KvOp[], sync: boolean): Promise<void> {
+    return new Promise((resolve, reject) => {
+      setImmediate(() => {
+        try {
+          this.writeSync(ops, sync);
+          resolve();
+        } catch (error) {
+          reject(error instanceof Error ? error : new Error(String(error)));
+        }
+      });
+    });
   }
 
   iterator(range: KvRange): KvIterator {

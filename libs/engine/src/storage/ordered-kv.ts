@@ -68,13 +68,25 @@ export interface ReadableKv {
   close(): Promise<void>;
 }
 
-/** A store with one writer, this engine: its writes are synchronous (inside the commit sequencer). */
+/**
+ * A store with one writer, this engine (the commit sequencer decides what is written when).
+ * The commit path uses the asynchronous `write` and `getMany`, which leave the event loop
+ * free while storage works (RocksDB: a writer thread, the libuv pool); the synchronous forms
+ * are for work that runs before the engine serves (recovery, restore, import).
+ */
 export interface OrderedKv extends ReadableKv {
   readonly kind: "memory" | "rocksdb";
-  /** Point reads of the latest written state (synchronous: used inside the commit sequencer). */
+  /** Point reads of the latest written state, on the calling thread. */
   getManySync(keys: readonly Buffer[]): (Buffer | undefined)[];
-  /** Applies every operation atomically; with sync=true it returns only once durable. Throws on failure. */
+  /** Applies every operation atomically on the calling thread; with sync=true it returns only once durable. Throws on failure. */
   writeSync(ops: readonly KvOp[], sync: boolean): void;
+  /**
+   * `writeSync` off the event loop: applies every operation atomically (readers see all of
+   * them or none) and resolves once applied, with sync=true once durable; rejects on failure
+   * (the outcome is then unknown, as for `writeSync`). The caller keeps one write in flight
+   * at a time.
+   */
+  write(ops: readonly KvOp[], sync: boolean): Promise<void>;
   /** True after a failed write left the store refusing writes (RocksDB's sticky background error). */
   readonly broken: boolean;
   /** Makes a broken store writable again (reopen); rejects (STORAGE_FULL) while space is still short. */

@@ -1,9 +1,12 @@
 // RocksKv's memory settings: the block cache and memtable budget it opens with, and what
-// RocksDB reports holding (engine README, "Memory").
+// RocksDB reports holding (engine README, "Memory"); its asynchronous write on the writer thread.
+import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
 import { openEngine } from "../open-engine.ts";
+import { NODE_BINARY } from "../test-support/node-binary.ts";
 import { withTempDir } from "../test-support/temp-dir.ts";
+import type { KvOp } from "./ordered-kv.ts";
 import { ROCKS_MEMORY_DEFAULTS, RocksKv } from "./rocks-kv.ts";
 
 const MIB = 1024 * 1024;
@@ -66,5 +69,79 @@ describe("RocksKv memory", () => {
     const inMemory = await openEngine({ inMemory: true });
     cleanup.push(() => inMemory.close());
     expect(inMemory.stats().storageMemory).toBeNull();
+  });
+});
+
+describe("RocksKv asynchronous write (writer thread)", () => {
+  test("applies puts and deletes exactly, empty values and large ones included, and they survive a reopen", async () => {
+    const { dir, remove } = await withTempDir();
+    cleanup.push(remove);
+    const kv = await RocksKv.open(join(dir, "db"));
+    const big = Buffer.alloc(3 * MIB, 9);
+    await kv.write(
+      [
+        { type: "put", key: key(1), value: Buffer.alloc(0) },
+        { type: "put", key: key(2), value: big },
+        { type: "put", key: key(3), value: Buffer.from("three") },
+      ],
+      true,
+    );
+    await kv.write([{ type: "del", key: key(3) }, { type: "put", key: Buffer.from([0, 255, 0]), value: Buffer.from([1]) }], true);
+    await kv.close();
+    const again = await RocksKv.open(join(dir, "db"));
+    cleanup.push(() => again.close());
+    const [one, two, three, odd] = await again.getMany([key(1), key(2), key(3), Buffer.from([0, 255, 0])]);
+    expect(one?.length).toBe(0);
+    expect(two?.equals(big)).toBe(true);
+    expect(three).toBeUndefined();
+    expect(odd?.equals(Buffer.from([1]))).toBe(true);
+  });
+
+  test("readers see every operation of a batch or none while it is written", async () => {
+    const kv = await open({});
+    const keys = Array.from({ length: 2000 }, (_, i) => key(i));
+    const batchOf = (n: number): KvOp[] => keys.map((k) => ({ type: "put", key: k, value: Buffer.from(String(n)) }));
+    await kv.write(batchOf(0), false);
+    const seen = new Set<string>();
+    let writing = true;
+    const reads = (async () => {
+      while (writing) {
+        const values = await kv.getMany(keys);
+        const distinct = new Set(values.map((v) => v?.toString()));
+        expect(distinct.size).toBe(1);
+        seen.add([...distinct][0] ?? "none");
+      }
+    })();
+    for (let n = 1; n <= 20; n++) await kv.write(batchOf(n), true);
+    writing = false;
+    await reads;
+    expect(seen.size).toBeGreaterThan(0);
+    expect((await kv.getMany([key(0)]))[0]?.toString()).toBe("20");
+  });
+
+  test("a process that wrote and did not close exits by itself (the idle writer thread holds nothing)", async () => {
+    const { dir, remove } = await withTempDir();
+    cleanup.push(remove);
+    const script = `import { RocksKv } from ${JSON.stringify(new URL("./rocks-kv.ts", import.meta.url).pathname)};
+      const kv = await RocksKv.open(${JSON.stringify(join(dir, "db"))});
+      await kv.write([{ type: "put", key: Buffer.from("k"), value: Buffer.from("v") }], true);
+      console.log("WROTE");`;
+    const { code, out } = await new Promise<{ code: number | null; out: string }>((resolve) => {
+      const child = spawn(NODE_BINARY, ["--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "inherit"] });
+      let out = "";
+      child.stdout.setEncoding("utf8").on("data", (chunk: string) => (out += chunk));
+      child.on("exit", (exitCode) => resolve({ code: exitCode, out }));
+    });
+    expect(out).toContain("WROTE");
+    expect(code).toBe(0);
+  });
+
+  test("a write after close is refused", async () => {
+    const { dir, remove } = await withTempDir();
+    cleanup.push(remove);
+    const kv = await RocksKv.open(join(dir, "db"));
+    await kv.write([{ type: "put", key: key(1), value: Buffer.from("a") }], true);
+    await kv.close();
+    await expect(kv.write([{ type: "put", key: key(2), value: Buffer.from("b") }], true)).rejects.toThrow(/not open/);
   });
 });

@@ -7,6 +7,7 @@ import { RocksLevel, type RocksIterator, type RocksOpenOptions } from "@nxtediti
 import { EngineError } from "../engine-error.ts";
 import type { RocksLogLevel, StorageMemory, StorageStatus } from "../types.ts";
 import type { KvEntry, KvIterator, KvOp, KvRange, OrderedKv } from "./ordered-kv.ts";
+import { RocksWriter } from "./rocks-writer.ts";
 import { describeError, storageError } from "./storage-error.ts";
 
 const NO_OPTIONS = {};
@@ -55,7 +56,7 @@ function openOptions(memory: RocksMemoryOptions): RocksOpenOptions {
   return {
     createIfMissing: true,
     ...(logLevel === "off" ? {} : { infoLogLevel: logLevel }),
-    // WAL compression would run on the JS thread inside every synchronous commit write.
+    // WAL compression would run inside every commit write (on the writer thread, still CPU).
     walCompression: false,
     // Level compaction with memtables of budget / 4 (8 MiB by default): keeps the WAL that
     // RocksDB replays on open small (fast reopen after a crash) and leaves L0/L1 uncompressed,
@@ -84,6 +85,8 @@ export class RocksKv implements OrderedKv {
   /** Reads running in the storage thread pool: a close waits for them, or RocksDB keeps its lock past the close. */
   private readonly inflight = new Set<Promise<unknown>>();
   private failed = false;
+  /** The writer thread of `write` (started on the first one, stopped before the database closes). */
+  private writer: RocksWriter | null = null;
   private reopening: Promise<void> | null = null;
   private readonly options: RocksOpenOptions;
 
@@ -156,6 +159,19 @@ export class RocksKv implements OrderedKv {
     };
     promise.then(done, done);
     return promise;
+  }
+
+  /** One atomic batch written on the writer thread (RocksWriter): the event loop goes on while RocksDB writes and fsyncs. */
+  async write(ops: readonly KvOp[], sync: boolean): Promise<void> {
+    if (this.reopening !== null) await this.reopening;
+    this.writer ??= new RocksWriter(this.db.handle);
+    try {
+      await this.track(this.writer.write(ops, sync));
+    } catch (error) {
+      // As for writeSync: RocksDB keeps refusing writes after a failed one.
+      this.failed = true;
+      throw error;
+    }
   }
 
   writeSync(ops: readonly KvOp[], sync: boolean): void {
@@ -254,6 +270,9 @@ export class RocksKv implements OrderedKv {
 
   private async closeDb(): Promise<void> {
     await Promise.allSettled([...this.inflight]);
+    // The writer thread writes through this database's handle: it stops before the handle is freed.
+    await this.writer?.close();
+    this.writer = null;
     await Promise.all([...this.iterators].map((it) => it.close().catch(() => undefined)));
     this.iterators.clear();
     // After a write failure RocksDB's close reports that error, but the native handle is

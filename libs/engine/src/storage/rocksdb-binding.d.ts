@@ -45,8 +45,11 @@ declare module "@nxtedition/rocksdb" {
   }
 
   export class RocksLevel {
-    constructor(location: string);
+    /** A location opens a database; a handle (another RocksLevel's `handle`, e.g. in a worker thread) attaches to that open database. */
+    constructor(locationOrHandle: string | bigint);
     readonly status: "opening" | "open" | "closing" | "closed";
+    /** The native database's address, for `new RocksLevel(handle)` on another thread (only while open). */
+    readonly handle: bigint;
     open(options?: RocksOpenOptions): Promise<void>;
     close(): Promise<void>;
     iterator(options: RocksIteratorOptions): RocksIterator;

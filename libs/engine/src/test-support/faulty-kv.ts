@@ -1,5 +1,5 @@
 // A fault-injecting wrapper for the engine's ordered-KV interface (tests only). At seeded
-// random writes it (a) throws before anything is persisted, (b) persists the batch and then
+// random writes (synchronous or asynchronous) it (a) throws before anything is persisted, (b) persists the batch and then
 // throws (a WAL append that succeeded while its fsync failed), and at seeded random repairs
 // (c) throws on reopen. Reads pass through. Every injected fault is counted by kind.
 import type { KvIterator, KvOp, KvRange, OrderedKv } from "../storage/ordered-kv.ts";
@@ -62,19 +62,35 @@ export class FaultyKv implements OrderedKv {
   }
 
   writeSync(ops: readonly KvOp[], sync: boolean): void {
-    this.counts.writes++;
-    const roll = this.random();
-    if (roll < this.rates.beforePersist) {
-      this.counts.beforePersist++;
-      this.failed = true;
-      throw new InjectedFault("injected fault: write failed before persisting");
-    }
+    const roll = this.roll();
+    if (roll < this.rates.beforePersist) throw this.failBeforePersist();
     this.inner.writeSync(ops, sync);
-    if (roll < this.rates.beforePersist + this.rates.afterPersist) {
-      this.counts.afterPersist++;
-      this.failed = true;
-      throw new InjectedFault("injected fault: write persisted, then reported failure (fsync error)");
-    }
+    if (roll < this.rates.beforePersist + this.rates.afterPersist) throw this.failAfterPersist();
+  }
+
+  private roll(): number {
+    this.counts.writes++;
+    return this.random();
+  }
+
+  private failBeforePersist(): InjectedFault {
+    this.counts.beforePersist++;
+    this.failed = true;
+    return new InjectedFault("injected fault: write failed before persisting");
+  }
+
+  private failAfterPersist(): InjectedFault {
+    this.counts.afterPersist++;
+    this.failed = true;
+    return new InjectedFault("injected fault: write persisted, then reported failure (fsync error)");
+  }
+
+  /** `writeSync`'s faults on the asynchronous write: a failure before persisting, or after it. */
+  async write(ops: readonly KvOp[], sync: boolean): Promise<void> {
+    const roll = this.roll();
+    if (roll < this.rates.beforePersist) throw this.failBeforePersist();
+    await this.inner.write(ops, sync);
+    if (roll < this.rates.beforePersist + this.rates.afterPersist) throw this.failAfterPersist();
   }
 
   iterator(range: KvRange): KvIterator {

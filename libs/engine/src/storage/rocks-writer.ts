@@ -1,0 +1,70 @@
+// Runs RocksKv's batch writes on a worker thread (rocks-write-worker.ts) that shares the open
+// database by its native handle. @nxtedition/rocksdb 12.2.12 has no asynchronous batch write
+// (its chained batch's `_write` calls `_writeSync`), so without this thread every commit's
+// fsync would stop the event loop. One worker per open database; writes are answered in the
+// order they were sent; the thread is referenced only while a write is in flight (an idle
+// engine does not keep the process alive).
+import { Worker } from "node:worker_threads";
+import type { KvOp } from "./ordered-kv.ts";
+import { packOps } from "./packed-ops.ts";
+import type { WriteReply, WriteRequest } from "./rocks-write-worker.ts";
+
+// From source (tests, `--conditions=@statehouse/source`) the worker is the .ts beside this file; built, the .js.
+const WORKER_URL = new URL(import.meta.url.endsWith(".ts") ? "./rocks-write-worker.ts" : "./rocks-write-worker.js", import.meta.url);
+
+interface InFlight {
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+export class RocksWriter {
+  private readonly worker: Worker;
+  private readonly inflight = new Map<number, InFlight>();
+  private nextId = 1;
+  /** Why the thread is gone (every later write fails with it), or null while it runs. */
+  private stopped: Error | null = null;
+
+  constructor(handle: bigint) {
+    // No inherited execArgv: the parent's (e.g. --input-type for `node -e`) can stop a module worker from loading.
+    this.worker = new Worker(WORKER_URL, { workerData: { handle }, execArgv: [] });
+    this.worker.unref();
+    this.worker.on("message", (reply: WriteReply) => this.settle(reply));
+    this.worker.on("error", (error) => this.stop(new Error(`the RocksDB writer thread failed: ${error.message}`, { cause: error })));
+    this.worker.on("exit", (code) => this.stop(new Error(`the RocksDB writer thread exited (code ${code})`)));
+  }
+
+  /** Writes `ops` as one atomic batch on the writer thread; resolves once RocksDB returned (with sync: durable). */
+  write(ops: readonly KvOp[], sync: boolean): Promise<void> {
+    if (this.stopped !== null) return Promise.reject(this.stopped);
+    const id = this.nextId++;
+    const request: WriteRequest = { id, ops: packOps(ops), sync };
+    return new Promise<void>((resolve, reject) => {
+      if (this.inflight.size === 0) this.worker.ref();
+      this.inflight.set(id, { resolve, reject });
+      this.worker.postMessage(request, [request.ops]);
+    });
+  }
+
+  /** Stops the thread; call only with no write in flight (the database may be closed right after). */
+  async close(): Promise<void> {
+    this.stop(new Error("the RocksDB writer thread is closed"));
+    await this.worker.terminate();
+  }
+
+  private settle({ id, error }: WriteReply): void {
+    const waiter = this.inflight.get(id);
+    if (waiter === undefined) return;
+    this.inflight.delete(id);
+    if (this.inflight.size === 0) this.worker.unref();
+    if (error === null) waiter.resolve();
+    else waiter.reject(Object.assign(new Error(error.message), error.code === undefined ? {} : { code: error.code }));
+  }
+
+  /** The thread is gone: writes still in flight have an unknown outcome. */
+  private stop(reason: Error): void {
+    this.stopped ??= reason;
+    for (const waiter of this.inflight.values()) waiter.reject(reason);
+    this.inflight.clear();
+    this.worker.unref();
+  }
+}
