@@ -143,7 +143,7 @@ function planBatch(
 }
 
 /** Deletes what the plan compacts and persists the new horizons, in one batch (runs inside the single writer). */
-function applyBatch(kv: OrderedKv, table: RetentionTable, moving: ReadonlyMap<RetentionEntry, Moving>, plan: readonly CompactedOp[], logDeletes: readonly number[]): void {
+async function applyBatch(kv: OrderedKv, table: RetentionTable, moving: ReadonlyMap<RetentionEntry, Moving>, plan: readonly CompactedOp[], logDeletes: readonly number[]): Promise<void> {
   const writes: KvOp[] = [];
   const deleted = new Set<string>();
   const del = (key: Buffer): void => {
@@ -160,7 +160,7 @@ function applyBatch(kv: OrderedKv, table: RetentionTable, moving: ReadonlyMap<Re
   const stateKeys = plan.map((op) => stateKey(op.namespace, op.agentId, op.key));
   // 1. Each compacted operation supersedes the key's previous version.
   const superseding = plan.flatMap((op, i) => (op.version > 1 ? [{ op, key: versionKey(stateKeys[i] as Buffer, op.version - 1) }] : []));
-  const previousTs = kv.getManySync(superseding.map((s) => s.key));
+  const previousTs = await kv.getMany(superseding.map((s) => s.key));
   superseding.forEach(({ op, key }, i) => {
     const raw = previousTs[i];
     if (raw === undefined) return; // superseded in an earlier pass
@@ -169,7 +169,7 @@ function applyBatch(kv: OrderedKv, table: RetentionTable, moving: ReadonlyMap<Re
   });
   // 2. A delete that is still the key's state: the tombstone goes with its version entry.
   const deletes = plan.map((op, i) => ({ op, key: stateKeys[i] as Buffer })).filter((d) => d.op.isDelete);
-  const states = kv.getManySync(deletes.map((d) => d.key));
+  const states = await kv.getMany(deletes.map((d) => d.key));
   deletes.forEach(({ op, key }, i) => {
     const raw = states[i];
     if (raw === undefined) return;
@@ -181,17 +181,24 @@ function applyBatch(kv: OrderedKv, table: RetentionTable, moving: ReadonlyMap<Re
   });
   // 3. An agent-event entry goes once none of its operations' version entries is left.
   const candidateKeys = [...candidates.keys()].map((id) => Buffer.from(id, "latin1"));
-  const slices = kv.getManySync(candidateKeys);
+  const slices = await kv.getMany(candidateKeys);
+  // Every candidate's version keys in one multi-get.
+  const checks: { key: Buffer; versionKeys: Buffer[] }[] = [];
   candidateKeys.forEach((key, i) => {
     const raw = slices[i];
     if (raw === undefined) return;
     const info = candidates.get(key.toString("latin1"));
     if (info === undefined) return;
     const slice = decodeEvent(raw, info.commitTs);
-    const versionKeys = slice.operations.map((op) => versionKey(stateKey(op.namespace, op.agentId, op.key), op.version));
-    const present = kv.getManySync(versionKeys);
-    if (versionKeys.every((vk, j) => present[j] === undefined || deleted.has(vk.toString("latin1")))) del(key);
+    checks.push({ key, versionKeys: slice.operations.map((op) => versionKey(stateKey(op.namespace, op.agentId, op.key), op.version)) });
   });
+  const present = await kv.getMany(checks.flatMap((c) => c.versionKeys));
+  let at = 0;
+  for (const { key, versionKeys } of checks) {
+    const gone = versionKeys.every((vk, j) => present[at + j] === undefined || deleted.has(vk.toString("latin1")));
+    at += versionKeys.length;
+    if (gone) del(key);
+  }
   // 4. Log entries every namespace has compacted, and the new horizons and floor.
   for (const ts of logDeletes) del(eventKey(ts));
   const changed: [string | null, RetentionEntry][] = [];
@@ -203,7 +210,7 @@ function applyBatch(kv: OrderedKv, table: RetentionTable, moving: ReadonlyMap<Re
   const lastLogDelete = logDeletes[logDeletes.length - 1];
   if (lastLogDelete !== undefined) writes.push(table.floorOp(lastLogDelete));
   if (writes.length === 0) return;
-  kv.writeSync(writes, false);
+  await kv.write(writes, false);
   // Only once durable in storage's order: the readers' horizons move.
   for (const [, entry] of table.entries()) {
     const m = moving.get(entry);

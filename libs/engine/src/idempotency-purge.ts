@@ -31,9 +31,9 @@ export async function purgeExpiredIdempotencyKeys(kv: EngineKv, sequencer: Commi
       await locked.commit(ops, null);
       purged += deleted;
     } else {
-      await sequencer.runExclusive(() => {
-        const { ops, deleted } = purgeOps(expiries, keys, kv.getManySync(keys));
-        kv.writeSync(ops, false);
+      await sequencer.runExclusive(async () => {
+        const { ops, deleted } = purgeOps(expiries, keys, await kv.getMany(keys));
+        await kv.write(ops, false);
         purged += deleted;
       });
     }

@@ -107,9 +107,9 @@ export async function runPurge(
   const started = performance.now();
   const result: PurgeResult = { purgeId: intent.id, eventsRewritten: 0, entriesDeleted: 0 };
   const rewrite = (timestamps: readonly number[]): Promise<void> =>
-    sequencer.runExclusive(() => {
-      const { ops, rewritten } = rewriteEvents(kv, intent, timestamps);
-      if (ops.length > 0) kv.writeSync(ops, false);
+    sequencer.runExclusive(async () => {
+      const { ops, rewritten } = await rewriteEvents(kv, intent, timestamps);
+      if (ops.length > 0) await kv.write(ops, false);
       result.eventsRewritten += rewritten;
       failpoints.hit("purge:mid-purge");
     });
@@ -129,14 +129,14 @@ export async function runPurge(
   if (intent.agentId === null) {
     const prefix = namespacePrefix(TABLE_IDEMPOTENCY, intent.namespace);
     await forEachChunk(kv, prefix, prefixEnd(prefix), DELETE_CHUNK, async (rows) => {
-      await sequencer.runExclusive(() => {
+      await sequencer.runExclusive(async () => {
         const ops: KvOp[] = [];
         for (const [key, value] of rows) {
           const ns = decodeString(key, 1);
           const name = decodeString(key, ns.next).value;
           ops.push({ type: "del", key }, { type: "del", key: idempotencyExpiryKey(decodeIdempotency(value).createdAtMs, ns.value, name) });
         }
-        kv.writeSync(ops, false);
+        await kv.write(ops, false);
         result.entriesDeleted += rows.length;
       });
     });
@@ -145,8 +145,8 @@ export async function runPurge(
   for (const table of [TABLE_AGENT_EVENT, TABLE_VERSION, TABLE_STATE]) {
     const prefix = targetPrefix(table, intent);
     await forEachChunk(kv, prefix, prefixEnd(prefix), DELETE_CHUNK, async (rows) => {
-      await sequencer.runExclusive(() => {
-        kv.writeSync(
+      await sequencer.runExclusive(async () => {
+        await kv.write(
           rows.map(([key]) => ({ type: "del", key })),
           false,
         );
@@ -180,16 +180,16 @@ export async function runPurge(
  * The log entries at these commit_ts without the target's operations (marked purged), and the
  * deletion of their idempotency keys. Events that no longer touch the target are left alone.
  */
-function rewriteEvents(kv: OrderedKv, intent: PurgeIntent, timestamps: readonly number[]): { ops: KvOp[]; rewritten: number } {
-  const raws = kv.getManySync(timestamps.map((ts) => eventKey(ts)));
+async function rewriteEvents(kv: OrderedKv, intent: PurgeIntent, timestamps: readonly number[]): Promise<{ ops: KvOp[]; rewritten: number }> {
+  const raws = await kv.getMany(timestamps.map((ts) => eventKey(ts)));
   const ops: KvOp[] = [];
   let rewritten = 0;
-  timestamps.forEach((ts, i) => {
+  for (const [i, ts] of timestamps.entries()) {
     const raw = raws[i];
-    if (raw === undefined) return; // compacted away everywhere: nothing left of it
+    if (raw === undefined) continue; // compacted away everywhere: nothing left of it
     const event: StoredEvent = decodeEvent(raw, ts);
     const kept = event.operations.filter((op) => !touches(intent, op.namespace, op.agentId));
-    if (kept.length === event.operations.length) return;
+    if (kept.length === event.operations.length) continue;
     const encodable = kept.map((op) => ({ ...op, valueJson: op.value === null ? null : JSON.stringify(op.value) }));
     // A transaction erased whole loses its idempotency key (a retry applies again); one whose other
     // operations remain keeps it (it did happen; the key's record holds a hash, not the data).
@@ -200,11 +200,11 @@ function rewriteEvents(kv: OrderedKv, intent: PurgeIntent, timestamps: readonly 
     if (erased && event.idempotencyKey !== null) {
       const scope = idempotencyScope(event.operations);
       const key = idempotencyKey(scope, event.idempotencyKey);
-      const [current] = kv.getManySync([key]);
+      const [current] = await kv.getMany([key]);
       if (current !== undefined && decodeIdempotency(current).commitTs === ts) ops.push({ type: "del", key });
       ops.push({ type: "del", key: idempotencyExpiryKey(event.committedAtMs, scope, event.idempotencyKey) });
     }
-  });
+  }
   return { ops, rewritten };
 }
 

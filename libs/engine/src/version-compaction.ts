@@ -30,8 +30,8 @@ export async function compactVersions(kv: OrderedKv, sequencer: CommitSequencer,
       const rows = await iterator.next(limits.batchEvents);
       if (rows.length === 0) break;
       let writes = 0;
-      await sequencer.runExclusive(() => {
-        writes = applyBatch(kv, table, rows.map(([key]) => key));
+      await sequencer.runExclusive(async () => {
+        writes = await applyBatch(kv, table, rows.map(([key]) => key));
       });
       dropped += writes;
       if (rows.length < limits.batchEvents) break;
@@ -44,7 +44,7 @@ export async function compactVersions(kv: OrderedKv, sequencer: CommitSequencer,
 }
 
 /** Deletes this batch's version entries that are more than N behind their key's current version; returns how many. */
-function applyBatch(kv: OrderedKv, table: RetentionTable, versionKeys: readonly Buffer[]): number {
+async function applyBatch(kv: OrderedKv, table: RetentionTable, versionKeys: readonly Buffer[]): Promise<number> {
   const candidates: { key: Buffer; stateKey: Buffer; version: number; entry: RetentionEntry & { policy: { kind: "versions" } } }[] = [];
   for (const key of versionKeys) {
     const record = decodeRecordKey(key);
@@ -55,7 +55,7 @@ function applyBatch(kv: OrderedKv, table: RetentionTable, versionKeys: readonly 
     candidates.push({ key, stateKey, version: decodeU64(key, record.next), entry: entry as RetentionEntry & { policy: { kind: "versions" } } });
   }
   if (candidates.length === 0) return 0;
-  const states = kv.getManySync(candidates.map((c) => c.stateKey));
+  const states = await kv.getMany(candidates.map((c) => c.stateKey));
   const writes: KvOp[] = [];
   const flagged = new Set<RetentionEntry>();
   candidates.forEach((c, i) => {
@@ -67,7 +67,7 @@ function applyBatch(kv: OrderedKv, table: RetentionTable, versionKeys: readonly 
   });
   if (writes.length === 0) return 0;
   for (const [namespace, entry] of table.entries()) if (flagged.has(entry)) writes.push(table.entryOp(namespace, { ...entry, versionsDropped: true }));
-  kv.writeSync(writes, false);
+  await kv.write(writes, false);
   // Only once written: readers treat a missing version entry here as compacted.
   for (const entry of flagged) entry.versionsDropped = true;
   return writes.length - flagged.size;
