@@ -10,6 +10,7 @@ import { runRetentionBench } from "./retention-bench.js";
 import { runBench } from "./run-bench.js";
 import { runClusterBench } from "./cluster-bench.js";
 import { runSecurityBench } from "./security-bench.js";
+import { runCommitStallBench } from "./commit-stall-bench.js";
 import { parseNodeFlagVariants } from "./workloads/daemon-variants.js";
 
 function parseFigures(value: string): Figure[] {
@@ -30,6 +31,8 @@ const program = new Command()
   .option("--scale", "P1/P4/P6 only, on 100k, 1M and 10M records (one table; ~20 min, ~6 GB of scratch disk)")
   .option("--cluster", "P1/P2 for 1, 2 and 3 daemons in cluster mode over one PostgreSQL, beside RocksDB and plain PostgreSQL (results/cluster.*; ~2 min)")
   .option("--security", "P1 and P5 at 64 clients, TLS + API key vs plain, as ratios (results/security.*; ~1 min per round)")
+  .option("--commit-stall", "Health p50/p99/max while P1 (64 clients, grpc-js Transact) commits, with daemon CPU per commit (results/commit-stall.*; ~15 s per daemon and round)")
+  .option("--baseline <dir>", "with --commit-stall: also run the daemon built in this other checkout (before), in alternating rounds")
   .addOption(new Option("--datasets <counts>", "data set sizes in records, e.g. 100k,1M").argParser(parseCounts))
   .addOption(new Option("--only <figures>", `comma list of ${FIGURES.join(",")} (default ${DEFAULT_FIGURES.join(",")})`).argParser(parseFigures))
   .addOption(
@@ -45,7 +48,7 @@ const program = new Command()
   .option("--no-profile", "skip the daemon profile");
 
 program.parse();
-const opts = program.opts<{ quick?: boolean; smoke?: boolean; huge?: boolean; scale?: boolean; security?: boolean; retention?: boolean; cluster?: boolean; datasets?: number[]; only?: Figure[]; rounds?: number; out: string; scratch: string; keep?: boolean; datasetsDir?: string; profile?: boolean; nodeFlags?: string[]; rpcThreads?: number[] }>();
+const opts = program.opts<{ quick?: boolean; smoke?: boolean; huge?: boolean; scale?: boolean; security?: boolean; retention?: boolean; cluster?: boolean; commitStall?: boolean; baseline?: string; datasets?: number[]; only?: Figure[]; rounds?: number; out: string; scratch: string; keep?: boolean; datasetsDir?: string; profile?: boolean; nodeFlags?: string[]; rpcThreads?: number[] }>();
 const args = process.argv.slice(2);
 const command = `npm run bench${args.length > 0 ? ` -- ${args.join(" ")}` : ""}`;
 const { markdown, files } = opts.security === true
@@ -64,6 +67,8 @@ const { markdown, files } = opts.security === true
       scratchDir: opts.scratch,
       command,
     })
+  : opts.commitStall === true
+  ? await runCommitStallBench({ outDir: opts.out, scratchDir: opts.scratch, rounds: opts.rounds ?? 3, windowMs: opts.quick === true ? 2_000 : 8_000, baseline: opts.baseline ?? null, command })
   : opts.retention === true
   ? await runRetentionBench({ outDir: opts.out, scratchDir: opts.scratch, rounds: opts.rounds ?? 3, backlog: 20_000, windowMs: 5_000, command })
   : await runBench({

@@ -38,6 +38,8 @@ export interface BenchDaemonOptions {
   name?: string;
   /** Node flags instead of the systemd unit's (the unit's environment stays). */
   nodeFlags?: readonly string[];
+  /** Another daemon entry point than this checkout's build (a before/after run). */
+  main?: string;
 }
 
 /** A daemon the bench started (the shared test launcher's). */
@@ -57,6 +59,7 @@ export function startDaemon(options: BenchDaemonOptions): Promise<RunningDaemon>
     logFile: `${options.name ?? "statehoused"}.log`,
     logLevel: "warn",
     nodeFlags: options.nodeFlags ?? tuning.nodeFlags,
+    ...(options.main === undefined ? {} : { main: options.main }),
     env: { ...tuning.env, ...options.env },
     readyTimeoutMs: 600_000,
     readyPollMs: 2,

@@ -196,6 +196,8 @@ export interface DaemonOptions {
   env?: Record<string, string>;
   args?: readonly string[];
   nodeFlags?: readonly string[];
+  /** Another daemon entry point (e.g. another checkout's build, for a before/after bench). */
+  main?: string;
   /** Reuse this data dir (it is then not removed); default `data` in the work dir. */
   dataDir?: string;
   /** Where ready files (and the log file) go; default a fresh temp dir, removed by `dispose`. */
@@ -307,6 +309,7 @@ export class DaemonProcess {
       }),
       ...(this.#options.args === undefined ? {} : { args: this.#options.args }),
       ...(this.#options.nodeFlags === undefined ? {} : { nodeFlags: this.#options.nodeFlags }),
+      ...(this.#options.main === undefined ? {} : { main: this.#options.main }),
       ...(logFile === undefined ? {} : { logFile: resolve(this.workDir, logFile) }),
     });
     this.runs.push(run);
