@@ -5,7 +5,7 @@ import { Code } from "@connectrpc/connect";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { ErrorCode, StatehouseService } from "@statehouse/api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DaemonProcess } from "./test-support/daemon-process.js";
+import { DaemonProcess } from "@statehouse/test-services";
 import { failure, GrpcJsDriver } from "./test-support/rpc-drivers.js";
 
 const S = StatehouseService.method;

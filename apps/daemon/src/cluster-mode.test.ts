@@ -5,9 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { StatehouseService } from "@statehouse/api";
-import { ensurePostgresInstalled, startPostgres, type PostgresServer } from "@statehouse/test-services";
+import { DaemonProcess, ensurePostgresInstalled, runDaemonToExit, startPostgres, type PostgresServer } from "@statehouse/test-services";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DaemonProcess } from "./test-support/daemon-process.js";
 import { ConnectDriver, type RpcDriver } from "./test-support/rpc-drivers.js";
 
 const S = StatehouseService.method;
@@ -84,7 +83,6 @@ describe("statehoused --storage postgres://", () => {
   });
 
   it("refuses a non-postgres storage URL at start, naming the setting", async () => {
-    const { runDaemonToExit } = await import("./test-support/daemon-process.js");
     const exit = await runDaemonToExit({ STATEHOUSE_STORAGE: "mysql://localhost/x" });
     expect(exit.code).not.toBe(0);
     expect(exit.output).toContain("STATEHOUSE_STORAGE");

@@ -7,7 +7,7 @@ import { Code } from "@connectrpc/connect";
 import { StatehouseService } from "@statehouse/api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, envAliasesInUse, exposureProblem, isLoopbackHost, parseListenAddr, redactedStorageUrl, resolveConfig, SETTINGS } from "./config.js";
-import { DaemonProcess, runDaemonToExit, spawnDaemon } from "./test-support/daemon-process.js";
+import { DaemonProcess, runDaemonToExit, spawnDaemon } from "@statehouse/test-services";
 import { failure, GrpcJsDriver } from "./test-support/rpc-drivers.js";
 
 let dir: string;
@@ -230,27 +230,25 @@ describe("the statehoused process", () => {
 
   it("starts with the original daemon's variables: STATEHOUSE_ADDR (logged) and an empty STATEHOUSE_USE_MEMORY", async () => {
     const readyFile = join(dir, "alias-ready.json");
-    const { child, exited, output } = spawnDaemon({ STATEHOUSE_ADDR: "127.0.0.1:0", STATEHOUSE_USE_MEMORY: "", STATEHOUSE_READY_FILE: readyFile, STATEHOUSE_LOG_LEVEL: "info" });
+    const run = spawnDaemon({ STATEHOUSE_ADDR: "127.0.0.1:0", STATEHOUSE_USE_MEMORY: "", STATEHOUSE_READY_FILE: readyFile, STATEHOUSE_LOG_LEVEL: "info" });
     try {
       let ready: string | null = null;
       let exit: unknown = null;
-      void exited.then((e) => (exit = e));
+      void run.exited.then((e) => (exit = e));
       while (ready === null && exit === null) {
         ready = await readFile(readyFile, "utf8").catch(() => null);
         if (ready === null) await new Promise((r) => setTimeout(r, 25));
       }
-      expect(exit, output.join("")).toBeNull();
+      expect(exit, run.output).toBeNull();
       expect((JSON.parse(ready ?? "{}") as { address: string }).address).toMatch(/^127\.0\.0\.1:\d+$/);
-      const logs = output
-        .join("")
+      const logs = run.output
         .split("\n")
         .filter((line) => line.startsWith("{"))
         .map((line) => JSON.parse(line) as Record<string, unknown>);
       expect(logs.find((l) => l["alias"] === "STATEHOUSE_ADDR")).toMatchObject({ env: "STATEHOUSE_LISTEN_ADDR", msg: expect.stringContaining("using STATEHOUSE_ADDR") as unknown });
       expect(logs.find((l) => String(l["msg"]).startsWith("storage ready"))).toMatchObject({ storage: "memory" });
     } finally {
-      child.kill("SIGKILL");
-      await exited;
+      await run.kill();
     }
   });
 

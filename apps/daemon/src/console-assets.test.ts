@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { StatehouseService } from "@statehouse/api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DaemonProcess } from "./test-support/daemon-process.js";
+import { DaemonProcess } from "@statehouse/test-services";
 import { GrpcJsDriver } from "./test-support/rpc-drivers.js";
 
 function request(url: string, options: { method?: string; headers?: Record<string, string> } = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {

@@ -9,7 +9,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { ErrorCode, GrpcHealth, HealthCheckResponse_ServingStatus, ReplayRequestSchema, StatehouseService } from "@statehouse/api";
 import { afterEach, describe, expect, it } from "vitest";
-import { DaemonProcess, runDaemonToExit } from "./test-support/daemon-process.js";
+import { DaemonProcess, runDaemonToExit } from "@statehouse/test-services";
 import { collect, failure, failureOf, GrpcJsDriver } from "./test-support/rpc-drivers.js";
 
 const S = StatehouseService.method;

@@ -7,7 +7,7 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { type EventBatch, EventBatchSchema, ReplayRequestSchema, StatehouseService } from "@statehouse/api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MAX_BATCH_BYTES, MAX_BATCH_EVENTS } from "./statehouse-service.js";
-import { DaemonProcess } from "./test-support/daemon-process.js";
+import { DaemonProcess } from "@statehouse/test-services";
 import { envelope, h2Call } from "./test-support/raw-http.js";
 import { allDrivers, collect, type RpcDriver } from "./test-support/rpc-drivers.js";
 

@@ -10,7 +10,7 @@ import http2 from "node:http2";
 import { create, fromBinary, fromJsonString, ScalarType, toBinary, type DescMessage, type DescMethod } from "@bufbuild/protobuf";
 import { GrpcHealth, StatehouseService } from "@statehouse/api";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { DaemonProcess } from "./test-support/daemon-process.js";
+import { DaemonProcess } from "@statehouse/test-services";
 import { envelope, h1Call, h2Call, outcomeOf, type Outcome, type ProtocolKind, type RawResponse } from "./test-support/raw-http.js";
 import { GrpcJsDriver } from "./test-support/rpc-drivers.js";
 

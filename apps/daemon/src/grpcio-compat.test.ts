@@ -4,7 +4,7 @@
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { DaemonProcess, REPO_ROOT } from "./test-support/daemon-process.js";
+import { DaemonProcess, REPO_ROOT } from "@statehouse/test-services";
 
 const PYTHON = join(REPO_ROOT, ".venv/bin/python");
 const SCRIPT = join(REPO_ROOT, "apps/daemon/compat/grpcio_client.py");

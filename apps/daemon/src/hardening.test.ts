@@ -10,7 +10,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { StatehouseService, TransactRequestSchema } from "@statehouse/api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DaemonProcess } from "./test-support/daemon-process.js";
+import { DaemonProcess } from "@statehouse/test-services";
 import { envelope } from "./test-support/raw-http.js";
 import { ConnectDriver } from "./test-support/rpc-drivers.js";
 

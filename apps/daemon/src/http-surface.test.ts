@@ -5,7 +5,7 @@ import http from "node:http";
 import net from "node:net";
 import { StatehouseService } from "@statehouse/api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DaemonProcess } from "./test-support/daemon-process.js";
+import { DaemonProcess } from "@statehouse/test-services";
 import { GrpcJsDriver } from "./test-support/rpc-drivers.js";
 
 const S = StatehouseService.method;

@@ -11,7 +11,7 @@ import { RocksLevel } from "@nxtedition/rocksdb";
 import { StatehouseService } from "@statehouse/api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { foreignDataProblem, IMPORT_MARKER } from "./import-original.js";
-import { DAEMON_MAIN, DaemonProcess, NODE_BIN, runDaemonToExit } from "./test-support/daemon-process.js";
+import { DAEMON_MAIN, DaemonProcess, NODE_BIN, runDaemonToExit } from "@statehouse/test-services";
 import { GrpcJsDriver } from "./test-support/rpc-drivers.js";
 
 const run = promisify(execFile);

@@ -7,7 +7,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { ErrorCode, StatehouseService, WatchRequestSchema } from "@statehouse/api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DaemonProcess } from "./test-support/daemon-process.js";
+import { DaemonProcess } from "@statehouse/test-services";
 import { failure, GrpcJsDriver } from "./test-support/rpc-drivers.js";
 
 const S = StatehouseService.method;

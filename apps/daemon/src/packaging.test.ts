@@ -6,7 +6,7 @@ import { StatehouseService } from "@statehouse/api";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { DaemonProcess } from "./test-support/daemon-process.js";
+import { DaemonProcess } from "@statehouse/test-services";
 import { ConnectDriver, GrpcJsDriver } from "./test-support/rpc-drivers.js";
 
 const PACKAGING = new URL("../packaging/", import.meta.url);

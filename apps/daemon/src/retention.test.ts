@@ -5,7 +5,7 @@
 import { Code } from "@connectrpc/connect";
 import { ErrorCode, RetentionKind, RetentionService, StatehouseService } from "@statehouse/api";
 import { afterEach, expect, it } from "vitest";
-import { DaemonProcess } from "./test-support/daemon-process.js";
+import { DaemonProcess } from "@statehouse/test-services";
 import { collect, failure, GrpcJsDriver } from "./test-support/rpc-drivers.js";
 
 const S = StatehouseService.method;

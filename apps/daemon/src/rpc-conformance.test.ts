@@ -5,7 +5,7 @@
 import { Code } from "@connectrpc/connect";
 import { ErrorCode, type EventBatch, GrpcHealth, HealthCheckResponse_ServingStatus, StatehouseService } from "@statehouse/api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DaemonProcess } from "./test-support/daemon-process.js";
+import { DaemonProcess } from "@statehouse/test-services";
 import { allDrivers, collect, failure, type RpcDriver } from "./test-support/rpc-drivers.js";
 
 const S = StatehouseService.method;

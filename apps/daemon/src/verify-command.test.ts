@@ -5,7 +5,7 @@ import { readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { RetentionKind, RetentionService, StatehouseService } from "@statehouse/api";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { DaemonProcess, runDaemonToExit } from "./test-support/daemon-process.js";
+import { DaemonProcess, runDaemonToExit } from "@statehouse/test-services";
 import { GrpcJsDriver } from "./test-support/rpc-drivers.js";
 import { verifyCommand } from "./verify-command.js";
 

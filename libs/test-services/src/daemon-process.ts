@@ -45,17 +45,25 @@ export interface DaemonLine {
 
 /**
  * The environment of every daemon: this process's, without what would leak the test runner's
- * settings into the daemon (STATEHOUSE_* knobs, NODE_OPTIONS loaders, VITEST*), except
- * STATEHOUSE_FAST_PATH: a suite run with the fast path forced off (the daemon's second test pass)
- * starts every daemon so. Then `env`.
+ * settings into the daemon (STATEHOUSE_* knobs, NODE_OPTIONS loaders, VITEST*), except the two the
+ * daemon's test target runs its suite again with, which reach every daemon a test starts (unless
+ * `env` sets them): STATEHOUSE_FAST_PATH (fast path forced off) and STATEHOUSE_RPC_THREADS (RPC
+ * threads), the latter not to a daemon with auth on (`env` or `args`), which refuses more than one
+ * RPC thread. Then `env`.
  */
-export function daemonEnv(env: Record<string, string> = {}): Record<string, string> {
+export function daemonEnv(env: Record<string, string> = {}, args: readonly string[] = []): Record<string, string> {
   const clean: Record<string, string> = {};
   for (const [name, value] of Object.entries(process.env)) {
     if (value === undefined) continue;
-    if ((name.startsWith("STATEHOUSE_") && name !== "STATEHOUSE_FAST_PATH") || name === "NODE_OPTIONS" || name.startsWith("VITEST")) continue;
+    if (name.startsWith("STATEHOUSE_") || name === "NODE_OPTIONS" || name.startsWith("VITEST")) continue;
     clean[name] = value;
   }
+  const fastPath = process.env["STATEHOUSE_FAST_PATH"];
+  if (fastPath !== undefined) clean["STATEHOUSE_FAST_PATH"] = fastPath;
+  const threads = process.env["STATEHOUSE_RPC_THREADS"];
+  const authFlag = args.indexOf("--auth");
+  const auth = env["STATEHOUSE_AUTH"] ?? (authFlag === -1 ? undefined : args[authFlag + 1]);
+  if (threads !== undefined && (auth === undefined || auth === "off")) clean["STATEHOUSE_RPC_THREADS"] = threads;
   return { ...clean, ...env };
 }
 
@@ -300,13 +308,16 @@ export class DaemonProcess {
     const readyFile = join(this.workDir, `ready-${generation}-${process.pid}-${Date.now()}.json`);
     const logFile = this.#options.logFile;
     const run = new DaemonRun({
-      env: daemonEnv({
-        STATEHOUSE_LISTEN_ADDR: `127.0.0.1:${port}`,
-        STATEHOUSE_DATA_DIR: this.dataDir,
-        STATEHOUSE_READY_FILE: readyFile,
-        STATEHOUSE_LOG_LEVEL: this.#options.logLevel ?? "info",
-        ...this.#env,
-      }),
+      env: daemonEnv(
+        {
+          STATEHOUSE_LISTEN_ADDR: `127.0.0.1:${port}`,
+          STATEHOUSE_DATA_DIR: this.dataDir,
+          STATEHOUSE_READY_FILE: readyFile,
+          STATEHOUSE_LOG_LEVEL: this.#options.logLevel ?? "info",
+          ...this.#env,
+        },
+        this.#options.args,
+      ),
       ...(this.#options.args === undefined ? {} : { args: this.#options.args }),
       ...(this.#options.nodeFlags === undefined ? {} : { nodeFlags: this.#options.nodeFlags }),
       ...(this.#options.main === undefined ? {} : { main: this.#options.main }),
@@ -361,7 +372,7 @@ export class DaemonProcess {
 
 /** Spawns statehoused without waiting for readiness (startup-failure tests). */
 export function spawnDaemon(env: Record<string, string>, args: readonly string[] = []): DaemonRun {
-  return new DaemonRun({ env: daemonEnv(env), args });
+  return new DaemonRun({ env: daemonEnv(env, args), args });
 }
 
 /** Runs statehoused until it exits by itself (it must not start serving). */

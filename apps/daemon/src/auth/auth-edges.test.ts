@@ -11,7 +11,7 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import { AuthService, StatehouseService } from "@statehouse/api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AuthFixture, type TestKey } from "../test-support/auth-fixture.js";
-import { DaemonProcess } from "../test-support/daemon-process.js";
+import { DaemonProcess } from "@statehouse/test-services";
 import { h2Call } from "../test-support/raw-http.js";
 import { allDrivers, collect, ConnectDriver, failure, GrpcJsDriver, type RpcDriver } from "../test-support/rpc-drivers.js";
 

@@ -12,7 +12,7 @@ import { Code } from "@connectrpc/connect";
 import { StatehouseService } from "@statehouse/api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defaultRpcThreads, resolveConfig } from "../config.js";
-import { DaemonProcess, runDaemonToExit } from "../test-support/daemon-process.js";
+import { DaemonProcess, runDaemonToExit } from "@statehouse/test-services";
 import { failure, GrpcJsDriver } from "../test-support/rpc-drivers.js";
 import { TestCa } from "../test-support/test-ca.js";
 

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { AuthService, Role, type ApiKeyLimits } from "@statehouse/api";
-import { DaemonProcess, type StartOptions } from "./daemon-process.js";
+import { DaemonProcess, type DaemonOptions } from "@statehouse/test-services";
 import { allDrivers, GrpcJsDriver, type DriverAuth, type RpcDriver } from "./rpc-drivers.js";
 
 export interface TestKey {
@@ -30,11 +30,12 @@ export class AuthFixture {
   }
 
   /** Starts a daemon with --auth required (plus `options`) and reads its first admin key. */
-  static async start(options: StartOptions & { tls?: DriverAuth["tls"] } = {}): Promise<AuthFixture> {
-    const daemon = await DaemonProcess.start({ ...options, args: ["--auth", "required", ...(options.args ?? [])] });
+  static async start(options: Omit<DaemonOptions, "tls"> & { tls?: DriverAuth["tls"] } = {}): Promise<AuthFixture> {
+    const { tls, ...daemonOptions } = options;
+    const daemon = await DaemonProcess.start({ ...daemonOptions, tls: tls !== undefined, args: ["--auth", "required", ...(options.args ?? [])] });
     const token = (await readFile(join(daemon.dataDir, "auth", "initial-admin-key"), "utf8")).trim();
     const admin = { keyId: token.slice(4, 20), token };
-    const adminRpc = new GrpcJsDriver(daemon.address, {}, { token, ...(options.tls === undefined ? {} : { tls: options.tls }) });
+    const adminRpc = new GrpcJsDriver(daemon.address, {}, { token, ...(tls === undefined ? {} : { tls }) });
     return new AuthFixture(daemon, admin, adminRpc);
   }
 
