@@ -23,6 +23,7 @@ test("bench --commit-stall measures both builds in alternating rounds and writes
     expect(run?.healthUnderLoad.probes, variant).toBeGreaterThan(0);
     expect(run?.healthIdle.probes, variant).toBeGreaterThan(0);
     expect(Number.isFinite(run?.loopDelay.p99Ms), variant).toBe(true);
+    expect(run?.transactionsPerBatch, variant).toBeGreaterThanOrEqual(1);
   }
   expect(report.ratios["p1CommitsPerSec"]).toBeGreaterThan(0);
   expect(report.ratios["healthP99Ms"]).toBeGreaterThan(0);

@@ -53,6 +53,8 @@ interface Measured {
   healthIdle: ProbeResult;
   /** The daemon's own event-loop delay over the P1 window (prom-client's histogram, 10 ms resolution). */
   loopDelay: { p50Ms: number; p99Ms: number; maxMs: number };
+  /** Mean transactions per group commit over the P1 window (statehouse_group_commit_size). */
+  transactionsPerBatch: number;
   loadAverage: number;
 }
 
@@ -76,11 +78,22 @@ async function probeHealth(address: string, warmupMs: number, durationMs: number
   return { probes: latencies.length, p50Ms: percentileOfSorted(latencies, 50), p99Ms: percentileOfSorted(latencies, 99), maxMs: latencies[latencies.length - 1] ?? Number.NaN };
 }
 
-/** The daemon's event-loop delay since the previous scrape (prom-client resets its histogram at each /metrics), in ms. */
-async function eventLoopDelay(url: string): Promise<{ p50Ms: number; p99Ms: number; maxMs: number }> {
+interface Scrape {
+  /** The daemon's event-loop delay since the previous scrape (prom-client resets its histogram at each /metrics), in ms. */
+  loop: { p50Ms: number; p99Ms: number; maxMs: number };
+  /** statehouse_group_commit_size's sum and count so far (transactions, batches). */
+  transactions: number;
+  batches: number;
+}
+
+async function scrape(url: string): Promise<Scrape> {
   const text = await (await fetch(`${url}/metrics`)).text();
-  const gauge = (name: string): number => 1000 * Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? Number.NaN);
-  return { p50Ms: gauge("nodejs_eventloop_lag_p50_seconds"), p99Ms: gauge("nodejs_eventloop_lag_p99_seconds"), maxMs: gauge("nodejs_eventloop_lag_max_seconds") };
+  const value = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? Number.NaN);
+  return {
+    loop: { p50Ms: 1000 * value("nodejs_eventloop_lag_p50_seconds"), p99Ms: 1000 * value("nodejs_eventloop_lag_p99_seconds"), maxMs: 1000 * value("nodejs_eventloop_lag_max_seconds") },
+    transactions: value("statehouse_group_commit_size_sum"),
+    batches: value("statehouse_group_commit_size_count"),
+  };
 }
 
 async function round(variant: Variant, main: string, options: CommitStallBenchOptions, scratch: string, index: number): Promise<Measured> {
@@ -91,6 +104,8 @@ async function round(variant: Variant, main: string, options: CommitStallBenchOp
     const healthIdle = await probeHealth(daemon.address, WARMUP_MS, IDLE_MS);
     const loadAverage = loadAverage1m();
     let loopDelay = { p50Ms: Number.NaN, p99Ms: Number.NaN, maxMs: Number.NaN };
+    let first: Promise<Scrape> | null = null;
+    let transactionsPerBatch = Number.NaN;
     const [p1, healthUnderLoad] = await Promise.all([
       runClosedLoop({
         concurrency: 64,
@@ -98,19 +113,24 @@ async function round(variant: Variant, main: string, options: CommitStallBenchOp
         durationMs: options.windowMs,
         window: combineWindows(cpuWindow(cpuProbe({ pid: daemon.pid, withChildren: false })), new ThreadCpuWindow(daemon.pid), {
           // The scrape at the window's start resets the daemon's event-loop delay histogram.
-          start: () => void eventLoopDelay(daemon.url),
+          start: () => {
+            first = scrape(daemon.url);
+          },
           stop: () => ({}),
         }),
         op: async (worker, seq) => {
           await writers.transact([{ namespace: "bench", agentId: `stall-${worker}`, key: `k${seq % 100}`, value: benchValue(seq) }]);
         },
       }).then(async (result) => {
-        loopDelay = await eventLoopDelay(daemon.url);
+        const last = await scrape(daemon.url);
+        const start = await (first as Promise<Scrape> | null);
+        loopDelay = last.loop;
+        if (start !== null) transactionsPerBatch = (last.transactions - start.transactions) / (last.batches - start.batches);
         return result;
       }),
       probeHealth(daemon.address, WARMUP_MS, options.windowMs),
     ]);
-    return { p1, healthUnderLoad, healthIdle, loopDelay, loadAverage };
+    return { p1, healthUnderLoad, healthIdle, loopDelay, transactionsPerBatch, loadAverage };
   } finally {
     writers.close();
     await daemon.stop();
@@ -149,6 +169,7 @@ export async function runCommitStallBench(options: CommitStallBenchOptions): Pro
       daemonCpuUsPerCommit: med((m) => m.p1["serverCpuUsPerOp"] ?? Number.NaN),
       jsThreadCpuUsPerCommit: med((m) => m.p1["jsThreadCpuUsPerOp"] ?? Number.NaN),
       loopDelayP99Ms: med((m) => m.loopDelay.p99Ms),
+      transactionsPerBatch: med((m) => m.transactionsPerBatch),
       loopDelayMaxMs: med((m) => m.loopDelay.maxMs),
       healthIdleP99Ms: med((m) => m.healthIdle.p99Ms),
       healthP50Ms: med((m) => m.healthUnderLoad.p50Ms),
@@ -176,19 +197,19 @@ export async function runCommitStallBench(options: CommitStallBenchOptions): Pro
   };
   const report: CommitStallReport = { command: options.command, machine, fdatasync: disk, windowMs: options.windowMs, rounds: options.rounds, mains, summaries, ratios, raw: results };
   const row = (label: string, s: ReturnType<typeof summary>): string =>
-    `| ${label} | ${s.p1CommitsPerSec} | ${s.daemonCpuUsPerCommit} | ${s.jsThreadCpuUsPerCommit} | ${s.transactP99Ms} | ${s.loopDelayP99Ms} | ${s.loopDelayMaxMs} | ${s.healthIdleP99Ms} | ${s.healthP50Ms} | ${s.healthP99Ms} | ${s.healthMaxMs} | ${s.loadAverage} |`;
+    `| ${label} | ${s.p1CommitsPerSec} | ${s.daemonCpuUsPerCommit} | ${s.jsThreadCpuUsPerCommit} | ${s.transactionsPerBatch} | ${s.transactP99Ms} | ${s.loopDelayP99Ms} | ${s.loopDelayMaxMs} | ${s.healthIdleP99Ms} | ${s.healthP50Ms} | ${s.healthP99Ms} | ${s.healthMaxMs} | ${s.loadAverage} |`;
   const x = (value: number | null): string => (value === null ? "" : `${value}×`);
   const markdown = [
     "# Commit stalls: Health latency while P1 commits (issue 12 item 2)",
     "",
     `\`${options.command}\` — ${options.rounds} alternating rounds of ${options.windowMs / 1000} s windows (${WARMUP_MS / 1000} s warm-up); each round a fresh daemon (fsync on, defaults). P1: 64 closed-loop grpc-js Transact clients; Health: 1 grpc-js client on its own connection sending a call every ${PROBE_INTERVAL_MS} ms (not waiting for answers; latency from each send) over the same window ("idle": ${IDLE_MS / 1000} s before P1). Daemon CPU per commit includes the probes (the same number in both builds); "of which JS thread" is the daemon's main thread alone (/proc/PID/task/PID). The daemon's event-loop delay is prom-client's (monitorEventLoopDelay, 10 ms resolution) over the P1 window, from /metrics. The prober runs in its own worker thread of the bench process. Medians of the rounds; the disk does ${roundSig(disk.opsPerSec)} fdatasync/s (p50 ${roundSig(disk.p50Ms)} ms). Load average (1 min) ${machine.loadAverage.start} at the start, per round in the last column.`,
     "",
-    "| daemon | P1 commits/s (64 clients) | daemon CPU µs per commit | of which JS thread | Transact p99 (ms) | daemon event-loop delay p99 under P1 (ms) | … max (ms) | Health p99 idle (ms) | Health p50 under P1 (ms) | Health p99 under P1 (ms) | Health max under P1 (ms) | load average |",
-    "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    "| daemon | P1 commits/s (64 clients) | daemon CPU µs per commit | of which JS thread | transactions per batch | Transact p99 (ms) | daemon event-loop delay p99 under P1 (ms) | … max (ms) | Health p99 idle (ms) | Health p50 under P1 (ms) | Health p99 under P1 (ms) | Health max under P1 (ms) | load average |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ...variants.map((v) => row(v === "after" ? `after (this build)` : `before (${options.baseline ?? ""})`, summaries[v] as ReturnType<typeof summary>)),
     ...(results.before === undefined
       ? []
-      : [`| after ÷ before (median of per-round ratios) | ${x(ratios.p1CommitsPerSec)} | ${x(ratios.daemonCpuUsPerCommit)} | ${x(ratios.jsThreadCpuUsPerCommit)} | | | | | ${x(ratios.healthP50Ms)} | ${x(ratios.healthP99Ms)} | ${x(ratios.healthMaxMs)} | |`]),
+      : [`| after ÷ before (median of per-round ratios) | ${x(ratios.p1CommitsPerSec)} | ${x(ratios.daemonCpuUsPerCommit)} | ${x(ratios.jsThreadCpuUsPerCommit)} | | | | | | ${x(ratios.healthP50Ms)} | ${x(ratios.healthP99Ms)} | ${x(ratios.healthMaxMs)} | |`]),
     "",
   ].join("\n");
   mkdirSync(options.outDir, { recursive: true });
