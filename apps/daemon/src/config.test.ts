@@ -52,8 +52,9 @@ describe("resolveConfig", () => {
       snapshotInterval: 1000,
       txTimeoutMs: 30_000,
       maxValueBytes: 1_048_576,
-      rocksdbCacheMb: 16,
+      rocksdbCacheMb: 8,
       rocksdbMemtableMb: 32,
+      versionCacheMb: 4,
       logLevel: "info",
       readyFile: null,
       failpoint: null,
@@ -120,6 +121,13 @@ describe("resolveConfig", () => {
     expect(configError(() => resolveConfig({ env: { STATEHOUSE_ROCKSDB_CACHE_MB: "0" } })).setting).toBe("STATEHOUSE_ROCKSDB_CACHE_MB");
     expect(configError(() => resolveConfig({ env: { STATEHOUSE_ROCKSDB_CACHE_MB: "4096" } })).setting).toBe("STATEHOUSE_ROCKSDB_CACHE_MB");
     expect(configError(() => resolveConfig({ cli: { rocksdbMemtableMb: "2" } })).message).toContain("--rocksdb-memtable-mb (command line)");
+  });
+
+  it("reads the version cache budget in MiB, 0 = none", () => {
+    expect(resolveConfig({ env: { STATEHOUSE_VERSION_CACHE_MB: "0" } })).toMatchObject({ versionCacheMb: 0 });
+    expect(resolveConfig({ cli: { versionCacheMb: "64" } })).toMatchObject({ versionCacheMb: 64 });
+    expect(configError(() => resolveConfig({ env: { STATEHOUSE_VERSION_CACHE_MB: "-1" } })).setting).toBe("STATEHOUSE_VERSION_CACHE_MB");
+    expect(configError(() => resolveConfig({ cli: { versionCacheMb: "1025" } })).message).toContain("--version-cache-mb (command line)");
   });
 
   it("reads the memory budgets, the idempotency window and the recovery mode, naming a bad one", () => {

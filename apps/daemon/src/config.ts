@@ -48,6 +48,8 @@ export interface DaemonConfig {
   rocksdbCacheMb: number;
   /** RocksDB memtable budget, MiB. */
   rocksdbMemtableMb: number;
+  /** Heap budget of the engine's version cache, MiB (0 = none). */
+  versionCacheMb: number;
   /** RocksDB's own LOG in <dataDir>/db: off or the least severe level written. */
   rocksdbLogLevel: RocksdbLogLevelSetting;
   logLevel: LogLevel;
@@ -340,8 +342,9 @@ export const SETTINGS: readonly Setting[] = [
   setting({ key: "compactionIntervalMs", env: "STATEHOUSE_COMPACTION_INTERVAL_MS", flag: "--compaction-interval-ms", placeholder: "ms", default: 60_000, description: "how often history behind the retention horizons is compacted (0 = only on CompactHistory)", parse: integer(0, 86_400_000) }),
   setting({ key: "compactionPauseMs", env: "STATEHOUSE_COMPACTION_PAUSE_MS", flag: "--compaction-pause-ms", placeholder: "ms", default: 20, description: "pause between compaction batches of 256 events (bounds compaction's I/O)", parse: integer(0, 60_000) }),
   setting({ key: "recoveryMode", env: "STATEHOUSE_RECOVERY_MODE", flag: "--recovery-mode", placeholder: "mode", default: "auto", description: "auto; rebuild = rebuild every index from the log; accept-rollback = start although acknowledged commits are missing (operator's choice)", parse: recoveryMode }),
-  setting({ key: "rocksdbCacheMb", env: "STATEHOUSE_ROCKSDB_CACHE_MB", flag: "--rocksdb-cache-mb", placeholder: "MiB", default: 16, description: "RocksDB block cache: data blocks plus every SST's index and filter blocks (README, Memory)", parse: integer(1, 4095) }),
+  setting({ key: "rocksdbCacheMb", env: "STATEHOUSE_ROCKSDB_CACHE_MB", flag: "--rocksdb-cache-mb", placeholder: "MiB", default: 8, description: "RocksDB block cache: data blocks plus every SST's index and filter blocks (README, Memory)", parse: integer(1, 4095) }),
   setting({ key: "rocksdbMemtableMb", env: "STATEHOUSE_ROCKSDB_MEMTABLE_MB", flag: "--rocksdb-memtable-mb", placeholder: "MiB", default: 32, description: "RocksDB memtable budget: write buffers of a quarter of it, at most 1.5x it in all (README, Memory)", parse: integer(4, 4096) }),
+  setting({ key: "versionCacheMb", env: "STATEHOUSE_VERSION_CACHE_MB", flag: "--version-cache-mb", placeholder: "MiB", default: 4, description: "heap budget of the engine's cache of recently written key versions, 0 = none (README, Memory)", parse: integer(0, 1024) }),
   setting({ key: "rocksdbLogLevel", env: "STATEHOUSE_ROCKSDB_LOG_LEVEL", flag: "--rocksdb-log-level", placeholder: "level", default: "warn", description: `RocksDB's own LOG in <data dir>/db (stalls, background errors): ${ROCKSDB_LOG_LEVELS.join(", ")} (README, Metrics and logs)`, parse: rocksdbLogLevel }),
   setting({ key: "logLevel", env: "STATEHOUSE_LOG_LEVEL", flag: "--log-level", placeholder: "level", default: "info", description: `log level: ${LOG_LEVELS.join(", ")}`, parse: logLevel }),
   setting({ key: "corsOrigins", env: "STATEHOUSE_CORS_ORIGINS", flag: "--cors-origins", placeholder: "list", default: [], description: "browser origins allowed by CORS (other origins are refused on every request): comma list, port may be *, or * for any; default none", parse: corsOrigins }),

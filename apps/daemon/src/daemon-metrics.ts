@@ -120,6 +120,15 @@ export class DaemonMetrics {
         for (const [part, bytes] of Object.entries(parts)) if (Number.isFinite(bytes)) this.set({ part }, bytes);
       },
     });
+    new Gauge({
+      name: "statehouse_version_cache_bytes",
+      help: "Estimated heap bytes of the engine's cache of recently written key versions (at most STATEHOUSE_VERSION_CACHE_MB).",
+      registers: [this.registry],
+      collect() {
+        const cache = stats()?.versionCache;
+        if (cache !== undefined) this.set(cache.bytes);
+      },
+    });
     const retention = (): RetentionInfo[] => this.#retention?.() ?? [];
     new Gauge({
       name: "statehouse_retention_horizon_commit_ts",

@@ -7,7 +7,6 @@ import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { BackupService, GrpcHealth, StatehouseService } from "@statehouse/api";
 import { type Engine, type EngineObserver, type EngineOptions, isEngineError, openEngine, parseFailpoint } from "@statehouse/engine";
-import { openPostgresEngine } from "@statehouse/storage-postgres";
 import { ApiKeyStore } from "./auth/api-key-store.js";
 import { bootstrapAdminKey } from "./auth/bootstrap.js";
 import { exposureProblem, parseListenAddr, redactedStorageUrl, type DaemonConfig } from "./config.js";
@@ -85,6 +84,7 @@ async function openStorage(config: DaemonConfig, log: Logger, observer: EngineOb
     ...(config.retentionDefault === null ? {} : { retentionDefault: config.retentionDefault }),
     rocksdbCacheBytes: config.rocksdbCacheMb * 1024 * 1024,
     rocksdbMemtableBytes: config.rocksdbMemtableMb * 1024 * 1024,
+    versionCacheBytes: config.versionCacheMb * 1024 * 1024,
     rocksdbLogLevel: config.rocksdbLogLevel,
     logger: log.child({ component: "engine" }),
     observer,
@@ -94,6 +94,8 @@ async function openStorage(config: DaemonConfig, log: Logger, observer: EngineOb
   if (config.storage !== null) {
     // Cluster mode: nothing on local disk; dataDir, snapshots, recovery mode and the RocksDB sizes do not apply.
     const { dataDir: _dataDir, inMemory: _inMemory, ...shared } = options;
+    // Loaded only in cluster mode: the PostgreSQL driver is not needed to serve RocksDB (README, "Memory").
+    const { openPostgresEngine } = await import("@statehouse/storage-postgres");
     return openPostgresEngine({ connectionString: config.storage, schema: config.postgresSchema, poolSize: config.postgresPoolSize, notify: config.postgresNotify, logger: log.child({ component: "postgres" }) }, shared);
   }
   try {

@@ -72,16 +72,34 @@ describe("/metrics", () => {
     expect(metricValue(text, "statehouse_commit_latency_seconds_count")).toBe(2);
     expect(metricValue(text, "statehouse_group_commit_size_count")).toBeGreaterThanOrEqual(1);
     expect(text).toContain('statehouse_rpc_errors_total{code="Aborted"} 1');
-    // RocksDB's own accounting: the memtables hold the commits above, the cache is within its 16 MiB.
+    // RocksDB's own accounting: the memtables hold the commits above, the cache is within its 8 MiB.
     const storage = (part: string): number => Number(new RegExp(`^statehouse_storage_memory_bytes\\{part="${part}"\\} (\\S+)$`, "m").exec(text)?.[1]);
     expect(storage("memtables")).toBeGreaterThan(0);
     expect(storage("block_cache")).toBeGreaterThanOrEqual(0);
-    expect(storage("block_cache")).toBeLessThanOrEqual(16 * 1024 * 1024);
+    expect(storage("block_cache")).toBeLessThanOrEqual(8 * 1024 * 1024);
     expect(storage("table_readers")).toBeGreaterThanOrEqual(0);
+    // The version cache holds the key just written, within the default 4 MiB budget.
+    expect(metricValue(text, "statehouse_version_cache_bytes")).toBeGreaterThan(0);
+    expect(metricValue(text, "statehouse_version_cache_bytes")).toBeLessThanOrEqual(4 * 1024 * 1024);
     for (const name of ["statehouse_transactions_expired_total", "statehouse_watch_events_total", "process_cpu_seconds_total", "process_resident_memory_bytes", "nodejs_eventloop_lag_seconds"]) {
       expect(text).toContain(`\n${name}`);
     }
     await rpc.unary(S.abort, { txnId: open.txnId });
+  });
+
+  it("STATEHOUSE_VERSION_CACHE_MB=0 reaches the engine: no versions cached", async () => {
+    const uncached = await DaemonProcess.start({ env: { STATEHOUSE_VERSION_CACHE_MB: "0" } });
+    const client = new GrpcJsDriver(uncached.address);
+    try {
+      for (let version = 1; version <= 3; version++) {
+        await client.unary(S.transact, { operations: [{ namespace: "m", agentId: "a", key: "k", value: { version } }] });
+      }
+      expect((await client.unary(S.getState, { namespace: "m", agentId: "a", key: "k" })).version).toBe(3n);
+      expect(metricValue((await get(`${uncached.url}/metrics`)).body, "statehouse_version_cache_bytes")).toBe(0);
+    } finally {
+      client.close();
+      await uncached.dispose();
+    }
   });
 
   it("answers /healthz and 404 for other paths", async () => {

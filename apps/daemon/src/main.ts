@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=4 --max-old-space-size=1536
+#!/usr/bin/env -S node --max-semi-space-size=4 --max-old-space-size=1024
 // statehoused: the command-line entry. Reads the configuration (flags >
 // environment > config file > defaults), starts the daemon, and shuts it
 // down gracefully on SIGTERM/SIGINT (a second signal exits at once).

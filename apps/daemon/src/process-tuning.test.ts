@@ -3,15 +3,16 @@
 // shebang repeats the flags, and the bench reads both from the unit.
 import { readFile } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
+import { SETTINGS } from "./config.js";
 
 const read = (path: string): Promise<string> => readFile(new URL(path, import.meta.url), "utf8");
 const unit = await read("../packaging/statehoused.service");
 const execStart = /^ExecStart=(\S+\/node) (.*?) ?(\S+\/apps\/daemon\/dist\/main\.js)$/m.exec(unit);
 
 describe("process tuning", () => {
-  it("the systemd unit starts node with the memory flags and two malloc arenas", () => {
-    expect(execStart?.[2]).toBe("--max-semi-space-size=4 --max-old-space-size=1536");
-    expect(unit).toMatch(/^Environment=MALLOC_ARENA_MAX=2$/m);
+  it("the systemd unit starts node with the memory flags and one malloc arena", () => {
+    expect(execStart?.[2]).toBe("--max-semi-space-size=4 --max-old-space-size=1024");
+    expect(unit).toMatch(/^Environment=MALLOC_ARENA_MAX=1$/m);
   });
 
   it("the statehoused executable's shebang passes the same flags", async () => {
@@ -24,5 +25,12 @@ describe("process tuning", () => {
     const oldSpaceMiB = Number(/--max-old-space-size=(\d+)/.exec(execStart?.[2] ?? "")?.[1]);
     // Beside the JS heap: RocksDB (cache + memtables), the young generation, native memory, code.
     expect(oldSpaceMiB).toBeLessThanOrEqual(memoryMaxMiB - 384);
+  });
+
+  it("the old-space limit holds the default staged-data budget with 256 MiB to spare", () => {
+    const oldSpaceMiB = Number(/--max-old-space-size=(\d+)/.exec(execStart?.[2] ?? "")?.[1]);
+    const stagedMiB = Number(SETTINGS.find((s) => s.key === "maxStagedBytes")?.default) / (1024 * 1024);
+    expect(stagedMiB).toBeGreaterThan(0);
+    expect(oldSpaceMiB).toBeGreaterThanOrEqual(stagedMiB + 256);
   });
 });

@@ -37,6 +37,7 @@ import { decodeEvent, decodeStateHeader, type EncodableOperation } from "./recor
 import { isSharedKv, type EngineKv, type KvOp, type LockedBatch, type OrderedKv, type SharedKv } from "./storage/ordered-kv.ts";
 import { storageError } from "./storage/storage-error.ts";
 import type { StagedOperation } from "./transaction-manager.ts";
+import { VersionCache, type KeyState } from "./version-cache.ts";
 import type { EngineLogger, RecordRef } from "./types.ts";
 
 export const META_COMMIT_TS = metaKey("commit_ts");
@@ -86,6 +87,8 @@ export interface SequencerOptions {
   refuse?: (request: CommitRequest) => EngineError | null;
   /** Held by every local write (batches and exclusive tasks) while in flight; readers pass their results through it. */
   barrier?: WriteBarrier;
+  /** Heap budget of the version cache in bytes (0 = none). */
+  versionCacheBytes: number;
 }
 
 interface Pending {
@@ -100,12 +103,6 @@ interface Exclusive {
   reject: (error: unknown) => void;
 }
 
-interface KeyState {
-  version: number;
-  exists: boolean;
-}
-
-const STATE_CACHE_MAX = 100_000;
 
 type Verdict = { ok: true; outcome: CommitOutcome } | { ok: false; error: EngineError };
 
@@ -169,7 +166,7 @@ export class CommitSequencer {
   /** Set when the truth could not be re-established or an invariant broke: commits are refused, reads go on. */
   private haltedBy: EngineError | null = null;
   /** Versions of recently touched keys as stored by returned batches (the sequencer is the only writer). */
-  private readonly cache = new Map<string, KeyState>();
+  private readonly cache: VersionCache;
   private readonly kv: OrderedKv;
   /** Set on a shared store: `kv` is then unused, every write goes through `shared.lock`. */
   private readonly shared: SharedKv | null;
@@ -202,6 +199,7 @@ export class CommitSequencer {
     this.onApplied = options.onApplied;
     this.refuse = options.refuse;
     this.barrier = options.barrier ?? new WriteBarrier();
+    this.cache = new VersionCache(options.versionCacheBytes);
   }
 
   /** Forgets the cached versions (call from runExclusive after deleting state entries behind the writer's back). */
@@ -677,17 +675,12 @@ export class CommitSequencer {
 
   /** Keeps the versions the batch saw or wrote (durable now) so hot keys need no storage read. */
   private remember(keyStates: Map<string, KeyState>): void {
-    for (const [id, state] of keyStates) {
-      this.cache.delete(id);
-      this.cache.set(id, state);
-    }
-    if (this.cache.size > STATE_CACHE_MAX) {
-      let excess = this.cache.size - STATE_CACHE_MAX;
-      for (const id of this.cache.keys()) {
-        if (excess-- <= 0) break;
-        this.cache.delete(id);
-      }
-    }
+    this.cache.remember(keyStates);
+  }
+
+  /** Entries and estimated heap bytes of the version cache now. */
+  versionCacheUsage(): { entries: number; bytes: number } {
+    return { entries: this.cache.size, bytes: this.cache.bytes };
   }
 
   /** The state and idempotency keys the batch touches, and which of them the version cache cannot answer. */

@@ -30,6 +30,8 @@ export const DEFAULTS = {
   compactionIntervalMs: 60_000,
   compactionBatchEvents: 256,
   compactionPauseMs: 20,
+  // ~40k entries of 28-byte keys; more buys hits only for a hot set that large (README "Memory").
+  versionCacheBytes: 4 * 1024 * 1024,
 } as const;
 
 /** The largest maxTransactionBytes accepted: an event's JSON must stay far below V8's string limit. */
@@ -223,6 +225,7 @@ function commonOptions(options: EngineOptions): Common {
     idempotencyWindowMs: integer(options.idempotencyWindowMs, "idempotencyWindowMs", 1) ?? DEFAULTS.idempotencyWindowMs,
     idempotencyPurgeIntervalMs: integer(options.idempotencyPurgeIntervalMs, "idempotencyPurgeIntervalMs", 0) ?? DEFAULTS.idempotencyPurgeIntervalMs,
     clock: options.clock ?? Date.now,
+    versionCacheBytes: integer(options.versionCacheBytes, "versionCacheBytes", 0) ?? DEFAULTS.versionCacheBytes,
     compactionIntervalMs: integer(options.compactionIntervalMs, "compactionIntervalMs", 0) ?? DEFAULTS.compactionIntervalMs,
     compaction: {
       batchEvents: integer(options.compactionBatchEvents, "compactionBatchEvents", 1) ?? DEFAULTS.compactionBatchEvents,

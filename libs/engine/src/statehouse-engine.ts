@@ -70,6 +70,8 @@ export interface EngineCoreOptions {
   /** How often expired idempotency keys are purged (0 = only when purgeIdempotencyKeys is called). */
   idempotencyPurgeIntervalMs: number;
   clock: () => number;
+  /** Heap budget of the commit sequencer's version cache in bytes (0 = none). */
+  versionCacheBytes: number;
   logger: EngineLogger | undefined;
   /** Policies and horizons as recovery found them (a fresh table for a new or in-memory store). */
   retention: RetentionTable;
@@ -157,6 +159,7 @@ export class StatehouseEngine implements Engine {
       failpoints: options.failpoints,
       clock: options.clock,
       idempotencyWindowMs: options.idempotencyWindowMs,
+      versionCacheBytes: options.versionCacheBytes,
       logger: options.logger,
       refuse: (request) => (this.activePurges.size === 0 ? null : refusal(this.activePurges.values(), request)),
       onApplied: (batch) => {
@@ -534,6 +537,7 @@ export class StatehouseEngine implements Engine {
       watcherWakeups: this.watcherWakeups,
       haltReason: this.sequencer.halted?.message ?? null,
       storageMemory: this.kv.memoryUsage?.() ?? null,
+      versionCache: this.sequencer.versionCacheUsage(),
       compactionBacklogEvents: this.compactionBacklog,
       compactedEvents: this.compactedEvents,
       commitQueue: this.sequencer.queued,

@@ -232,10 +232,16 @@ export interface EngineOptions {
   snapshotInterval?: number;
   /** Snapshots kept on disk. Default 3. */
   snapshotsKept?: number;
-  /** RocksDB block cache in bytes (data, index and filter blocks; README "Memory"). Default 16 MiB. */
+  /** RocksDB block cache in bytes (data, index and filter blocks; README "Memory"). Default 8 MiB. */
   rocksdbCacheBytes?: number;
   /** RocksDB memtable budget in bytes (write buffers of a quarter of it; README "Memory"). Default 32 MiB. */
   rocksdbMemtableBytes?: number;
+  /**
+   * Heap budget in bytes of the commit sequencer's cache of recently written key versions (a
+   * commit touching a cached key needs no storage read for its version check); 0 = no cache.
+   * Estimated at 97 bytes plus the key per entry (README "Memory"). Default 4 MiB.
+   */
+  versionCacheBytes?: number;
   /**
    * RocksDB's own LOG file (`<dataDir>/db/LOG`): "off", or the least severe level written
    * ("fatal", "error", "warn", "info", "debug"). Default "warn": stalls, background errors
@@ -315,6 +321,8 @@ export interface EngineStats {
   compactedEvents?: number;
   /** RocksDB's memory now (memtables, block cache, pinned blocks, table readers), bytes; null for the memory backend. */
   storageMemory?: StorageMemory | null;
+  /** The commit sequencer's version cache now: entries and estimated heap bytes (at most versionCacheBytes). */
+  versionCache?: { entries: number; bytes: number };
   /** Commits waiting for the single writer now. */
   commitQueue?: number;
   /** RocksDB's write-stall and compaction figures now; null for the memory backend. */

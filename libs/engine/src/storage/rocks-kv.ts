@@ -18,7 +18,7 @@ const MIB = 1024 * 1024;
 export interface RocksMemoryOptions {
   /**
    * Block cache in bytes: data blocks and, because they are cached too, every SST's index and
-   * bloom filter blocks — so the cache bounds what grows with the data. Default 16 MiB.
+   * bloom filter blocks — so the cache bounds what grows with the data. Default 8 MiB.
    */
   blockCacheBytes?: number | undefined;
   /**
@@ -40,7 +40,7 @@ export interface RocksMemoryOptions {
 /** LOG.old.* files kept beside the current LOG (the rest are deleted at each open). */
 export const KEPT_OLD_LOGS = 5;
 
-export const ROCKS_MEMORY_DEFAULTS = { blockCacheBytes: 16 * MIB, memtableBudgetBytes: 32 * MIB } as const;
+export const ROCKS_MEMORY_DEFAULTS = { blockCacheBytes: 8 * MIB, memtableBudgetBytes: 32 * MIB } as const;
 
 /** The binding reads the cache size as an unsigned 32-bit integer. */
 const MAX_BLOCK_CACHE_BYTES = 4095 * MIB;
