@@ -1,28 +1,16 @@
 // The only owner of the daemon's life in the e2e suites: starts the real
 // statehoused process on a free port with its own data dir, waits until it is
 // ready (STATEHOUSE_READY_FILE), SIGKILLs it (never a graceful stop),
-// restarts it on the same data dir and port, and keeps every log line.
-import { spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream, type WriteStream } from "node:fs";
-import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
+// restarts it on the same data dir and port, and keeps every log line. Each
+// process is the shared test launcher's (@statehouse/test-services); this
+// adds the generations, failpoints, parsed log lines and recovery facts.
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { setTimeout as sleep } from "node:timers/promises";
+import { daemonEnv, DaemonExitedError as LaunchExitedError, DaemonRun as DaemonProcessRun, waitForReady } from "@statehouse/test-services";
 import { logTail, parseLogLine, recoveryFromLogs, type LogLine, type RecoveryFacts } from "./log-lines.js";
-import { cleanEnv, daemonMain, keepTempDirs, nodeBin } from "./paths.js";
-import { trackChild } from "./child-registry.js";
-
-/**
- * STATEHOUSE_RPC_THREADS of the test run reaches every daemon (the e2e target runs the crash suites
- * once more with RPC threads on), except one started with auth on: more than one RPC thread needs
- * --auth off.
- */
-function inheritedRpcThreads(env: Record<string, string>): Record<string, string> {
-  const threads = process.env["STATEHOUSE_RPC_THREADS"];
-  const auth = env["STATEHOUSE_AUTH"];
-  return threads === undefined || (auth !== undefined && auth !== "off") ? {} : { STATEHOUSE_RPC_THREADS: threads };
-}
+import { daemonMain, keepTempDirs, nodeBin } from "./paths.js";
 
 /** What the daemon writes to STATEHOUSE_READY_FILE once it serves. */
 export interface ReadyInfo {
@@ -72,7 +60,6 @@ const monotonicNs = (): bigint => process.hrtime.bigint();
 
 /** One daemon process (one "generation" of the data dir). */
 export class DaemonRun {
-  readonly logs: LogLine[] = [];
   /** Monotonic ns at spawn. */
   readonly spawnedAtNs: bigint = monotonicNs();
   /** Monotonic ns when the ready file appeared. */
@@ -81,44 +68,35 @@ export class DaemonRun {
   exitInfo: ExitInfo | undefined;
   readonly exited: Promise<ExitInfo>;
   readonly pid: number;
-  private readonly logFile: WriteStream;
+  readonly process: DaemonProcessRun;
+  readonly #logs: LogLine[] = [];
 
   constructor(
     readonly generation: number,
-    private readonly child: ChildProcess,
-    logPath: string,
+    process: DaemonProcessRun,
     readonly failpoint: string | undefined,
   ) {
-    if (child.pid === undefined) throw new Error(`statehoused did not start (${daemonMain})`);
-    this.pid = child.pid;
-    this.logFile = createWriteStream(logPath, { flags: "a" });
-    const streams: Array<[NodeJS.ReadableStream | null, LogLine["stream"]]> = [
-      [child.stdout, "stdout"],
-      [child.stderr, "stderr"],
-    ];
-    const closed: Array<Promise<void>> = [];
-    for (const [stream, name] of streams) {
-      if (stream === null) continue;
-      const lines = createInterface({ input: stream, crlfDelay: Infinity });
-      lines.on("line", (raw) => {
-        this.logs.push(parseLogLine(raw, name));
-        this.logFile.write(`${name === "stderr" ? "[stderr] " : ""}${raw}\n`);
-      });
-      closed.push(new Promise((resolve) => lines.once("close", () => resolve())));
-    }
-    const exit = new Promise<ExitInfo>((resolve) => {
-      child.once("exit", (code, signal) => resolve({ code, signal }));
-    });
-    // Resolve only once the pipes are drained, so every line the process wrote is in `logs`.
-    this.exited = Promise.all([exit, ...closed]).then(([info]) => {
+    this.process = process;
+    this.pid = process.pid;
+    // Resolves once the pipes are drained, so every line the process wrote is in `logs`.
+    this.exited = process.exited.then((info) => {
       this.exitInfo = info;
-      this.logFile.end();
       return info;
     });
   }
 
+  /** Every line so far, parsed (JSON log lines and plain text). */
+  get logs(): readonly LogLine[] {
+    const lines = this.process.lines;
+    for (let i = this.#logs.length; i < lines.length; i++) {
+      const line = lines[i];
+      if (line !== undefined) this.#logs.push(parseLogLine(line.raw, line.stream));
+    }
+    return this.#logs;
+  }
+
   get alive(): boolean {
-    return this.exitInfo === undefined && this.child.exitCode === null && this.child.signalCode === null;
+    return this.process.alive;
   }
 
   /** Recovery facts from this run's log (snapshot loaded, events replayed, commit_ts). */
@@ -135,8 +113,9 @@ export class DaemonRun {
   async waitForLog(predicate: (line: LogLine) => boolean, what: string, timeoutMs = 15_000): Promise<LogLine> {
     const deadline = Date.now() + timeoutMs;
     for (let seen = 0; ; ) {
-      for (; seen < this.logs.length; seen++) {
-        const line = this.logs[seen];
+      const logs = this.logs;
+      for (; seen < logs.length; seen++) {
+        const line = logs[seen];
         if (line !== undefined && predicate(line)) return line;
       }
       if (!this.alive) throw new Error(`${this.describe()} exited without logging ${what}\n${this.tail()}`);
@@ -147,7 +126,7 @@ export class DaemonRun {
 
   /** SIGKILL, then wait until the process is gone. */
   async kill(): Promise<ExitInfo> {
-    if (this.alive) this.child.kill("SIGKILL");
+    await this.process.kill("SIGKILL");
     return this.exited;
   }
 
@@ -211,20 +190,20 @@ export class DaemonHarness {
     const previous = this.current;
     if (previous?.alive) throw new Error(`${previous.describe()} is still running; kill it first`);
     const generation = this.runs.length + 1;
-    const env = cleanEnv({
+    // daemonEnv passes STATEHOUSE_RPC_THREADS of the test run on (the e2e target runs the crash
+    // suites once more with RPC threads), except to a daemon with auth on.
+    const env = daemonEnv({
       STATEHOUSE_LISTEN_ADDR: `127.0.0.1:${this.portValue ?? 0}`,
       STATEHOUSE_DATA_DIR: this.dataDir,
       STATEHOUSE_READY_FILE: this.readyFile(generation),
       STATEHOUSE_FSYNC_ON_COMMIT: "1",
       STATEHOUSE_LOG_LEVEL: "info",
-      ...inheritedRpcThreads({ ...this.options.env, ...options.env }),
       ...this.options.env,
       ...options.env,
       ...(options.failpoint === undefined ? {} : { STATEHOUSE_FAILPOINT: options.failpoint }),
     });
-    const child = spawn(nodeBin, [daemonMain], { env, stdio: ["ignore", "pipe", "pipe"] });
-    trackChild(child);
-    const run = new DaemonRun(generation, child, join(this.workDir, `daemon-${generation}.log`), options.failpoint);
+    const process = new DaemonProcessRun({ env, node: nodeBin, main: daemonMain, logFile: join(this.workDir, `daemon-${generation}.log`) });
+    const run = new DaemonRun(generation, process, options.failpoint);
     this.runs.push(run);
     return run;
   }
@@ -234,38 +213,24 @@ export class DaemonHarness {
    * DaemonExitedError when the process exits first.
    */
   async waitReady(run: DaemonRun): Promise<ReadyInfo> {
-    const deadline = Date.now() + (this.options.readyTimeoutMs ?? 30_000);
-    const file = this.readyFile(run.generation);
-    for (;;) {
-      if (!run.alive) {
-        const exit = await run.exited;
-        throw new DaemonExitedError(
-          `${run.describe()} exited before it was ready (code ${exit.code}, signal ${exit.signal})\n${run.tail()}`,
-          exit,
-          run,
-        );
-      }
-      const text = await readFile(file, "utf8").catch(() => undefined);
-      if (text !== undefined) {
-        run.readyAtNs = monotonicNs();
-        const parsed = JSON.parse(text) as { address: string; pid: number; commitTs: string | number };
-        const info: ReadyInfo = { address: parsed.address, pid: parsed.pid, commitTs: BigInt(parsed.commitTs) };
-        if (info.pid !== run.pid) throw new Error(`ready file names pid ${info.pid}, expected ${run.pid}`);
-        const port = Number(info.address.slice(info.address.lastIndexOf(":") + 1));
-        if (!Number.isInteger(port) || port <= 0) throw new Error(`ready file has no port: ${text}`);
-        if (this.portValue !== undefined && port !== this.portValue) {
-          throw new Error(`daemon listens on ${info.address}, expected port ${this.portValue}`);
-        }
-        this.portValue = port;
-        run.readyInfo = info;
-        return info;
-      }
-      if (Date.now() > deadline) {
-        await run.kill();
-        throw new Error(`${run.describe()} was not ready within the timeout\n${run.tail()}`);
-      }
-      await sleep(10);
+    let ready;
+    try {
+      ready = await waitForReady(run.process, this.readyFile(run.generation), this.options.readyTimeoutMs ?? 30_000);
+    } catch (error) {
+      if (!(error instanceof LaunchExitedError)) throw new Error(`${run.describe()}: ${error instanceof Error ? error.message : String(error)}`);
+      const exit = await run.exited;
+      throw new DaemonExitedError(`${run.describe()} exited before it was ready (code ${exit.code}, signal ${exit.signal})\n${run.tail()}`, exit, run);
     }
+    run.readyAtNs = monotonicNs();
+    const info: ReadyInfo = { address: ready.address, pid: ready.pid, commitTs: BigInt(ready.commitTs) };
+    const port = Number(info.address.slice(info.address.lastIndexOf(":") + 1));
+    if (!Number.isInteger(port) || port <= 0) throw new Error(`ready file has no port: ${info.address}`);
+    if (this.portValue !== undefined && port !== this.portValue) {
+      throw new Error(`daemon listens on ${info.address}, expected port ${this.portValue}`);
+    }
+    this.portValue = port;
+    run.readyInfo = info;
+    return info;
   }
 
   /**

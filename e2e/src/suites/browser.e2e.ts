@@ -5,12 +5,10 @@
 // same port; the page's next call succeeds and sees every acknowledged write,
 // and a transaction that was only staged when the daemon died is lost.
 import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { launchChromium, type Chromium } from "@statehouse/test-services";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
 import type { BrowserApi } from "../browser/page.js";
 import { foldEvents } from "../check/agent-history.js";
@@ -29,8 +27,7 @@ type PageOutcome<T> = { ok: true; result: T } | { ok: false; error: { class: str
 let bundle: string;
 let server: Server;
 let pageOrigin: string;
-let userDataDir: string;
-let context: BrowserContext;
+let browser: Chromium | undefined;
 let page: Page;
 
 beforeAll(async () => {
@@ -47,28 +44,14 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   pageOrigin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  userDataDir = await mkdtemp(join(tmpdir(), "statehouse-e2e-chromium-"));
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: chromiumBin,
-    headless: true,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  browser = await launchChromium({ executablePath: chromiumBin });
+  const { context } = browser;
   page = context.pages()[0] ?? (await context.newPage());
 });
 
 afterAll(async () => {
-  await context?.close();
+  await browser?.dispose();
   await new Promise<void>((resolve) => (server === undefined ? resolve() : server.close(() => resolve())));
-  if (userDataDir !== undefined) await rm(userDataDir, { recursive: true, force: true });
 });
 
 /** Calls `globalThis.statehouseE2E[name](...args)` in the page. */

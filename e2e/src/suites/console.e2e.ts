@@ -9,7 +9,8 @@ import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { launchChromium, type Chromium } from "@statehouse/test-services";
+import type { Page } from "playwright-core";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { AuthService, RetentionKind, RetentionService, Role } from "@statehouse/api";
@@ -26,8 +27,7 @@ const AGENT = "planner";
 let assets: string;
 let harness: DaemonHarness;
 let client: Statehouse;
-let userDataDir: string;
-let context: BrowserContext;
+let browser: Chromium | undefined;
 let page: Page;
 /** commit_ts of each seeded planner commit, in order. */
 const planner: bigint[] = [];
@@ -62,13 +62,8 @@ beforeAll(async () => {
       { namespace: "ops" },
     );
   }
-  userDataDir = await mkdtemp(join(tmpdir(), "statehouse-console-chromium-"));
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: chromiumBin,
-    headless: true,
-    viewport: { width: 1280, height: 800 },
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  browser = await launchChromium({ executablePath: chromiumBin, viewport: { width: 1280, height: 800 } });
+  const { context } = browser;
   page = context.pages()[0] ?? (await context.newPage());
 }, 120_000);
 
@@ -77,10 +72,10 @@ beforeEach(() => {
 });
 
 afterAll(async () => {
-  await context?.close();
+  await browser?.dispose();
   await client?.close();
   await harness?.dispose();
-  for (const dir of [userDataDir, assets]) if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  if (assets !== undefined) await rm(assets, { recursive: true, force: true });
 });
 
 describe("the web console at /console", () => {
