@@ -59,6 +59,8 @@ export interface DaemonConfig {
   /** The web console's built assets, served at /console; null = apps/console/dist beside this daemon. */
   consoleDir: string | null;
   failpoint: string | null;
+  /** Tests only: the engine's clock runs this many times faster than real time (null: the real clock). */
+  testClockRate: number | null;
   maxTxnTimeoutMs: number;
   maxNameBytes: number;
   maxKeyBytes: number;
@@ -351,6 +353,7 @@ export const SETTINGS: readonly Setting[] = [
   setting({ key: "readyFile", env: "STATEHOUSE_READY_FILE", flag: "--ready-file", placeholder: "path", default: null, description: 'write {"address","pid","commitTs"} here once serving', parse: optionalString }),
   setting({ key: "consoleDir", env: "STATEHOUSE_CONSOLE_DIR", flag: "--console-dir", placeholder: "dir", default: null, description: "the web console's built assets, served at /console (default: apps/console/dist of this checkout; when missing, /console says how to build it and RPC is unaffected)", parse: optionalString }),
   setting({ key: "failpoint", env: "STATEHOUSE_FAILPOINT", flag: "--failpoint", placeholder: "name[@N]", default: null, description: "crash test: SIGKILL the process at the Nth hit of a named point", parse: failpoint }),
+  setting({ key: "testClockRate", env: "STATEHOUSE_TEST_CLOCK_RATE", flag: "--test-clock-rate", placeholder: "factor", default: null, description: "TESTS ONLY (soak bench): the engine's wall clock (commit times, retention horizons, idempotency window) runs this many times faster than real time from start; logged as a warning; never in production", parse: integer(1, 1_000_000) }),
   setting({ key: "maxTxnTimeoutMs", env: "STATEHOUSE_MAX_TXN_TIMEOUT_MS", flag: "--max-txn-timeout-ms", placeholder: "ms", default: 3_600_000, description: "largest timeout_ms a BeginTransaction may ask for", parse: integer(1, 86_400_000) }),
   setting({ key: "maxNameBytes", env: "STATEHOUSE_MAX_NAME_BYTES", flag: "--max-name-bytes", placeholder: "bytes", default: 256, description: "longest namespace or agent_id (UTF-8 bytes)", parse: integer(1, KIB) }),
   setting({ key: "maxKeyBytes", env: "STATEHOUSE_MAX_KEY_BYTES", flag: "--max-key-bytes", placeholder: "bytes", default: KIB, description: "longest key, prefix or idempotency key (UTF-8 bytes)", parse: integer(1, KIB) }),

@@ -17,6 +17,7 @@ import { OpsMetrics } from "./ops-metrics.js";
 import type { Logger } from "./logger.js";
 import { formatAddress, type BoundAddress, type TlsMaterial } from "./protocol-server.js";
 import { ListenError, RpcThreadPool } from "./rpc-threads/rpc-thread-pool.js";
+import { acceleratedClock } from "./test-clock.js";
 
 /** Startup failed for a reason the operator must fix (data dir locked, port in use, ...). */
 export class DaemonStartError extends Error {
@@ -90,6 +91,7 @@ async function openStorage(config: DaemonConfig, log: Logger, observer: EngineOb
     observer,
     ...(config.useMemory ? { inMemory: true } : { dataDir: config.dataDir }),
     ...(failpoint === null ? {} : { failpoint }),
+    ...(config.testClockRate === null ? {} : { clock: acceleratedClock(config.testClockRate) }),
   };
   if (config.storage !== null) {
     // Cluster mode: nothing on local disk; dataDir, snapshots, recovery mode and the RocksDB sizes do not apply.
@@ -123,6 +125,12 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
       : { storage: config.useMemory ? "memory" : "rocksdb", dataDir: config.useMemory ? null : config.dataDir, fsyncOnCommit: config.fsyncOnCommit },
     "opening storage",
   );
+  if (config.testClockRate !== null) {
+    log.warn(
+      { testClockRate: config.testClockRate },
+      `TEST CLOCK: STATEHOUSE_TEST_CLOCK_RATE=${config.testClockRate}: the engine's clock runs ${config.testClockRate}x real time (commit times, retention horizons, the idempotency window are not real). For tests and the soak bench only; never in production`,
+    );
+  }
   const engine = await openStorage(config, log, ops.observe(metrics.observer));
   const recovery = engine.recovery;
   log.info(
