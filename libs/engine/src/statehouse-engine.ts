@@ -124,7 +124,8 @@ export class StatehouseEngine implements Engine {
   private lastPurgeId = 0;
   private readonly failpoints: Failpoints;
   /** Watchers waiting for a batch that touches their agent, by agentId(namespace, agent). */
-  private readonly watchers = new Map<string, Set<() => void>>();
+  /** Live watchers waiting for a batch that touches their agent; woken with that batch's first commit_ts. */
+  private readonly watchers = new Map<string, Set<(firstTs?: number) => void>>();
   private closing: Promise<void> | null = null;
   private closed = false;
   private groupCommits = 0;
@@ -166,7 +167,7 @@ export class StatehouseEngine implements Engine {
         this.groupCommits++;
         this.committedTransactions += batch.transactions;
         this.observer?.onGroupCommit?.({ transactions: batch.transactions, operations: batch.operations, durationMs: batch.durationMs });
-        this.wakeWatchers(batch.agents);
+        this.wakeWatchers(batch.agents, batch.firstTs);
         afterBatch?.(batch);
       },
     });
@@ -760,13 +761,13 @@ export class StatehouseEngine implements Engine {
     }
   }
 
-  private wakeWatchers(agents: ReadonlySet<string>): void {
+  private wakeWatchers(agents: ReadonlySet<string>, firstTs: number): void {
     for (const agent of agents) {
       const waiters = this.watchers.get(agent);
       if (waiters === undefined) continue;
       this.watchers.delete(agent);
       this.watcherWakeups += waiters.size;
-      for (const wake of waiters) wake();
+      for (const wake of waiters) wake(firstTs);
     }
   }
 
@@ -862,7 +863,7 @@ export class StatehouseEngine implements Engine {
     // No start given: only commits after the call (on a shared store, after the store's marker now).
     let next = startTs ?? (await this.sequencer.currentCommitTs()) + 1;
     const id = agentIdOf(namespace, agentId);
-    let wake: (() => void) | null = null;
+    let wake: ((firstTs?: number) => void) | null = null;
     // A cancelled watcher is unregistered at once, not at the next commit of its agent.
     const onAbort = (): void => {
       if (wake === null) return;
@@ -882,13 +883,18 @@ export class StatehouseEngine implements Engine {
         }
         // Nothing new: sleep until a batch touches this agent (registered synchronously after
         // reading committedTs, so no batch can slip between the check and the wait).
-        await new Promise<void>((resolve) => {
+        const firstTs = await new Promise<number | undefined>((resolve) => {
           wake = resolve;
           let waiters = this.watchers.get(id);
           if (waiters === undefined) this.watchers.set(id, (waiters = new Set()));
           waiters.add(resolve);
         });
         wake = null;
+        // Every batch that touches the agent wakes its waiters, so the agent has no event between
+        // `next` and the first commit of the batch that woke us: read from there. Otherwise a
+        // watch of a quiet agent would fail with HISTORY_COMPACTED as soon as other agents'
+        // commits moved the namespace's horizon past the point where it began to wait.
+        if (firstTs !== undefined && firstTs > next) next = firstTs;
       }
     } finally {
       signal?.removeEventListener("abort", onAbort);

@@ -204,6 +204,42 @@ export function runRetentionContract(open: (options?: Partial<EngineOptions>) =>
     controller.abort();
   });
 
+  it("keeps a live watch of a quiet agent going when other agents' commits move the horizon past where it began to wait", async () => {
+    const clock = { now: 1_000_000 };
+    const { engine } = await open(clockOptions(clock));
+    await engine.setRetentionPolicy(NS, { kind: "duration", keepMs: 1_000 });
+    const controller = new AbortController();
+    const watch = engine.watch(NS, "quiet", { signal: controller.signal })[Symbol.asyncIterator]();
+    const first = watch.next(); // waits from commit_ts 1: nothing is committed yet
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    for (let i = 0; i < 10; i++) {
+      clock.now += 100;
+      await engine.transact({ operations: [{ namespace: NS, agentId: "busy", key: `k${i % 3}`, value: { i } }] });
+    }
+    clock.now += 10_000;
+    await engine.compactHistory();
+    expect(engine.retention(NS).horizonCommitTs).toBe(10n);
+    // The quiet agent lost nothing (it had no event behind the horizon): its first commit arrives.
+    const { commitTs } = await engine.transact({ operations: [{ namespace: NS, agentId: "quiet", key: "k", value: { hello: 1 } }] });
+    const event = await first;
+    expect(event.done).toBe(false);
+    expect(event.value?.commitTs).toBe(commitTs);
+    // ...and so does the next one, after another move of the horizon.
+    const second = watch.next();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    for (let i = 0; i < 5; i++) {
+      clock.now += 100;
+      await engine.transact({ operations: [{ namespace: NS, agentId: "busy", key: "k0", value: { i } }] });
+    }
+    clock.now += 10_000;
+    await engine.compactHistory();
+    expect(engine.retention(NS).horizonCommitTs).toBe(16n);
+    const later = await engine.transact({ operations: [{ namespace: NS, agentId: "quiet", key: "k", value: { hello: 2 } }] });
+    expect((await second).value?.commitTs).toBe(later.commitTs);
+    controller.abort();
+    await watch.return?.(undefined);
+  });
+
   it("compacts the default and every namespace; the log floor passes and later passes continue where the last stopped", async () => {
     const clock = { now: 1_000_000 };
     const harness = await open(clockOptions(clock));
