@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [-- --only P1,P3] [-- --huge] [-- --smoke] [-- --scale] [-- --security]`
+// `npm run bench [-- --quick] [-- --only P1,P3] [-- --huge] [-- --smoke] [-- --scale] [-- --security] [-- --soak [--duration 30m]]`
 // (`--only protocols|fastpath|flags|threads|engine`: the daemon's and the engine's own figures;
 // `--only threads --rpc-threads 1,2`: one daemon per --rpc-threads value)
 import { Command, Option } from "commander";
@@ -11,6 +11,8 @@ import { runBench } from "./run-bench.js";
 import { runClusterBench } from "./cluster-bench.js";
 import { runSecurityBench } from "./security-bench.js";
 import { runCommitStallBench } from "./commit-stall-bench.js";
+import { runSoakBench } from "./soak-bench.js";
+import { FULL_SOAK_MS, parseDuration } from "./soak-plan.js";
 import { parseNodeFlagVariants } from "./workloads/daemon-variants.js";
 
 function parseFigures(value: string): Figure[] {
@@ -33,6 +35,8 @@ const program = new Command()
   .option("--security", "P1 and P5 at 64 clients, TLS + API key vs plain, as ratios (results/security.*; ~1 min per round)")
   .option("--commit-stall", "Health p50/p99/max while P1 (64 clients, grpc-js Transact) commits, with daemon CPU per commit (results/commit-stall.*; ~15 s per daemon and round)")
   .option("--baseline <dir>", "with --commit-stall: also run the daemon built in this other checkout (before), in alternating rounds")
+  .option("--soak", "1,000 connections, 10,000 open transactions and mixed TS + Python SDK load with retention on a test clock (results/soak.*; 30 min, not in CI)")
+  .addOption(new Option("--duration <time>", "--soak: how long the load runs, e.g. 30m (default), 60s").argParser(parseDuration))
   .addOption(new Option("--datasets <counts>", "data set sizes in records, e.g. 100k,1M").argParser(parseCounts))
   .addOption(new Option("--only <figures>", `comma list of ${FIGURES.join(",")} (default ${DEFAULT_FIGURES.join(",")})`).argParser(parseFigures))
   .addOption(
@@ -48,10 +52,12 @@ const program = new Command()
   .option("--no-profile", "skip the daemon profile");
 
 program.parse();
-const opts = program.opts<{ quick?: boolean; smoke?: boolean; huge?: boolean; scale?: boolean; security?: boolean; retention?: boolean; cluster?: boolean; commitStall?: boolean; baseline?: string; datasets?: number[]; only?: Figure[]; rounds?: number; out: string; scratch: string; keep?: boolean; datasetsDir?: string; profile?: boolean; nodeFlags?: string[]; rpcThreads?: number[] }>();
+const opts = program.opts<{ quick?: boolean; smoke?: boolean; huge?: boolean; scale?: boolean; security?: boolean; retention?: boolean; cluster?: boolean; soak?: boolean; duration?: number; commitStall?: boolean; baseline?: string; datasets?: number[]; only?: Figure[]; rounds?: number; out: string; scratch: string; keep?: boolean; datasetsDir?: string; profile?: boolean; nodeFlags?: string[]; rpcThreads?: number[] }>();
 const args = process.argv.slice(2);
 const command = `npm run bench${args.length > 0 ? ` -- ${args.join(" ")}` : ""}`;
-const { markdown, files } = opts.security === true
+const { markdown, files } = opts.soak === true
+  ? await runSoakBench({ durationMs: opts.duration ?? FULL_SOAK_MS, outDir: opts.out, scratchDir: opts.scratch, command, ...(opts.duration === undefined || opts.duration === FULL_SOAK_MS ? {} : { name: "soak-short" }) })
+  : opts.security === true
   ? await runSecurityBench({
       ...(opts.quick === undefined ? {} : { quick: opts.quick }),
       ...(opts.rounds === undefined ? {} : { rounds: opts.rounds }),

@@ -7,7 +7,7 @@ import { formatNumber } from "./run-rounds.js";
 
 const COLORS: Record<System, string> = { statehouse: "#2563eb", etcd: "#16a34a", postgres: "#ea580c", baseline: "#6b7280" };
 
-function escapeXml(text: string): string {
+export function escapeXml(text: string): string {
   return text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;").replaceAll('"', "&quot;");
 }
 
@@ -49,8 +49,13 @@ export function p1ChartSvg(report: BenchReport): string {
   );
   parts.push(...legend, `<text x="${10 + 3 * 130}" y="${y + 11}" font-size="12">line = min–max over rounds</text>`);
   y += 24;
+  return svgDocument(width, y, parts);
+}
+
+/** A standalone SVG of the given size, white background, with `parts` as its content. */
+export function svgDocument(width: number, height: number, parts: readonly string[]): string {
   return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y}" viewBox="0 0 ${width} ${y}" font-family="DejaVu Sans, Arial, sans-serif">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="DejaVu Sans, Arial, sans-serif">`,
     `<rect width="100%" height="100%" fill="#fff"/>`,
     ...parts,
     "</svg>",
