@@ -55,6 +55,7 @@ describe("resolveConfig", () => {
       rocksdbCacheMb: 8,
       rocksdbMemtableMb: 32,
       versionCacheMb: 4,
+      rocksdbWriter: "wal-sync",
       logLevel: "info",
       readyFile: null,
       failpoint: null,

@@ -13,6 +13,8 @@ export const RECOVERY_MODES = ["auto", "rebuild", "accept-rollback"] as const;
 export type RecoveryModeSetting = (typeof RECOVERY_MODES)[number];
 const ROCKSDB_LOG_LEVELS = ["off", "fatal", "error", "warn", "info", "debug"] as const;
 export type RocksdbLogLevelSetting = (typeof ROCKSDB_LOG_LEVELS)[number];
+const ROCKSDB_WRITERS = ["wal-sync", "thread"] as const;
+export type RocksdbWriterSetting = (typeof ROCKSDB_WRITERS)[number];
 
 export interface DaemonConfig {
   listenAddr: string;
@@ -52,6 +54,8 @@ export interface DaemonConfig {
   versionCacheMb: number;
   /** RocksDB's own LOG in <dataDir>/db: off or the least severe level written. */
   rocksdbLogLevel: RocksdbLogLevelSetting;
+  /** How commits are synced off the event loop: wal-sync (libuv thread pool) or thread (a writer thread). */
+  rocksdbWriter: RocksdbWriterSetting;
   logLevel: LogLevel;
   /** Allowed browser origins: exact origins, `scheme://host:*` (any port) or `*`. Empty = no CORS. */
   corsOrigins: string[];
@@ -255,6 +259,12 @@ function rocksdbLogLevel(raw: string): RocksdbLogLevelSetting {
   return v as RocksdbLogLevelSetting;
 }
 
+function rocksdbWriter(raw: string): RocksdbWriterSetting {
+  const v = raw.trim();
+  if (!(ROCKSDB_WRITERS as readonly string[]).includes(v)) throw new Error(`expected one of ${ROCKSDB_WRITERS.join(", ")}`);
+  return v as RocksdbWriterSetting;
+}
+
 function failpoint(raw: string): string | null {
   const v = raw.trim();
   if (v === "") return null;
@@ -348,6 +358,7 @@ export const SETTINGS: readonly Setting[] = [
   setting({ key: "rocksdbMemtableMb", env: "STATEHOUSE_ROCKSDB_MEMTABLE_MB", flag: "--rocksdb-memtable-mb", placeholder: "MiB", default: 32, description: "RocksDB memtable budget: write buffers of a quarter of it, at most 1.5x it in all (README, Memory)", parse: integer(4, 4096) }),
   setting({ key: "versionCacheMb", env: "STATEHOUSE_VERSION_CACHE_MB", flag: "--version-cache-mb", placeholder: "MiB", default: 4, description: "heap budget of the engine's cache of recently written key versions, 0 = none (README, Memory)", parse: integer(0, 1024) }),
   setting({ key: "rocksdbLogLevel", env: "STATEHOUSE_ROCKSDB_LOG_LEVEL", flag: "--rocksdb-log-level", placeholder: "level", default: "warn", description: `RocksDB's own LOG in <data dir>/db (stalls, background errors): ${ROCKSDB_LOG_LEVELS.join(", ")} (README, Metrics and logs)`, parse: rocksdbLogLevel }),
+  setting({ key: "rocksdbWriter", env: "STATEHOUSE_ROCKSDB_WRITER", flag: "--rocksdb-writer", placeholder: "mode", default: "wal-sync", description: `how commits are fsynced off the event loop: wal-sync = RocksDB's WAL fdatasynced in libuv's thread pool; thread = a writer thread (about 16 MiB more RSS) (README, Memory)`, parse: rocksdbWriter }),
   setting({ key: "logLevel", env: "STATEHOUSE_LOG_LEVEL", flag: "--log-level", placeholder: "level", default: "info", description: `log level: ${LOG_LEVELS.join(", ")}`, parse: logLevel }),
   setting({ key: "corsOrigins", env: "STATEHOUSE_CORS_ORIGINS", flag: "--cors-origins", placeholder: "list", default: [], description: "browser origins allowed by CORS (other origins are refused on every request): comma list, port may be *, or * for any; default none", parse: corsOrigins }),
   setting({ key: "readyFile", env: "STATEHOUSE_READY_FILE", flag: "--ready-file", placeholder: "path", default: null, description: 'write {"address","pid","commitTs"} here once serving', parse: optionalString }),

@@ -87,6 +87,7 @@ async function openStorage(config: DaemonConfig, log: Logger, observer: EngineOb
     rocksdbMemtableBytes: config.rocksdbMemtableMb * 1024 * 1024,
     versionCacheBytes: config.versionCacheMb * 1024 * 1024,
     rocksdbLogLevel: config.rocksdbLogLevel,
+    rocksdbWriter: config.rocksdbWriter,
     logger: log.child({ component: "engine" }),
     observer,
     ...(config.useMemory ? { inMemory: true } : { dataDir: config.dataDir }),

@@ -73,7 +73,7 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
   if (options.rocksdbLogLevel !== undefined && !ROCKS_LOG_LEVELS.includes(options.rocksdbLogLevel)) {
     throw new TypeError(`rocksdbLogLevel must be one of ${ROCKS_LOG_LEVELS.map((l) => `"${l}"`).join(", ")}`);
   }
-  const memory = { blockCacheBytes: options.rocksdbCacheBytes, memtableBudgetBytes: options.rocksdbMemtableBytes, logLevel: options.rocksdbLogLevel };
+  const memory = { blockCacheBytes: options.rocksdbCacheBytes, memtableBudgetBytes: options.rocksdbMemtableBytes, logLevel: options.rocksdbLogLevel, writer: options.rocksdbWriter };
   return openEngineOn(await RocksKv.open(join(dataDir, "db"), memory), dataDir, options);
 }
 

@@ -52,15 +52,17 @@ test("a daemon that cannot start fails the start with its output", async () => {
   expect(exit.output).toContain("--no-such-flag");
 });
 
-test("the daemon's environment leaves out the runner's STATEHOUSE_* settings except the fast path and RPC threads (auth off only)", () => {
-  const saved = { fastPath: process.env["STATEHOUSE_FAST_PATH"], threads: process.env["STATEHOUSE_RPC_THREADS"] };
+test("the daemon's environment leaves out the runner's STATEHOUSE_* settings except the fast path, the RocksDB writer and RPC threads (auth off only)", () => {
+  const saved = { fastPath: process.env["STATEHOUSE_FAST_PATH"], threads: process.env["STATEHOUSE_RPC_THREADS"], writer: process.env["STATEHOUSE_ROCKSDB_WRITER"] };
   process.env["STATEHOUSE_LEAK_TEST"] = "1";
   process.env["STATEHOUSE_FAST_PATH"] = "0";
+  process.env["STATEHOUSE_ROCKSDB_WRITER"] = "thread";
   process.env["STATEHOUSE_RPC_THREADS"] = "2";
   try {
     const env = daemonEnv({ STATEHOUSE_DATA_DIR: "/d" });
     expect(env["STATEHOUSE_LEAK_TEST"]).toBeUndefined();
     expect(env["STATEHOUSE_FAST_PATH"]).toBe("0");
+    expect(env["STATEHOUSE_ROCKSDB_WRITER"]).toBe("thread");
     expect(env["STATEHOUSE_RPC_THREADS"]).toBe("2");
     expect(env["STATEHOUSE_DATA_DIR"]).toBe("/d");
     expect(env["PATH"]).toBe(process.env["PATH"]);
@@ -69,7 +71,7 @@ test("the daemon's environment leaves out the runner's STATEHOUSE_* settings exc
     expect(daemonEnv({ STATEHOUSE_RPC_THREADS: "1" })["STATEHOUSE_RPC_THREADS"]).toBe("1");
   } finally {
     delete process.env["STATEHOUSE_LEAK_TEST"];
-    for (const [name, value] of [["STATEHOUSE_FAST_PATH", saved.fastPath], ["STATEHOUSE_RPC_THREADS", saved.threads]] as const) {
+    for (const [name, value] of [["STATEHOUSE_FAST_PATH", saved.fastPath], ["STATEHOUSE_RPC_THREADS", saved.threads], ["STATEHOUSE_ROCKSDB_WRITER", saved.writer]] as const) {
       if (value === undefined) delete process.env[name];
       else process.env[name] = value;
     }

@@ -45,11 +45,12 @@ export interface DaemonLine {
 
 /**
  * The environment of every daemon: this process's, without what would leak the test runner's
- * settings into the daemon (STATEHOUSE_* knobs, NODE_OPTIONS loaders, VITEST*), except the two the
- * daemon's test target runs its suite again with, which reach every daemon a test starts (unless
- * `env` sets them): STATEHOUSE_FAST_PATH (fast path forced off) and STATEHOUSE_RPC_THREADS (RPC
- * threads), the latter not to a daemon with auth on (`env` or `args`), which refuses more than one
- * RPC thread. Then `env`.
+ * settings into the daemon (STATEHOUSE_* knobs, NODE_OPTIONS loaders, VITEST*), except the three the
+ * daemon's and e2e's test targets run their suites again with, which reach every daemon a test
+ * starts (unless `env` sets them): STATEHOUSE_FAST_PATH (fast path forced off),
+ * STATEHOUSE_ROCKSDB_WRITER (the RocksDB writer thread instead of the WAL syncer) and
+ * STATEHOUSE_RPC_THREADS (RPC threads), the last not to a daemon with auth on (`env` or `args`),
+ * which refuses more than one RPC thread. Then `env`.
  */
 export function daemonEnv(env: Record<string, string> = {}, args: readonly string[] = []): Record<string, string> {
   const clean: Record<string, string> = {};
@@ -60,6 +61,8 @@ export function daemonEnv(env: Record<string, string> = {}, args: readonly strin
   }
   const fastPath = process.env["STATEHOUSE_FAST_PATH"];
   if (fastPath !== undefined) clean["STATEHOUSE_FAST_PATH"] = fastPath;
+  const writer = process.env["STATEHOUSE_ROCKSDB_WRITER"];
+  if (writer !== undefined) clean["STATEHOUSE_ROCKSDB_WRITER"] = writer;
   const threads = process.env["STATEHOUSE_RPC_THREADS"];
   const authFlag = args.indexOf("--auth");
   const auth = env["STATEHOUSE_AUTH"] ?? (authFlag === -1 ? undefined : args[authFlag + 1]);

@@ -1,5 +1,6 @@
 // RocksKv's memory settings: the block cache and memtable budget it opens with, and what
-// RocksDB reports holding (engine README, "Memory"); its asynchronous write on the writer thread.
+// RocksDB reports holding (engine README, "Memory"); its asynchronous write with each writer
+// (the WAL synced in libuv's thread pool, or a writer thread).
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
@@ -7,7 +8,7 @@ import { openEngine } from "../open-engine.ts";
 import { NODE_BINARY } from "../test-support/node-binary.ts";
 import { withTempDir } from "../test-support/temp-dir.ts";
 import type { KvOp } from "./ordered-kv.ts";
-import { ROCKS_MEMORY_DEFAULTS, RocksKv } from "./rocks-kv.ts";
+import { ROCKS_MEMORY_DEFAULTS, ROCKS_WRITER_MODES, RocksKv } from "./rocks-kv.ts";
 
 const MIB = 1024 * 1024;
 let cleanup: (() => Promise<void>)[] = [];
@@ -72,11 +73,11 @@ describe("RocksKv memory", () => {
   });
 });
 
-describe("RocksKv asynchronous write (writer thread)", () => {
+describe.each(ROCKS_WRITER_MODES)("RocksKv asynchronous write (writer %s)", (writer) => {
   test("applies puts and deletes exactly, empty values and large ones included, and they survive a reopen", async () => {
     const { dir, remove } = await withTempDir();
     cleanup.push(remove);
-    const kv = await RocksKv.open(join(dir, "db"));
+    const kv = await RocksKv.open(join(dir, "db"), { writer });
     const big = Buffer.alloc(3 * MIB, 9);
     await kv.write(
       [
@@ -88,7 +89,7 @@ describe("RocksKv asynchronous write (writer thread)", () => {
     );
     await kv.write([{ type: "del", key: key(3) }, { type: "put", key: Buffer.from([0, 255, 0]), value: Buffer.from([1]) }], true);
     await kv.close();
-    const again = await RocksKv.open(join(dir, "db"));
+    const again = await RocksKv.open(join(dir, "db"), { writer });
     cleanup.push(() => again.close());
     const [one, two, three, odd] = await again.getMany([key(1), key(2), key(3), Buffer.from([0, 255, 0])]);
     expect(one?.length).toBe(0);
@@ -98,7 +99,7 @@ describe("RocksKv asynchronous write (writer thread)", () => {
   });
 
   test("readers see every operation of a batch or none while it is written", async () => {
-    const kv = await open({});
+    const kv = await open({ writer });
     const keys = Array.from({ length: 2000 }, (_, i) => key(i));
     const batchOf = (n: number): KvOp[] => keys.map((k) => ({ type: "put", key: k, value: Buffer.from(String(n)) }));
     await kv.write(batchOf(0), false);
@@ -119,11 +120,11 @@ describe("RocksKv asynchronous write (writer thread)", () => {
     expect((await kv.getMany([key(0)]))[0]?.toString()).toBe("20");
   });
 
-  test("a process that wrote and did not close exits by itself (the idle writer thread holds nothing)", async () => {
+  test("a process that wrote and did not close exits by itself (an idle writer holds nothing)", async () => {
     const { dir, remove } = await withTempDir();
     cleanup.push(remove);
     const script = `import { RocksKv } from ${JSON.stringify(new URL("./rocks-kv.ts", import.meta.url).pathname)};
-      const kv = await RocksKv.open(${JSON.stringify(join(dir, "db"))});
+      const kv = await RocksKv.open(${JSON.stringify(join(dir, "db"))}, { writer: ${JSON.stringify(writer)} });
       await kv.write([{ type: "put", key: Buffer.from("k"), value: Buffer.from("v") }], true);
       console.log("WROTE");`;
     const { code, out } = await new Promise<{ code: number | null; out: string }>((resolve) => {
@@ -139,7 +140,7 @@ describe("RocksKv asynchronous write (writer thread)", () => {
   test("a write after close is refused", async () => {
     const { dir, remove } = await withTempDir();
     cleanup.push(remove);
-    const kv = await RocksKv.open(join(dir, "db"));
+    const kv = await RocksKv.open(join(dir, "db"), { writer });
     await kv.write([{ type: "put", key: key(1), value: Buffer.from("a") }], true);
     await kv.close();
     await expect(kv.write([{ type: "put", key: key(2), value: Buffer.from("b") }], true)).rejects.toThrow(/not open/);

@@ -9,6 +9,7 @@ import type { RocksLogLevel, StorageMemory, StorageStatus } from "../types.ts";
 import type { KvEntry, KvIterator, KvOp, KvRange, OrderedKv } from "./ordered-kv.ts";
 import { RocksWriter } from "./rocks-writer.ts";
 import { describeError, storageError } from "./storage-error.ts";
+import { WalSync } from "./wal-sync.ts";
 
 const NO_OPTIONS = {};
 
@@ -35,6 +36,23 @@ export interface RocksMemoryOptions {
    * KEPT_OLD_LOGS of those; "warn" keeps one LOG small (stalls, errors, the options header).
    */
   logLevel?: RocksLogLevel | undefined;
+}
+
+/**
+ * How a batch write reaches the disk without stopping the event loop (engine README, "Writing"):
+ * - "wal-sync" (default): RocksDB writes the batch on the calling thread without sync, then
+ *   WalSync fdatasyncs its WAL files in libuv's thread pool; while RocksDB delays or stops writes
+ *   (a compaction backlog), or a writer-thread write is still in flight, the batch goes to the
+ *   writer thread instead, so a stall never sleeps on the event loop.
+ * - "thread": every batch is written, fsync included, by RocksDB on a writer thread
+ *   (rocks-writer.ts; about 16 MiB of RSS for its V8 isolate).
+ */
+export type RocksWriterMode = "wal-sync" | "thread";
+
+export const ROCKS_WRITER_MODES: readonly RocksWriterMode[] = ["wal-sync", "thread"];
+
+export interface RocksOptions extends RocksMemoryOptions {
+  writer?: RocksWriterMode | undefined;
 }
 
 /** LOG.old.* files kept beside the current LOG (the rest are deleted at each open). */
@@ -85,21 +103,27 @@ export class RocksKv implements OrderedKv {
   /** Reads running in the storage thread pool: a close waits for them, or RocksDB keeps its lock past the close. */
   private readonly inflight = new Set<Promise<unknown>>();
   private failed = false;
-  /** The writer thread of `write` (started on the first one, stopped before the database closes). */
+  /** The writer thread of `write` (started on the first write that needs it, stopped before the database closes). */
   private writer: RocksWriter | null = null;
+  /** The WAL syncer of the "wal-sync" writer (created on the first synced write, closed with the database). */
+  private walSync: WalSync | null = null;
   private reopening: Promise<void> | null = null;
   private readonly options: RocksOpenOptions;
+  readonly writerMode: RocksWriterMode;
 
-  private constructor(db: RocksLevel, location: string, options: RocksOpenOptions) {
+  private constructor(db: RocksLevel, location: string, options: RocksOpenOptions, writerMode: RocksWriterMode) {
     this.db = db;
     this.location = location;
     this.options = options;
+    this.writerMode = writerMode;
   }
 
   /** Opens (creating if missing). RocksDB replays its WAL here. A held lock is LOCKED. */
-  static async open(location: string, memory: RocksMemoryOptions = {}): Promise<RocksKv> {
+  static async open(location: string, memory: RocksOptions = {}): Promise<RocksKv> {
+    const writerMode = memory.writer ?? "wal-sync";
+    if (!ROCKS_WRITER_MODES.includes(writerMode)) throw new TypeError(`writer must be one of ${ROCKS_WRITER_MODES.map((m) => `"${m}"`).join(", ")}`);
     const options = openOptions(memory);
-    return new RocksKv(await openDb(location, options), location, options);
+    return new RocksKv(await openDb(location, options), location, options, writerMode);
   }
 
   /** What RocksDB holds in memory now, in bytes (its own accounting). */
@@ -161,20 +185,43 @@ export class RocksKv implements OrderedKv {
     return promise;
   }
 
-  /** One atomic batch written on the writer thread (RocksWriter): the event loop goes on while RocksDB writes and fsyncs. */
+  /**
+   * One atomic batch, durable when `sync` once this resolves; the event loop goes on while the
+   * disk syncs (RocksWriterMode). A rejection leaves the outcome unknown: the batch may be durable.
+   */
   async write(ops: readonly KvOp[], sync: boolean): Promise<void> {
     if (this.reopening !== null) await this.reopening;
-    this.writer ??= new RocksWriter(this.db.handle);
+    if (this.writerMode === "thread" || this.writer?.busy === true || this.writesDelayed()) {
+      this.writer ??= new RocksWriter(this.db.handle);
+      try {
+        await this.track(this.writer.write(ops, sync));
+      } catch (error) {
+        // As for writeSync: RocksDB keeps refusing writes after a failed one.
+        this.failed = true;
+        throw error;
+      }
+      return;
+    }
+    this.writeSync(ops, false);
+    if (!sync) return;
+    this.walSync ??= new WalSync(this.location);
     try {
-      await this.track(this.writer.write(ops, sync));
+      await this.track(this.walSync.sync());
     } catch (error) {
-      // As for writeSync: RocksDB keeps refusing writes after a failed one.
+      // The records are in RocksDB (and maybe on disk): the caller re-establishes the truth from storage.
       this.failed = true;
-      throw error;
+      throw storageError(error);
     }
   }
 
+  /** RocksDB would sleep in this write (delayed or stopped writes while compaction catches up). */
+  private writesDelayed(): boolean {
+    return this.property("is-write-stopped") > 0 || this.property("actual-delayed-write-rate") > 0;
+  }
+
   writeSync(ops: readonly KvOp[], sync: boolean): void {
+    // The binding's native batch write does not check for a closed database (it would crash the process).
+    if (this.db.status !== "open") throw new EngineError("STORAGE_ERROR", `RocksDB at ${this.location} is not open (${this.db.status})`);
     const batch = this.db._chainedBatch();
     try {
       for (const op of ops) {
@@ -273,6 +320,8 @@ export class RocksKv implements OrderedKv {
     // The writer thread writes through this database's handle: it stops before the handle is freed.
     await this.writer?.close();
     this.writer = null;
+    await this.walSync?.close();
+    this.walSync = null;
     await Promise.all([...this.iterators].map((it) => it.close().catch(() => undefined)));
     this.iterators.clear();
     // After a write failure RocksDB's close reports that error, but the native handle is

@@ -33,6 +33,11 @@ export class RocksWriter {
     this.worker.on("exit", (code) => this.stop(new Error(`the RocksDB writer thread exited (code ${code})`)));
   }
 
+  /** A write is in flight (a later one must queue behind it to keep the order). */
+  get busy(): boolean {
+    return this.inflight.size > 0;
+  }
+
   /** Writes `ops` as one atomic batch on the writer thread; resolves once RocksDB returned (with sync: durable). */
   write(ops: readonly KvOp[], sync: boolean): Promise<void> {
     if (this.stopped !== null) return Promise.reject(this.stopped);
