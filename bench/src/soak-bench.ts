@@ -57,8 +57,13 @@ export interface SoakSample {
   /** Seconds since the load started. */
   t: number;
   rssMiB: number;
+  /** VmRSS split: anonymous memory (heaps, malloc) and file-backed pages (binary, libraries). */
+  rssAnonMiB: number;
+  rssFileMiB: number;
   /** The daemon's V8 heap in use and its external (Buffer) memory, from its /metrics. */
   heapUsedMiB: number;
+  /** V8's committed heap (all spaces, used or not): VmRSS growth outside it and the other parts is native memory. */
+  heapTotalMiB: number;
   externalMiB: number;
   /** RocksDB memtables + block cache (statehouse_storage_memory_bytes). */
   rocksdbMemMiB: number;
@@ -96,6 +101,9 @@ export interface SoakReport {
   rss: PlateauVerdict & { startMiB: number; endMiB: number; peakHwmMiB: number };
   disk: PlateauVerdict & { startMiB: number; endMiB: number };
   heap: PlateauVerdict & { startMiB: number; endMiB: number };
+  /** V8's committed heap, and the anonymous memory outside it, its Buffers and RocksDB's (native: Node, nghttp2, glibc). */
+  heapCommitted: PlateauVerdict & { startMiB: number; endMiB: number };
+  native: PlateauVerdict & { startMiB: number; endMiB: number };
   steady: { connections: MinMax; openTransactions: MinMax; openStreams: MinMax };
   retention: { compactedEvents: number; horizonTsAtEnd: number; commitTsAtEnd: number };
   outcomes: { ts: Outcomes; python: Outcomes };
@@ -197,6 +205,13 @@ async function scrapeMetrics(url: string): Promise<Map<string, number>> {
 
 const MIB = 1024 * 1024;
 const kibToMiB = (kib: number): number => roundSig(kib / 1024, 4);
+/** Anonymous memory that is neither V8's committed heap, nor Buffers, nor RocksDB's memtables and cache. */
+const nativeMiB = (s: SoakSample): number => roundSig(s.rssAnonMiB - s.heapTotalMiB - s.externalMiB - s.rocksdbMemMiB, 4);
+const rssParts = (m: { vmRssKiB: number; rssAnonKiB: number; rssFileKiB: number }): { rssMiB: number; rssAnonMiB: number; rssFileMiB: number } => ({
+  rssMiB: kibToMiB(m.vmRssKiB),
+  rssAnonMiB: kibToMiB(m.rssAnonKiB),
+  rssFileMiB: kibToMiB(m.rssFileKiB),
+});
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 function minMax(values: readonly number[]): MinMax {
@@ -615,8 +630,9 @@ export async function runSoakBench(options: SoakBenchOptions): Promise<{ markdow
       const g = (name: string): number => m.get(name) ?? Number.NaN;
       samples.push({
         t: roundSig(t, 5),
-        rssMiB: kibToMiB(memoryOf(running.pid).vmRssKiB),
+        ...rssParts(memoryOf(running.pid)),
         heapUsedMiB: roundSig(g("nodejs_heap_size_used_bytes") / MIB, 4),
+        heapTotalMiB: roundSig(g("nodejs_heap_size_total_bytes") / MIB, 4),
         externalMiB: roundSig(g("nodejs_external_memory_bytes") / MIB, 4),
         rocksdbMemMiB: roundSig((g(`statehouse_storage_memory_bytes{part="memtables"}`) + g(`statehouse_storage_memory_bytes{part="block_cache"}`)) / MIB, 4),
         diskMiB: roundSig(diskBytes(dataDir) / MIB, 4),
@@ -704,6 +720,8 @@ export async function runSoakBench(options: SoakBenchOptions): Promise<{ markdow
       rss: { ...plateau(series((s) => s.rssMiB), plan.windowMs / 1000), startMiB: samples[0]?.rssMiB ?? Number.NaN, endMiB: last.rssMiB, peakHwmMiB: kibToMiB(hwm) },
       disk: { ...plateau(series((s) => s.diskMiB), plan.windowMs / 1000), startMiB: samples[0]?.diskMiB ?? Number.NaN, endMiB: last.diskMiB },
       heap: { ...plateau(series((s) => s.heapUsedMiB), plan.windowMs / 1000), startMiB: samples[0]?.heapUsedMiB ?? Number.NaN, endMiB: last.heapUsedMiB },
+      heapCommitted: { ...plateau(series((s) => s.heapTotalMiB), plan.windowMs / 1000), startMiB: samples[0]?.heapTotalMiB ?? Number.NaN, endMiB: last.heapTotalMiB },
+      native: { ...plateau(series(nativeMiB), plan.windowMs / 1000), startMiB: samples[0] === undefined ? Number.NaN : nativeMiB(samples[0]), endMiB: nativeMiB(last) },
       steady: { connections: minMax(steady.map((s) => s.openConnections)), openTransactions: minMax(steady.map((s) => s.openTransactions)), openStreams: minMax(steady.map((s) => s.openStreams)) },
       retention: { compactedEvents: Math.max(0, ...samples.map((s) => s.compactedEvents).filter(Number.isFinite)), horizonTsAtEnd: last.horizonTs, commitTsAtEnd: last.commitTs },
       outcomes: { ts: ts.outcomes, python: pyOutcomes },
@@ -760,6 +778,8 @@ export function soakMarkdown(report: SoakReport, chartFile: string): string {
     "|---|---|---|---|---|---|---|",
     `| daemon RSS (VmRSS, MiB; peak VmHWM ${fmt(report.rss.peakHwmMiB)}) | ${fmt(report.rss.startMiB)} | ${fmt(report.rss.endMiB)} | ${peaks(report.rss)} | ${pct(report.rss.lastPeakRise)} | ${fmt(report.rss.slopePer10Min)} MiB / 10 min | ${verdict(report.rss)} |`,
     `| daemon V8 heap used (MiB) | ${fmt(report.heap.startMiB)} | ${fmt(report.heap.endMiB)} | ${peaks(report.heap)} | ${pct(report.heap.lastPeakRise)} | ${fmt(report.heap.slopePer10Min)} MiB / 10 min | ${verdict(report.heap)} |`,
+    `| daemon V8 heap committed (MiB) | ${fmt(report.heapCommitted.startMiB)} | ${fmt(report.heapCommitted.endMiB)} | ${peaks(report.heapCommitted)} | ${pct(report.heapCommitted.lastPeakRise)} | ${fmt(report.heapCommitted.slopePer10Min)} MiB / 10 min | ${verdict(report.heapCommitted)} |`,
+    `| daemon native memory: RssAnon − V8 committed − Buffers − RocksDB (MiB) | ${fmt(report.native.startMiB)} | ${fmt(report.native.endMiB)} | ${peaks(report.native)} | ${pct(report.native.lastPeakRise)} | ${fmt(report.native.slopePer10Min)} MiB / 10 min | ${verdict(report.native)} |`,
     `| data dir on disk (MiB allocated) | ${fmt(report.disk.startMiB)} | ${fmt(report.disk.endMiB)} | ${peaks(report.disk)} | ${pct(report.disk.lastPeakRise)} | ${fmt(report.disk.slopePer10Min)} MiB / 10 min | ${verdict(report.disk)} |`,
     "",
     "Plateau = the last window's peak is less than 5% above the peak of the window before (peaks, because the disk is a sawtooth — RocksDB frees space in steps as it compacts — and RSS moves with the GC; a leak raises every peak). The first windows hold the ramp-up and history filling up to the retention horizon. The slope is a least-squares line through the second half of the samples, for information.",

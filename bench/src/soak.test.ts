@@ -93,6 +93,13 @@ describe("bench --soak, tiny", () => {
     expect(report.outcomes.ts["asOfRecent"]?.["ok"]).toBeGreaterThan(0);
     expect(report.steady.openTransactions.max).toBeGreaterThanOrEqual(100);
     expect(report.samples.length).toBeGreaterThan(5);
+    // RSS split into V8's committed heap and the native rest, to tell a heap from a native leak
+    for (const x of report.samples) {
+      expect(x.heapTotalMiB).toBeGreaterThanOrEqual(x.heapUsedMiB);
+      expect(x.rssAnonMiB + x.rssFileMiB).toBeCloseTo(x.rssMiB, 0);
+    }
+    expect(report.native.endMiB).toBeGreaterThan(0);
+    expect(report.native.endMiB).toBeLessThan(report.rss.endMiB);
     expect(report.windows.length).toBeGreaterThanOrEqual(5);
     expect(report.daemonErrorLines).toEqual([]);
     if (report.pythonSkipped === null) {
@@ -101,6 +108,7 @@ describe("bench --soak, tiny", () => {
       expect(report.watchEvents.python).toBeGreaterThan(0);
     }
     expect(readFileSync(files[1] as string, "utf8")).toContain("p99 latency per");
+    expect(readFileSync(files[1] as string, "utf8")).toContain("| daemon native memory: RssAnon − V8 committed − Buffers − RocksDB (MiB) |");
     expect(readFileSync(files[2] as string, "utf8")).toMatch(/^<svg /);
   }, 90_000);
 });

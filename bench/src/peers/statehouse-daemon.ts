@@ -68,8 +68,8 @@ export function startDaemon(options: BenchDaemonOptions): Promise<RunningDaemon>
 }
 
 /** Peak and current resident set size (KiB) from /proc/PID/status. */
-export function memoryOf(pid: number): { vmHwmKiB: number; vmRssKiB: number } {
+export function memoryOf(pid: number): { vmHwmKiB: number; vmRssKiB: number; rssAnonKiB: number; rssFileKiB: number } {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const field = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? Number.NaN);
-  return { vmHwmKiB: field("VmHWM"), vmRssKiB: field("VmRSS") };
+  return { vmHwmKiB: field("VmHWM"), vmRssKiB: field("VmRSS"), rssAnonKiB: field("RssAnon"), rssFileKiB: field("RssFile") };
 }
