@@ -42,6 +42,7 @@ export type {
   StateEntry,
   StateRecord,
   RocksLogLevel,
+  RocksWriterMode,
   StorageMemory,
   StorageStatus,
   WatchOptions,

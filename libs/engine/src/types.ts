@@ -237,11 +237,11 @@ export interface EngineOptions {
   /** RocksDB memtable budget in bytes (write buffers of a quarter of it; README "Memory"). Default 32 MiB. */
   rocksdbMemtableBytes?: number;
   /**
-   * How commits reach the disk without stopping the event loop (README "Writing"): "wal-sync"
+   * How commits reach the disk without stopping the event loop (README "What runs where"): "wal-sync"
    * (default) writes on the calling thread and fdatasyncs RocksDB's WAL in libuv's thread pool;
    * "thread" writes and syncs on a writer thread of its own (about 16 MiB more RSS).
    */
-  rocksdbWriter?: "wal-sync" | "thread";
+  rocksdbWriter?: RocksWriterMode;
   /**
    * Heap budget in bytes of the commit sequencer's cache of recently written key versions (a
    * commit touching a cached key needs no storage read for its version check); 0 = no cache.
@@ -336,6 +336,9 @@ export interface EngineStats {
 }
 
 export type RocksLogLevel = "off" | "fatal" | "error" | "warn" | "info" | "debug";
+
+/** How a RocksDB store makes a batch durable without stopping the event loop (storage/rocks-kv.ts). */
+export type RocksWriterMode = "wal-sync" | "thread";
 
 /** RocksDB's own figures (its properties); NaN while the store is being reopened. */
 export interface StorageStatus {

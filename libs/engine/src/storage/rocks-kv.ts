@@ -5,7 +5,7 @@ import { readdir, rm, statfs } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { RocksLevel, type RocksIterator, type RocksOpenOptions } from "@nxtedition/rocksdb";
 import { EngineError } from "../engine-error.ts";
-import type { RocksLogLevel, StorageMemory, StorageStatus } from "../types.ts";
+import type { RocksLogLevel, RocksWriterMode, StorageMemory, StorageStatus } from "../types.ts";
 import type { KvEntry, KvIterator, KvOp, KvRange, OrderedKv } from "./ordered-kv.ts";
 import { RocksWriter } from "./rocks-writer.ts";
 import { describeError, storageError } from "./storage-error.ts";
@@ -39,7 +39,7 @@ export interface RocksMemoryOptions {
 }
 
 /**
- * How a batch write reaches the disk without stopping the event loop (engine README, "Writing"):
+ * RocksWriterMode: how a batch write reaches the disk without stopping the event loop (engine README, "What runs where"):
  * - "wal-sync" (default): RocksDB writes the batch on the calling thread without sync, then
  *   WalSync fdatasyncs its WAL files in libuv's thread pool; while RocksDB delays or stops writes
  *   (a compaction backlog), or a writer-thread write is still in flight, the batch goes to the
@@ -47,8 +47,6 @@ export interface RocksMemoryOptions {
  * - "thread": every batch is written, fsync included, by RocksDB on a writer thread
  *   (rocks-writer.ts; about 16 MiB of RSS for its V8 isolate).
  */
-export type RocksWriterMode = "wal-sync" | "thread";
-
 export const ROCKS_WRITER_MODES: readonly RocksWriterMode[] = ["wal-sync", "thread"];
 
 export interface RocksOptions extends RocksMemoryOptions {

@@ -1,6 +1,6 @@
 // Makes RocksDB's write-ahead log durable from libuv's thread pool, so a commit's fsync never
 // stops the event loop and needs no thread of our own (RocksKv's "wal-sync" writer, the
-// default; engine README, "Writing"). The batch is written with sync: false on the calling
+// default; engine README, "What runs where"). The batch is written with sync: false on the calling
 // thread, which returns once RocksDB has appended the record to its WAL file with write(2)
 // (no manual_wal_flush: RocksDB hands every record to the OS before Write returns); then
 // `sync()` fdatasyncs every live WAL file (`<db>/*.log`: the active one, and any older one whose
