@@ -54,8 +54,22 @@ describe("WalSync", () => {
     const sync = new WalSync(location);
     cleanup.push(() => sync.close());
     kv.writeSync([{ type: "put", key: Buffer.from("a"), value: Buffer.from("1") }], false);
-    const results = await Promise.allSettled(Array.from({ length: 50 }, () => sync.sync()));
+    const finished: number[] = [];
+    const first = sync.sync();
+    // Called while `first` runs: they may have written after it listed and synced, so they
+    // must not join it; all of them share the one sync queued behind it.
+    const later = Array.from({ length: 49 }, () => sync.sync());
+    expect(later.every((p) => p === later[0])).toBe(true);
+    expect(later[0]).not.toBe(first);
+    void first.then(() => finished.push(1));
+    void later[0]?.then(() => finished.push(2));
+    const results = await Promise.allSettled([first, ...later]);
     expect(results.every((r) => r.status === "fulfilled")).toBe(true);
+    expect(finished).toEqual([1, 2]);
+    // With none running, the next caller starts a new sync of its own.
+    const next = sync.sync();
+    expect(next).not.toBe(later[0]);
+    await next;
   });
 
   test("an I/O error rejects the sync; a closed syncer refuses", async () => {
