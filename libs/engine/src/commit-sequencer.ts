@@ -89,6 +89,12 @@ export interface SequencerOptions {
   barrier?: WriteBarrier;
   /** Heap budget of the version cache in bytes (0 = none). */
   versionCacheBytes: number;
+  /**
+   * On a shared store: whether anything waits on the agents of other engines' commits (a
+   * registered watcher). When nothing does, following skips reading their events and only moves
+   * `committedTs` (a watcher that registers later replays from storage up to it). Default: always.
+   */
+  wantsFollowedAgents?: () => boolean;
 }
 
 interface Pending {
@@ -184,8 +190,10 @@ export class CommitSequencer {
   private readonly onApplied: (batch: AppliedBatch) => void;
   private readonly refuse: ((request: CommitRequest) => EngineError | null) | undefined;
   private readonly barrier: WriteBarrier;
+  private readonly wantsFollowedAgents: () => boolean;
 
   constructor(options: SequencerOptions) {
+    this.wantsFollowedAgents = options.wantsFollowedAgents ?? (() => true);
     this.shared = isSharedKv(options.kv) ? options.kv : null;
     this.kv = options.kv as OrderedKv;
     this.sync = options.sync;
@@ -572,6 +580,14 @@ export class CommitSequencer {
     const othersUpTo = own === undefined ? upTo : own.firstTs - 1;
     while (this.committed < othersUpTo) {
       const firstTs = this.committed + 1;
+      if (!this.wantsFollowedAgents()) {
+        // No watcher waits (checked and acted on synchronously, so none can register in between):
+        // the events' agents wake nobody, so they are not read. Every commit up to othersUpTo is
+        // durable (announced after COMMIT), and a watcher that registers later replays them.
+        this.committed = othersUpTo;
+        this.emitApplied({ transactions: othersUpTo - firstTs + 1, operations: 0, firstTs, lastTs: othersUpTo, durationMs: 0, agents: new Set() });
+        break;
+      }
       const iterator = shared.iterator({ gte: eventKey(firstTs), lt: eventKey(othersUpTo + 1), limit: FOLLOW_CHUNK, valuesOnly: true });
       let rows;
       try {

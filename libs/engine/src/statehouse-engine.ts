@@ -162,6 +162,7 @@ export class StatehouseEngine implements Engine {
       idempotencyWindowMs: options.idempotencyWindowMs,
       versionCacheBytes: options.versionCacheBytes,
       logger: options.logger,
+      wantsFollowedAgents: () => this.watchers.size > 0,
       refuse: (request) => (this.activePurges.size === 0 ? null : refusal(this.activePurges.values(), request)),
       onApplied: (batch) => {
         this.groupCommits++;

@@ -57,6 +57,21 @@ describe("PostgresKv", () => {
     await expect(PostgresKv.open({ connectionString: postgres.url, schema })).rejects.toThrow(/migration 9999, newer than this statehoused knows/);
   });
 
+  it("keeps every byte of keys and values exactly: all 256 byte values, quotes, backslashes, braces, empty values", async () => {
+    const store = await open(freshSchema());
+    const all = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+    const awkward = [all, b(`'"\\{},NULL`), b("\\x41"), Buffer.of(0), b("plain")];
+    const entries = awkward.map((key, i) => ({ key: Buffer.concat([b("k"), key]), value: i === 1 ? Buffer.alloc(0) : Buffer.concat([key, key]) }));
+    const locked = await store.lock([]);
+    await locked.commit(entries.map(({ key, value }) => ({ type: "put", key, value })), null);
+    expect(await store.getMany(entries.map((e) => e.key))).toEqual(entries.map((e) => e.value));
+    // Read back under the lock (the batch read path) and delete one (the delete path).
+    const second = await store.lock(entries.map((e) => e.key));
+    expect(second.values).toEqual(entries.map((e) => e.value));
+    await second.commit([{ type: "del", key: entries[0]?.key as Buffer }], null);
+    expect(await store.getMany([entries[0]?.key as Buffer, entries[2]?.key as Buffer])).toEqual([undefined, entries[2]?.value]);
+  });
+
   it("reads ranges in byte order (not collation order), forward and reverse, with limits and exclusive bounds", async () => {
     const kv = await open(freshSchema());
     const keys = ["\u0000a", "\u0001", "A", "a", "a\u0000", "a\u00ff", "b", "\u00ff"].map(b);

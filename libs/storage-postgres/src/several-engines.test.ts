@@ -134,6 +134,42 @@ describe("several engines on one PostgreSQL", () => {
     });
   }
 
+  it("with no watcher, an engine follows the others' commits without reading their events; a later watcher still sees them all", async () => {
+    const [a] = (await cluster(1)) as [Engine];
+    // A second engine on the same schema whose reads of the event log are counted.
+    const kv = await PostgresKv.open({ connectionString: postgres.url, schema: schemas[0] as string });
+    let eventReads = 0;
+    const counted = new Proxy(kv, {
+      get(target, prop, receiver) {
+        if (prop === "iterator") return (range: Parameters<PostgresKv["iterator"]>[0]) => (eventReads++, target.iterator(range));
+        const value: unknown = Reflect.get(target, prop, receiver);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const b = await openSharedEngine(counted);
+    opened.push(b);
+    const waitFor = async (ts: bigint) => {
+      while (b.stats().commitTs < ts) await new Promise((resolve) => setTimeout(resolve, 5));
+    };
+    for (let i = 0; i < 10; i++) await a.transact({ operations: [{ namespace: ns, agentId: "quiet", key: "k", value: { i } }] });
+    await waitFor(10n);
+    expect(eventReads).toBe(0);
+    // A watcher started now replays what was skipped; one waiting is woken by the next commits.
+    const controller = new AbortController();
+    const seen: bigint[] = [];
+    const watching = (async () => {
+      for await (const event of b.watch(ns, "quiet", { startTs: 1n, signal: controller.signal })) {
+        seen.push(event.commitTs);
+        if (seen.length === 15) controller.abort();
+      }
+    })();
+    while (seen.length < 10) await new Promise((resolve) => setTimeout(resolve, 5));
+    for (let i = 10; i < 15; i++) await a.transact({ operations: [{ namespace: ns, agentId: "quiet", key: "k", value: { i } }] });
+    await watching;
+    expect(seen).toEqual(Array.from({ length: 15 }, (_, i) => BigInt(i + 1)));
+    expect(eventReads).toBeGreaterThan(0);
+  });
+
   it("refuses commits when the database went back (acknowledged commits lost, e.g. failover to a lagging replica), reads go on", async () => {
     const [a] = (await cluster(1)) as [Engine];
     const schema = schemas[schemas.length - 1] as string;
