@@ -10,12 +10,14 @@ import { CLUSTER_SUBJECTS } from "./cluster-plan.js";
 const outDir = mkdtempSync(join(tmpdir(), "statehouse-cluster-bench-"));
 afterAll(() => rmSync(outDir, { recursive: true, force: true }));
 
-test("bench --cluster measures every subject over one PostgreSQL and writes the report", async () => {
-  const { report, files } = await runClusterBench({ quick: true, windowMs: 300, outDir, scratchDir: tmpdir(), command: "cluster smoke test", log: () => undefined });
+test.each(["raw", "connect-node"])("bench --cluster --cluster-client %s measures every subject over one PostgreSQL and writes the report", async (client) => {
+  const { report, files } = await runClusterBench({ quick: true, windowMs: 300, client, outDir, scratchDir: tmpdir(), command: "cluster smoke test", log: () => undefined });
+  expect(report.plan.client).toBe(client);
   expect(report.subjects.map((s) => s.subject)).toEqual([...CLUSTER_SUBJECTS]);
   for (const s of report.subjects) {
     expect(s.p1CommitsPerSec, s.subject).toBeGreaterThan(0);
     expect(s.p2P50Ms, s.subject).toBeGreaterThan(0);
+    expect(s.clientCpuUsPerCommit, s.subject).toBeGreaterThan(0);
   }
   for (const s of report.subjects.filter((s) => s.subject.startsWith("cluster-"))) {
     expect(s.daemonCpuUsPerCommit, s.subject).toBeGreaterThanOrEqual(0);

@@ -9,11 +9,13 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createClient, type Client } from "@connectrpc/connect";
+import type { ClientHttp2Session } from "node:http2";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { StatehouseService } from "@statehouse/api";
 import pg from "pg";
 import { benchValue } from "./bench-value.js";
 import { connectPool, type PostgresPool } from "./clients/postgres-bench-client.js";
+import { rawSession, rawTransact, sendRaw } from "./clients/raw-rpc-client.js";
 import { runClosedLoop, type ClosedLoopResult } from "./closed-loop.js";
 import {
   CLUSTER_SUBJECTS, SUBJECT_LABELS, daemonCount, daemonOf, makeClusterPlan, medianRatio, subjectOrder,
@@ -34,12 +36,16 @@ export interface ClusterBenchOptions extends ClusterPlanOptions {
 
 interface Window extends ClosedLoopResult {
   daemonCpuUsPerCommit: number;
+  /** This bench process (the load generator: every P1 client and the PostgreSQL driver of the plain rows). */
+  clientCpuUsPerCommit: number;
   postgresCpuUsPerCommit: number;
   walSyncsPerSec: number;
   lockWaitersMean: number;
 }
 
-type Target = { kind: "daemons"; daemons: RunningDaemon[]; clients: Client<typeof StatehouseService>[] } | { kind: "postgres"; pool: PostgresPool };
+/** One daemon's client: connect-node's, or a raw node:http2 session (plan.client). */
+type DaemonClient = { kind: "connect-node"; client: Client<typeof StatehouseService> } | { kind: "raw"; session: ClientHttp2Session };
+type Target = { kind: "daemons"; daemons: RunningDaemon[]; clients: DaemonClient[] } | { kind: "postgres"; pool: PostgresPool };
 
 const NAMESPACE = "bench";
 
@@ -82,8 +88,10 @@ async function measure(subject: ClusterSubject, target: Target, postgres: Postgr
     target.kind === "postgres"
       ? (worker: number, seq: number) => target.pool.at(worker).commitTransaction(NAMESPACE, `${tag}-${worker}`, `k${seq % 100}`, valueJson)
       : async (worker: number, seq: number) => {
-          const client = target.clients[daemonOf(worker, target.clients.length)] as Client<typeof StatehouseService>;
-          await client.transact({ operations: [{ namespace: NAMESPACE, agentId: `${tag}-${worker}`, key: `k${seq % 100}`, value }] });
+          const client = target.clients[daemonOf(worker, target.clients.length)] as DaemonClient;
+          const operations = [{ namespace: NAMESPACE, agentId: `${tag}-${worker}`, key: `k${seq % 100}`, value }];
+          if (client.kind === "raw") await sendRaw(client.session, rawTransact("gRPC", operations));
+          else await client.client.transact({ operations });
         };
   const daemonPids = target.kind === "daemons" ? target.daemons.map((d) => d.pid) : [];
   const daemonCpu = () => daemonPids.reduce((sum, pid) => sum + processCpuMs(pid), 0);
@@ -93,7 +101,8 @@ async function measure(subject: ClusterSubject, target: Target, postgres: Postgr
   let d0 = 0;
   let p0 = 0;
   let t0 = 0;
-  let cpu = { daemon: 0, pg: 0 };
+  let c0 = process.cpuUsage();
+  let cpu = { daemon: 0, pg: 0, client: 0 };
   let pgStats: Promise<{ walSyncs: number; lockWaitersMean: number }> = Promise.resolve({ walSyncs: Number.NaN, lockWaitersMean: Number.NaN });
   let started: Promise<void> = Promise.resolve();
   const result = await runClosedLoop({
@@ -105,11 +114,13 @@ async function measure(subject: ClusterSubject, target: Target, postgres: Postgr
       start: () => {
         d0 = daemonCpu();
         p0 = pgCpu();
+        c0 = process.cpuUsage();
         t0 = performance.now();
         started = probe.start();
       },
       stop: () => {
-        cpu = { daemon: daemonCpu() - d0, pg: pgCpu() - p0 };
+        const c = process.cpuUsage(c0);
+        cpu = { daemon: daemonCpu() - d0, pg: pgCpu() - p0, client: (c.user + c.system) / 1000 };
         pgStats = started.then(() => probe.stop());
         return {};
       },
@@ -122,6 +133,7 @@ async function measure(subject: ClusterSubject, target: Target, postgres: Postgr
   return {
     ...result,
     daemonCpuUsPerCommit: target.kind === "daemons" ? perCommit(cpu.daemon) : Number.NaN,
+    clientCpuUsPerCommit: perCommit(cpu.client),
     // The RocksDB row does not use PostgreSQL: its PostgreSQL columns would only show the idle schemas' polling.
     postgresCpuUsPerCommit: onPostgres ? perCommit(cpu.pg) : Number.NaN,
     walSyncsPerSec: onPostgres ? stats.walSyncs / Math.max(seconds, plan.windowMs / 1000) : Number.NaN,
@@ -138,6 +150,7 @@ export async function runClusterBench(options: ClusterBenchOptions): Promise<{ m
   const scratch = mkdtempSync(join(options.scratchDir, "statehouse-cluster-bench-"));
   const targets = new Map<ClusterSubject, Target>();
   const sessions: Http2SessionManager[] = [];
+  const rawSessions: ClientHttp2Session[] = [];
   const daemons: RunningDaemon[] = [];
   let postgres: PostgresServer | undefined;
   let admin: pg.Client | undefined;
@@ -149,14 +162,19 @@ export async function runClusterBench(options: ClusterBenchOptions): Promise<{ m
     admin = new pg.Client(config);
     await admin.connect();
     const url = `postgres://${postgres.user}@${postgres.host}:${postgres.port}/${postgres.database}`;
-    const connectTo = (daemon: RunningDaemon) => {
+    const connectTo = async (daemon: RunningDaemon): Promise<DaemonClient> => {
+      if (plan.client === "raw") {
+        const session = await rawSession(daemon.url);
+        rawSessions.push(session);
+        return { kind: "raw", session };
+      }
       const manager = new Http2SessionManager(daemon.url);
       sessions.push(manager);
-      return createClient(StatehouseService, createGrpcTransport({ baseUrl: daemon.url, sessionManager: manager }));
+      return { kind: "connect-node", client: createClient(StatehouseService, createGrpcTransport({ baseUrl: daemon.url, sessionManager: manager })) };
     };
     const rocks = await startDaemon({ dataDir: join(scratch, "rocksdb"), workDir: scratch, name: "rocksdb" });
     daemons.push(rocks);
-    targets.set("rocksdb", { kind: "daemons", daemons: [rocks], clients: [connectTo(rocks)] });
+    targets.set("rocksdb", { kind: "daemons", daemons: [rocks], clients: [await connectTo(rocks)] });
     const pool = await connectPool(config, plan.p1Clients);
     await pool.at(0).createSchema();
     targets.set("postgres-4stmt", { kind: "postgres", pool });
@@ -169,7 +187,7 @@ export async function runClusterBench(options: ClusterBenchOptions): Promise<{ m
         nodes.push(await startDaemon({ dataDir: join(scratch, `${subject}-${i}`), workDir: scratch, name: `${subject}-${i}`, env }));
       }
       daemons.push(...nodes);
-      targets.set(subject, { kind: "daemons", daemons: nodes, clients: nodes.map(connectTo) });
+      targets.set(subject, { kind: "daemons", daemons: nodes, clients: await Promise.all(nodes.map(connectTo)) });
     }
     log(`[bench] cluster: PostgreSQL ${postgres.version}, ${daemons.length} daemons up`);
     for (let r = 0; r < plan.rounds; r++) {
@@ -184,6 +202,7 @@ export async function runClusterBench(options: ClusterBenchOptions): Promise<{ m
     }
   } finally {
     for (const manager of sessions) manager.abort();
+    for (const session of rawSessions) session.destroy();
     await Promise.allSettled(daemons.map((d) => d.stop()));
     const pg4 = targets.get("postgres-4stmt");
     if (pg4?.kind === "postgres") await Promise.resolve(pg4.pool[Symbol.asyncDispose]()).catch(() => undefined);
@@ -208,6 +227,7 @@ interface SubjectSummary {
   p2P99Ms: number;
   daemonCpuUsPerCommit: number;
   postgresCpuUsPerCommit: number;
+  clientCpuUsPerCommit: number;
   walSyncsPerSec: number;
   commitsPerWalSync: number;
   lockWaitersMean: number;
@@ -236,6 +256,7 @@ export function buildClusterReport(command: string, plan: ClusterPlan, machine: 
       p2P99Ms: med(`p2.${subject}`, (w) => w.p99Ms),
       daemonCpuUsPerCommit: med(p1, (w) => w.daemonCpuUsPerCommit),
       postgresCpuUsPerCommit: med(p1, (w) => w.postgresCpuUsPerCommit),
+      clientCpuUsPerCommit: med(p1, (w) => w.clientCpuUsPerCommit),
       walSyncsPerSec,
       commitsPerWalSync: med(p1, (w) => w.opsPerSec / w.walSyncsPerSec),
       lockWaitersMean: med(p1, (w) => w.lockWaitersMean),
@@ -258,14 +279,14 @@ export function clusterMarkdown(report: ClusterReport): string {
   return [
     "# Cluster mode: 1, 2 and 3 statehoused over one PostgreSQL",
     "",
-    `\`${report.command}\` — ${plan.rounds} alternating round(s), ${plan.windowMs / 1000} s windows after ${plan.warmupMs} ms warm-up. P1: ${plan.p1Clients} closed-loop clients, each bound to one daemon round-robin (connect-node gRPC \`Transact\`, one 200-byte write); P2: 1 client. PostgreSQL: one 4-statement transaction per commit over ${plan.p1Clients} connections. One PostgreSQL ${""}serves the plain rows and every cluster size (a schema each). Medians over rounds; ratios are medians of per-round ratios.`,
+    `\`${report.command}\` — ${plan.rounds} alternating round(s), ${plan.windowMs / 1000} s windows after ${plan.warmupMs} ms warm-up. P1: ${plan.p1Clients} closed-loop clients, each bound to one daemon round-robin (gRPC \`Transact\`, one 200-byte write, ${plan.client === "raw" ? "hand-encoded on one node:http2 session per daemon (`--cluster-client raw`, the default)" : "connect-node's client (`--cluster-client connect-node`)"}); P2: 1 client. PostgreSQL: one 4-statement transaction per commit over ${plan.p1Clients} connections. One PostgreSQL ${""}serves the plain rows and every cluster size (a schema each). Medians over rounds; ratios are medians of per-round ratios.`,
     "",
     `Machine: ${machine.nproc} cores (${machine.cpuModel}), ${machine.disk}. **Load average (1 min): ${machine.loadAverage.start} at start, ${machine.loadAverage.end} at end, ${report.loadAverageMax} at most** — a shared machine; read ratios, not absolute numbers.`,
     "",
-    "| subject | P1 commits/s | P1 p99 (ms) | P2 p50 (ms) | P2 p99 (ms) | daemon CPU µs/commit | PostgreSQL CPU µs/commit | WAL flushes/s | commits per flush | backends waiting on a lock (mean) |",
-    "|---|---|---|---|---|---|---|---|---|---|",
+    "| subject | P1 commits/s | P1 p99 (ms) | P2 p50 (ms) | P2 p99 (ms) | daemon CPU µs/commit | PostgreSQL CPU µs/commit | load generator CPU µs/commit | WAL flushes/s | commits per flush | backends waiting on a lock (mean) |",
+    "|---|---|---|---|---|---|---|---|---|---|---|",
     ...report.subjects.map((s) =>
-      `| ${SUBJECT_LABELS[s.subject]} | ${cell(s.p1CommitsPerSec)} | ${cell(s.p1P99Ms)} | ${cell(s.p2P50Ms)} | ${cell(s.p2P99Ms)} | ${cell(s.daemonCpuUsPerCommit)} | ${cell(s.postgresCpuUsPerCommit)} | ${cell(s.walSyncsPerSec)} | ${cell(s.commitsPerWalSync)} | ${cell(s.lockWaitersMean)} |`,
+      `| ${SUBJECT_LABELS[s.subject]} | ${cell(s.p1CommitsPerSec)} | ${cell(s.p1P99Ms)} | ${cell(s.p2P50Ms)} | ${cell(s.p2P99Ms)} | ${cell(s.daemonCpuUsPerCommit)} | ${cell(s.postgresCpuUsPerCommit)} | ${cell(s.clientCpuUsPerCommit)} | ${cell(s.walSyncsPerSec)} | ${cell(s.commitsPerWalSync)} | ${cell(s.lockWaitersMean)} |`,
     ),
     "",
     "| ratio (P1, 64 clients) | value | aim |",
@@ -275,7 +296,7 @@ export function clusterMarkdown(report: ClusterReport): string {
     `| cluster of 3 ÷ cluster of 1 (total) | ${cell(ratios.cluster3VsCluster1)}× | ≥ 1× |`,
     `| cluster of 1 ÷ single daemon on RocksDB | ${cell(ratios.cluster1VsRocksdb)}× | (context) |`,
     "",
-    "WAL flushes come from `pg_stat_wal.wal_sync` (backends report it at most once a second, so short windows are approximate); lock waiters from `pg_stat_activity.wait_event_type = 'Lock'`, sampled every 10 ms (the commit_lock row is the only lock cluster batches wait on); CPU from `/proc/PID/stat` (PostgreSQL = postmaster + backends, daemon = every daemon of the row).",
+    "WAL flushes come from `pg_stat_wal.wal_sync` (backends report it at most once a second, so short windows are approximate); lock waiters from `pg_stat_activity.wait_event_type = 'Lock'`, sampled every 10 ms (the commit_lock row is the only lock cluster batches wait on); CPU from `/proc/PID/stat` (PostgreSQL = postmaster + backends, daemon = every daemon of the row; load generator = this bench process, every P1 client of the row).",
     "",
   ].join("\n");
 }

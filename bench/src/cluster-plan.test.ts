@@ -25,6 +25,9 @@ describe("cluster bench plan", () => {
     expect(makeClusterPlan()).toMatchObject({ rounds: 2, windowMs: 3_000, p1Clients: 64 });
     expect(makeClusterPlan({ quick: true })).toMatchObject({ rounds: 1, windowMs: 1_000 });
     expect(() => makeClusterPlan({ rounds: 0 })).toThrow(/--rounds/);
+    expect(makeClusterPlan().client).toBe("raw");
+    expect(makeClusterPlan({ client: "connect-node" }).client).toBe("connect-node");
+    expect(() => makeClusterPlan({ client: "grpc-js" })).toThrow(/--cluster-client must be one of raw, connect-node/);
   });
 
   test("ratios are the median of per-round ratios, skipping rounds that lack one side", () => {

@@ -32,10 +32,20 @@ export function subjectOrder(round: number, subjects: readonly ClusterSubject[] 
   return [...subjects.slice(shift), ...subjects.slice(0, shift)];
 }
 
+/**
+ * The P1/P2 client of the daemon rows. `raw` (the default): one node:http2 session per daemon and
+ * gRPC requests encoded by hand (bench/src/clients/raw-rpc-client.ts), the cheapest client, so on a
+ * small machine the load generator's CPU takes little from the daemons and PostgreSQL it measures.
+ * `connect-node`: the connect-node gRPC client (what the SDK is built on), about 3x the client CPU.
+ */
+export const CLUSTER_CLIENTS = ["raw", "connect-node"] as const;
+export type ClusterClient = (typeof CLUSTER_CLIENTS)[number];
+
 export interface ClusterPlanOptions {
   quick?: boolean;
   rounds?: number;
   windowMs?: number;
+  client?: string;
 }
 
 export interface ClusterPlan {
@@ -44,13 +54,16 @@ export interface ClusterPlan {
   windowMs: number;
   /** P1 client count (P2 is always 1 client). */
   p1Clients: number;
+  client: ClusterClient;
 }
 
 export function makeClusterPlan(options: ClusterPlanOptions = {}): ClusterPlan {
   const rounds = options.rounds ?? (options.quick === true ? 1 : 2);
   if (!Number.isInteger(rounds) || rounds < 1) throw new RangeError(`--rounds must be a positive integer, got ${rounds}`);
   const windowMs = options.windowMs ?? (options.quick === true ? 1_000 : 3_000);
-  return { rounds, warmupMs: options.quick === true ? 300 : 700, windowMs, p1Clients: 64 };
+  const client = options.client ?? "raw";
+  if (!(CLUSTER_CLIENTS as readonly string[]).includes(client)) throw new RangeError(`--cluster-client must be one of ${CLUSTER_CLIENTS.join(", ")}, got ${client}`);
+  return { rounds, warmupMs: options.quick === true ? 300 : 700, windowMs, p1Clients: 64, client: client as ClusterClient };
 }
 
 /** Median of the per-round ratios `num[k] / den[k]` (rounds where both ran). */

@@ -32,6 +32,7 @@ const program = new Command()
   .option("--retention", "P1/P2 with history compaction running vs not (results/retention.*; ~2 min)")
   .option("--scale", "P1/P4/P6 only, on 100k, 1M and 10M records (one table; ~20 min, ~6 GB of scratch disk)")
   .option("--cluster", "P1/P2 for 1, 2 and 3 daemons in cluster mode over one PostgreSQL, beside RocksDB and plain PostgreSQL (results/cluster.*; ~2 min)")
+  .addOption(new Option("--cluster-client <client>", "--cluster: the daemon rows' client, raw (hand-encoded gRPC on node:http2, the default) or connect-node").choices(["raw", "connect-node"]))
   .option("--security", "P1 and P5 at 64 clients, TLS + API key vs plain, as ratios (results/security.*; ~1 min per round)")
   .option("--commit-stall", "Health p50/p99/max while P1 (64 clients, grpc-js Transact) commits, with daemon CPU per commit (results/commit-stall.*; ~15 s per daemon and round)")
   .option("--baseline <dir>", "with --commit-stall: also run the daemon built in this other checkout (before), in alternating rounds")
@@ -52,7 +53,7 @@ const program = new Command()
   .option("--no-profile", "skip the daemon profile");
 
 program.parse();
-const opts = program.opts<{ quick?: boolean; smoke?: boolean; huge?: boolean; scale?: boolean; security?: boolean; retention?: boolean; cluster?: boolean; soak?: boolean; duration?: number; commitStall?: boolean; baseline?: string; datasets?: number[]; only?: Figure[]; rounds?: number; out: string; scratch: string; keep?: boolean; datasetsDir?: string; profile?: boolean; nodeFlags?: string[]; rpcThreads?: number[] }>();
+const opts = program.opts<{ quick?: boolean; smoke?: boolean; huge?: boolean; scale?: boolean; security?: boolean; retention?: boolean; cluster?: boolean; clusterClient?: string; soak?: boolean; duration?: number; commitStall?: boolean; baseline?: string; datasets?: number[]; only?: Figure[]; rounds?: number; out: string; scratch: string; keep?: boolean; datasetsDir?: string; profile?: boolean; nodeFlags?: string[]; rpcThreads?: number[] }>();
 const args = process.argv.slice(2);
 const command = `npm run bench${args.length > 0 ? ` -- ${args.join(" ")}` : ""}`;
 const { markdown, files } = opts.soak === true
@@ -69,6 +70,7 @@ const { markdown, files } = opts.soak === true
   ? await runClusterBench({
       ...(opts.quick === undefined ? {} : { quick: opts.quick }),
       ...(opts.rounds === undefined ? {} : { rounds: opts.rounds }),
+      ...(opts.clusterClient === undefined ? {} : { client: opts.clusterClient }),
       outDir: opts.out,
       scratchDir: opts.scratch,
       command,

@@ -39,6 +39,15 @@ export function rawCall(rpc: RawRpc, protocol: RawProtocol, namespace: string): 
     Transact: () => encode(S.transact.input, { operations: [{ namespace, agentId: RAW_AGENT, key: RAW_KEY, value: { n: 1, text: "raw rpc bench" } }] }),
     GetState: () => encode(S.getState.input, { namespace, agentId: RAW_AGENT, key: RAW_KEY }),
   }[rpc]();
+  return framed(rpc, protocol, message);
+}
+
+/** A Transact of `operations`, encoded now (for loads whose agent and key change per call). */
+export function rawTransact(protocol: RawProtocol, operations: NonNullable<MessageInitShape<typeof S.transact.input>["operations"]>): RawCall {
+  return framed("Transact", protocol, encode(S.transact.input, { operations }));
+}
+
+function framed(rpc: RawRpc, protocol: RawProtocol, message: Buffer): RawCall {
   const path = `/${StatehouseService.typeName}/${rpc}`;
   return protocol === "gRPC"
     ? { rpc, protocol, headers: { ":method": "POST", ":path": path, "content-type": "application/grpc", te: "trailers" }, body: envelope(message) }
