@@ -9,6 +9,7 @@ import { REPO_ROOT } from "./peers/statehouse-daemon.js";
 import { runRetentionBench } from "./retention-bench.js";
 import { runBench } from "./run-bench.js";
 import { runClusterBench } from "./cluster-bench.js";
+import { CLUSTER_CLIENTS } from "./cluster-plan.js";
 import { runSecurityBench } from "./security-bench.js";
 import { runCommitStallBench } from "./commit-stall-bench.js";
 import { runSoakBench } from "./soak-bench.js";
@@ -32,7 +33,7 @@ const program = new Command()
   .option("--retention", "P1/P2 with history compaction running vs not (results/retention.*; ~2 min)")
   .option("--scale", "P1/P4/P6 only, on 100k, 1M and 10M records (one table; ~20 min, ~6 GB of scratch disk)")
   .option("--cluster", "P1/P2 for 1, 2 and 3 daemons in cluster mode over one PostgreSQL, beside RocksDB and plain PostgreSQL (results/cluster.*; ~2 min)")
-  .addOption(new Option("--cluster-client <client>", "--cluster: the daemon rows' client, raw (hand-encoded gRPC on node:http2, the default) or connect-node").choices(["raw", "connect-node"]))
+  .addOption(new Option("--cluster-client <client>", "--cluster: the daemon rows' client, raw (hand-encoded gRPC on node:http2, the default) or connect-node").choices(CLUSTER_CLIENTS))
   .option("--security", "P1 and P5 at 64 clients, TLS + API key vs plain, as ratios (results/security.*; ~1 min per round)")
   .option("--commit-stall", "Health p50/p99/max while P1 (64 clients, grpc-js Transact) commits, with daemon CPU per commit (results/commit-stall.*; ~15 s per daemon and round)")
   .option("--baseline <dir>", "with --commit-stall: also run the daemon built in this other checkout (before), in alternating rounds")
