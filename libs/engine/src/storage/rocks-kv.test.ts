@@ -3,7 +3,7 @@
 // (the WAL synced in libuv's thread pool, or a writer thread).
 import { spawn } from "node:child_process";
 import { join } from "node:path";
-import { afterEach, describe, expect, test } from "vitest";
+import { afterEach, describe, expect, test, vi } from "vitest";
 import { openEngine } from "../open-engine.ts";
 import { NODE_BINARY } from "../test-support/node-binary.ts";
 import { withTempDir } from "../test-support/temp-dir.ts";
@@ -70,6 +70,29 @@ describe("RocksKv memory", () => {
     const inMemory = await openEngine({ inMemory: true });
     cleanup.push(() => inMemory.close());
     expect(inMemory.stats().storageMemory).toBeNull();
+  });
+});
+
+/** abstract-level's set of a database's open resources (batches and iterators), by its symbol's name. */
+function openResources(kv: RocksKv): number {
+  const db = (kv as unknown as { db: object }).db;
+  const symbol = Object.getOwnPropertySymbols(db).find((s) => s.description === "resources");
+  if (symbol === undefined) throw new Error("abstract-level's resource set was not found");
+  return (db as Record<symbol, Set<unknown>>)[symbol]?.size ?? Number.NaN;
+}
+
+describe("RocksKv resources", () => {
+  test("written batches and closed iterators leave nothing registered on the database", async () => {
+    const kv = await open({ writer: "wal-sync" });
+    for (let i = 0; i < 500; i++) await kv.write([{ type: "put", key: key(i), value: Buffer.from("v") }], false);
+    await kv.write([{ type: "put", key: key(500), value: Buffer.from("v") }], true);
+    const it = kv.iterator({});
+    expect((await it.next(10)).length).toBe(10);
+    expect(openResources(kv)).toBe(1);
+    it.close();
+    await vi.waitFor(() => expect(openResources(kv)).toBe(0));
+    // Before, each of the 501 batches stayed in the set (and on the heap) until the database closed.
+    expect(openResources(kv)).toBe(0);
   });
 });
 

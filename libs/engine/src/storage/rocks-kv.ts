@@ -7,6 +7,7 @@ import { RocksLevel, type RocksIterator, type RocksOpenOptions } from "@nxtediti
 import { EngineError } from "../engine-error.ts";
 import type { RocksLogLevel, RocksWriterMode, StorageMemory, StorageStatus } from "../types.ts";
 import type { KvEntry, KvIterator, KvOp, KvRange, OrderedKv } from "./ordered-kv.ts";
+import { closeBatch } from "./rocks-batch.ts";
 import { RocksWriter } from "./rocks-writer.ts";
 import { describeError, storageError } from "./storage-error.ts";
 import { WalSync } from "./wal-sync.ts";
@@ -232,7 +233,7 @@ export class RocksKv implements OrderedKv {
       this.failed = true;
       throw error;
     } finally {
-      batch._closeSync();
+      closeBatch(this.db, batch);
     }
   }
 

@@ -8,6 +8,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { RocksLevel } from "@nxtedition/rocksdb";
 import { unpackOps } from "./packed-ops.ts";
+import { closeBatch } from "./rocks-batch.ts";
 
 export interface WriteRequest {
   id: number;
@@ -41,7 +42,7 @@ port.on("message", ({ id, ops, sync }: WriteRequest) => {
     const failure = cause instanceof Error ? cause : new Error(String(cause));
     error = { message: failure.message, code: (failure as { code?: string }).code };
   } finally {
-    batch._closeSync();
+    closeBatch(db, batch);
   }
   port.postMessage({ id, error } satisfies WriteReply);
 });

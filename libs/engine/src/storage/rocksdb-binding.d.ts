@@ -56,6 +56,11 @@ declare module "@nxtedition/rocksdb" {
     _chainedBatch(): RocksChainedBatch;
     _getManySync(keys: readonly Buffer[]): (Buffer | undefined)[];
     _getManyAsync(keys: readonly Buffer[], options: object): Promise<(Buffer | undefined)[]>;
+    /**
+     * abstract-level's registry of open resources: every batch registers itself when created and
+     * only the public close() unregisters it; `_closeSync` does not.
+     */
+    detachResource(resource: object): void;
     /** A RocksDB property (e.g. "rocksdb.block-cache-usage"), as text; synchronous. */
     getProperty(property: string): string;
   }
