@@ -7,6 +7,7 @@ import {
   prefixEnd,
   stateKey,
   statePrefix,
+  unpooled,
   versionKey,
 } from "./key-encoding.ts";
 import { seededRandom } from "./test-support/random.ts";
@@ -84,5 +85,17 @@ describe("key encoding", () => {
     expect([...versions].sort(Buffer.compare)).toEqual(versions);
     const other = versionKey(stateKey("ns", "agent", "key\u0000"), 1);
     expect(Buffer.compare(versions[versions.length - 1] as Buffer, other)).toBeLessThan(0);
+  });
+});
+
+describe("unpooled", () => {
+  it("copies a pooled key into memory of its own", () => {
+    const pooled = stateKey("ns", "agent", "key");
+    // A small Buffer is a slice of Node's shared pool: its ArrayBuffer is the whole slab.
+    expect(pooled.buffer.byteLength).toBeGreaterThan(pooled.length);
+    const own = unpooled(pooled);
+    expect(own.equals(pooled)).toBe(true);
+    expect(own.buffer.byteLength).toBe(own.length);
+    expect(own.buffer).not.toBe(pooled.buffer);
   });
 });

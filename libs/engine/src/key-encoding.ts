@@ -151,6 +151,18 @@ export function agentEventKey(prefix: Buffer, commitTs: number): Buffer {
   return out;
 }
 
+/**
+ * A copy of `key` in memory of its own, for a key kept beyond the request that made it. Small
+ * Buffers are slices of Node's shared allocation pool (64 KiB slabs in Node 24), and one live
+ * slice keeps its whole slab: the keys an open transaction holds for its life (staged writes,
+ * recorded reads) each pinned up to 64 KiB that way.
+ */
+export function unpooled(key: Buffer): Buffer {
+  const out = Buffer.allocUnsafeSlow(key.length);
+  key.copy(out);
+  return out;
+}
+
 export function stateKey(namespace: string, agentId: string, key: string): Buffer {
   return tupleKey(TABLE_STATE, [namespace, agentId, key]);
 }

@@ -17,6 +17,7 @@ import {
   agentPrefix,
   decodeU64,
   stateKey as stateKeyOf,
+  unpooled,
   TABLE_AGENT_EVENT,
   versionKey,
 } from "./key-encoding.ts";
@@ -218,7 +219,8 @@ export class StatehouseEngine implements Engine {
     const key = stateKeyOf(checked.namespace, checked.agentId, checked.key);
     const record = await this.get(checked);
     const id = key.toString("latin1");
-    if (!txn.reads.has(id)) txn.reads.set(id, { ref: checked, stateKey: key, id, version: Number(record.version) });
+    // Held until the transaction ends: a key of its own, not a slice that pins a pool slab.
+    if (!txn.reads.has(id)) txn.reads.set(id, { ref: checked, stateKey: unpooled(key), id, version: Number(record.version) });
     return record;
   }
 
@@ -694,7 +696,8 @@ export class StatehouseEngine implements Engine {
 
   private stagedOperation(ref: RecordRef, value: JsonObject | null): StagedOperation {
     const checked = checkRef(ref);
-    const stateKey = stateKeyOf(checked.namespace, checked.agentId, checked.key);
+    // Held until the transaction ends: a key of its own, not a slice that pins a pool slab.
+    const stateKey = unpooled(stateKeyOf(checked.namespace, checked.agentId, checked.key));
     const serialized = value === null ? null : serializeValue(value, this.maxValueBytes);
     return {
       ref: checked,

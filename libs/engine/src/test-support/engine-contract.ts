@@ -207,6 +207,19 @@ export function runEngineContract({ name, factory, supports }: EngineContractOpt
       expect(await engine.get(ref("a", "counter"))).toMatchObject({ value: { n: 101 }, version: 3n });
     });
 
+    it("keeps an open transaction's keys in memory of their own, not in slices of Node's allocation pool", async () => {
+      const { engine } = await open();
+      const tx = engine.begin();
+      await engine.read(tx, ref("a", "seen"));
+      engine.stageWrite(tx, ref("a", "written"), { n: 1 });
+      // Internal state, read to check where the keys live: one pooled slice would pin a 64 KiB slab.
+      const txn = (engine as unknown as { txns: { requireOpen(id: string): { staged: Map<string, { stateKey: Buffer }>; reads: Map<string, { stateKey: Buffer }> } } }).txns.requireOpen(tx);
+      const keys = [...txn.staged.values(), ...txn.reads.values()].map((op) => op.stateKey);
+      expect(keys).toHaveLength(2);
+      for (const key of keys) expect(key.buffer.byteLength).toBe(key.length);
+      await engine.commit(tx);
+    });
+
     it("serializes concurrent read-modify-write through CONFLICT retries without lost updates", async () => {
       const { engine } = await open();
       await put(engine, "a", "counter", { n: 0 });
