@@ -13,7 +13,7 @@ reexecUnderProjectNode(fileURLToPath(import.meta.url));
 // console build leaves the daemon serving RPC (and /console saying how to build it).
 if (nx(["run", "daemon:build"]) !== 0) process.exit(1);
 if (nx(["run", "console:build"]) !== 0) console.error("npm start: the web console did not build; the daemon starts without it");
-const daemon = spawn(nodeBin, [join(root, "apps/daemon/dist/main.js"), ...process.argv.slice(2)], {
+const daemon = spawn(nodeBin, [join(root, "apps/daemon/dist/bundle/statehoused.js"), ...process.argv.slice(2)], {
   stdio: "inherit",
   env: { STATEHOUSE_DATA_DIR: join(process.cwd(), "statehouse-data"), ...process.env },
 });

@@ -6,14 +6,14 @@
 // built, /console answers 404 with the command that builds it; RPC is unaffected either way.
 import { readdir, readFile } from "node:fs/promises";
 import { extname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
+import { PACKAGE_DIR } from "./package-dir.js";
 import type { HttpRequest, HttpResponse } from "./protocol-server.js";
 
 export const CONSOLE_PATH = "/console";
 
 /** Where `npx nx run console:build` writes: apps/console/dist of the checkout this daemon runs from. */
-export const DEFAULT_CONSOLE_DIR = resolve(fileURLToPath(new URL(".", import.meta.url)), "../../console/dist");
+export const DEFAULT_CONSOLE_DIR = resolve(PACKAGE_DIR, "../console/dist");
 
 const TYPES: Readonly<Record<string, string>> = {
   ".html": "text/html; charset=utf-8",

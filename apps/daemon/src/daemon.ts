@@ -3,8 +3,6 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { rename, rm, writeFile } from "node:fs/promises";
-import { dirname } from "node:path";
-import { fileURLToPath } from "node:url";
 import { BackupService, GrpcHealth, StatehouseService } from "@statehouse/api";
 import { type Engine, type EngineObserver, type EngineOptions, isEngineError, openEngine, parseFailpoint } from "@statehouse/engine";
 import { ApiKeyStore } from "./auth/api-key-store.js";
@@ -18,6 +16,7 @@ import type { Logger } from "./logger.js";
 import { formatAddress, type BoundAddress, type TlsMaterial } from "./protocol-server.js";
 import { ListenError, RpcThreadPool } from "./rpc-threads/rpc-thread-pool.js";
 import { acceleratedClock } from "./test-clock.js";
+import { PACKAGE_DIR } from "./package-dir.js";
 
 /** Startup failed for a reason the operator must fix (data dir locked, port in use, ...). */
 export class DaemonStartError extends Error {
@@ -33,8 +32,6 @@ export interface Daemon {
   /** SIGHUP: re-reads the TLS certificate, key and client CA (new connections get them) and the API key file. */
   reload(): void;
 }
-
-const PACKAGE_DIR = dirname(dirname(fileURLToPath(import.meta.url)));
 
 function versionInfo(): { version: string; gitSha: string } {
   const version = (JSON.parse(readFileSync(`${PACKAGE_DIR}/package.json`, "utf8")) as { version: string }).version;

@@ -7,7 +7,7 @@ import { SETTINGS } from "./config.js";
 
 const read = (path: string): Promise<string> => readFile(new URL(path, import.meta.url), "utf8");
 const unit = await read("../packaging/statehoused.service");
-const execStart = /^ExecStart=(\S+\/node) (.*?) ?(\S+\/apps\/daemon\/dist\/main\.js)$/m.exec(unit);
+const execStart = /^ExecStart=(\S+\/node) (.*?) ?(\S+\/apps\/daemon\/dist\/bundle\/statehoused\.js)$/m.exec(unit);
 
 describe("process tuning", () => {
   it("the systemd unit starts node with the memory flags and one malloc arena", () => {

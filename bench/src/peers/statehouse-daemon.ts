@@ -19,8 +19,8 @@ export const DAEMON_UNIT = join(REPO_ROOT, "apps", "daemon", "packaging", "state
  * (V8 and malloc sizing: the daemon's README, "Memory"), so that the bench measures the daemon as shipped.
  */
 export function unitProcessTuning(unit = readFileSync(DAEMON_UNIT, "utf8")): { nodeFlags: string[]; env: Record<string, string> } {
-  const execStart = /^ExecStart=\S+\/node ((?:--\S+ )*)\S+\/apps\/daemon\/dist\/main\.js$/m.exec(unit);
-  if (execStart === null) throw new Error(`${DAEMON_UNIT}: no ExecStart=.../node [flags] .../apps/daemon/dist/main.js line`);
+  const execStart = /^ExecStart=\S+\/node ((?:--\S+ )*)\S+\/apps\/daemon\/dist\/bundle\/statehoused\.js$/m.exec(unit);
+  if (execStart === null) throw new Error(`${DAEMON_UNIT}: no ExecStart=.../node [flags] .../apps/daemon/dist/bundle/statehoused.js line`);
   const env: Record<string, string> = {};
   for (const [, name, value] of unit.matchAll(/^Environment=([A-Z_][A-Z0-9_]*)=(.*)$/gm)) {
     if (name !== undefined && value !== undefined && !name.startsWith("STATEHOUSE_")) env[name] = value;

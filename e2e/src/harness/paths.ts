@@ -12,7 +12,7 @@ export const repoRoot = process.env["STATEHOUSE_E2E_ROOT"] ?? resolve(here, "../
 export const nodeBin = process.env["STATEHOUSE_E2E_NODE"] ?? join(repoRoot, "node_modules/.bin/node");
 
 /** The built daemon entry point (`nx run daemon:build`). */
-export const daemonMain = process.env["STATEHOUSE_E2E_DAEMON_MAIN"] ?? join(repoRoot, "apps/daemon/dist/main.js");
+export const daemonMain = process.env["STATEHOUSE_E2E_DAEMON_MAIN"] ?? join(repoRoot, "apps/daemon/dist/bundle/statehoused.js");
 
 /** The project's Python virtualenv, with the `statehouse` SDK installed editable. */
 export const pythonBin = process.env["STATEHOUSE_E2E_PYTHON"] ?? join(repoRoot, ".venv/bin/python");

@@ -1,5 +1,5 @@
 // The real statehoused for tests, the bench and the e2e suites, started per
-// the daemon's process contract: `node [flags] apps/daemon/dist/main.js` with
+// the daemon's process contract: `node [flags] apps/daemon/dist/bundle/statehoused.js` with
 // STATEHOUSE_LISTEN_ADDR (127.0.0.1:0 unless a port is given) and
 // STATEHOUSE_READY_FILE, ready once that file (written atomically when the
 // daemon serves) names this process. Every line it prints is kept (and
@@ -20,8 +20,10 @@ import { fileURLToPath } from "node:url";
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 /** Node 24 from the `node` npm package (the system node is too old). */
 export const NODE_BIN = join(REPO_ROOT, "node_modules/.bin/node");
-/** The built daemon entry point (`npx nx run daemon:build`; the test targets depend on it). */
-export const DAEMON_MAIN = join(REPO_ROOT, "apps/daemon/dist/main.js");
+/** The daemon as it ships: the bundled command (`npx nx run daemon:build`; the test targets depend on it). */
+export const DAEMON_MAIN = join(REPO_ROOT, "apps/daemon/dist/bundle/statehoused.js");
+/** The same command as tsc emitted it, one module per file (the bundle's input). */
+export const DAEMON_MODULES_MAIN = join(REPO_ROOT, "apps/daemon/dist/main.js");
 
 /** How a daemon process ended. */
 export interface DaemonExit {

@@ -5,7 +5,7 @@ export { ManagedProcess, waitFor } from "./managed-process.ts";
 export type { ManagedProcessOptions } from "./managed-process.ts";
 export { ensurePostgresInstalled, startPostgres } from "./postgres-server.ts";
 export type { PostgresServer } from "./postgres-server.ts";
-export { DAEMON_MAIN, daemonEnv, DaemonExitedError, DaemonProcess, DaemonRun, NODE_BIN, REPO_ROOT, runDaemonToExit, spawnDaemon, waitForReady } from "./daemon-process.ts";
+export { DAEMON_MAIN, DAEMON_MODULES_MAIN, daemonEnv, DaemonExitedError, DaemonProcess, DaemonRun, NODE_BIN, REPO_ROOT, runDaemonToExit, spawnDaemon, waitForReady } from "./daemon-process.ts";
 export type { DaemonExit, DaemonLine, DaemonOptions, DaemonReady, DaemonRunOptions } from "./daemon-process.ts";
 export { CHROMIUM, launchChromium } from "./chromium.ts";
 export type { Chromium, ChromiumOptions } from "./chromium.ts";

@@ -11,7 +11,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[3]
 NODE = REPO / "node_modules" / ".bin" / "node"
-MAIN = REPO / "apps" / "daemon" / "dist" / "main.js"
+MAIN = REPO / "apps" / "daemon" / "dist" / "bundle" / "statehoused.js"
 READY_TIMEOUT_S = 30.0
 
 

@@ -3,7 +3,7 @@
 // its own engine channel (serveEngine). Shutdown, TLS reload and /metrics go
 // to every thread; /metrics adds up every thread's registry and the engine
 // thread's own.
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { MessageChannel, Worker, type MessagePort } from "node:worker_threads";
 import type { Engine, RecoveryReport } from "@statehouse/engine";
@@ -11,6 +11,7 @@ import { AggregatorRegistry, Gauge, type Registry } from "prom-client";
 import type { DaemonConfig } from "../config.js";
 import type { Logger } from "../logger.js";
 import type { BoundAddress, TlsMaterial } from "../protocol-server.js";
+import { PACKAGE_DIR } from "../package-dir.js";
 import { serveEngine } from "./engine-proxy.js";
 import type { ChannelServer } from "./port-channel.js";
 
@@ -50,8 +51,13 @@ export type WorkerReply =
   | WithId<{ t: "metrics-text" }>
   | WithId<{ t: "failed"; message: string }>;
 
-/** The worker entry: always the built file (under vitest too, whose sources are TypeScript). */
-const WORKER_FILE = join(dirname(dirname(dirname(fileURLToPath(import.meta.url)))), "dist", "rpc-threads", "rpc-worker.js");
+/**
+ * The worker entry, beside this module once built (dist/rpc-threads/ or the bundle's dist/bundle/);
+ * under vitest, whose sources are TypeScript, the built dist/rpc-threads/rpc-worker.js.
+ */
+const WORKER_FILE = import.meta.url.endsWith(".ts")
+  ? join(PACKAGE_DIR, "dist", "rpc-threads", "rpc-worker.js")
+  : fileURLToPath(new URL("./rpc-worker.js", import.meta.url));
 
 /** A listen that failed in a worker: the error's code (EADDRINUSE, ...) as the engine's thread would have seen it. */
 export class ListenError extends Error {
