@@ -95,6 +95,20 @@ describe("RocksKv resources", () => {
   });
 });
 
+describe("RocksKv writer thread", () => {
+  test('in "thread" mode the thread is attached once open resolves, and again after a repair; "wal-sync" starts none', async () => {
+    const threaded = await open({ writer: "thread" });
+    // Before, the thread booted on the first commit, which then waited 100 ms and more for it.
+    expect(threaded.writerThreadReady).toBe(true);
+    await threaded.repair();
+    expect(threaded.writerThreadReady).toBe(true);
+    await threaded.write([{ type: "put", key: key(1), value: Buffer.from("v") }], true);
+    expect((await threaded.getMany([key(1)]))[0]?.toString()).toBe("v");
+    const plain = await open({ writer: "wal-sync" });
+    expect(plain.writerThreadReady).toBe(false);
+  });
+});
+
 describe.each(ROCKS_WRITER_MODES)("RocksKv asynchronous write (writer %s)", (writer) => {
   test("applies puts and deletes exactly, empty values and large ones included, and they survive a reopen", async () => {
     const { dir, remove } = await withTempDir();

@@ -102,7 +102,7 @@ export class RocksKv implements OrderedKv {
   /** Reads running in the storage thread pool: a close waits for them, or RocksDB keeps its lock past the close. */
   private readonly inflight = new Set<Promise<unknown>>();
   private failed = false;
-  /** The writer thread of `write` (started on the first write that needs it, stopped before the database closes). */
+  /** The writer thread of `write` (started with the database in "thread" mode, else on the first write that needs it; stopped before the database closes). */
   private writer: RocksWriter | null = null;
   /** The WAL syncer of the "wal-sync" writer (created on the first synced write, closed with the database). */
   private walSync: WalSync | null = null;
@@ -122,7 +122,24 @@ export class RocksKv implements OrderedKv {
     const writerMode = memory.writer ?? "wal-sync";
     if (!ROCKS_WRITER_MODES.includes(writerMode)) throw new TypeError(`writer must be one of ${ROCKS_WRITER_MODES.map((m) => `"${m}"`).join(", ")}`);
     const options = openOptions(memory);
-    return new RocksKv(await openDb(location, options), location, options, writerMode);
+    const kv = new RocksKv(await openDb(location, options), location, options, writerMode);
+    try {
+      await kv.startWriter();
+    } catch (error) {
+      await kv.db.close().catch(() => undefined);
+      throw error;
+    }
+    return kv;
+  }
+
+  /** A writer thread is attached and takes writes now. */
+  get writerThreadReady(): boolean {
+    return this.writer?.isReady === true;
+  }
+
+  /** In "thread" mode the writer thread starts with the database, so the first commit does not wait for it to boot. */
+  private async startWriter(): Promise<void> {
+    if (this.writerMode === "thread") this.writer = await RocksWriter.start(this.db.handle);
   }
 
   /** What RocksDB holds in memory now, in bytes (its own accounting). */
@@ -311,6 +328,7 @@ export class RocksKv implements OrderedKv {
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
     }
+    await this.startWriter();
     this.failed = false;
   }
 

@@ -21,12 +21,18 @@ export interface WriteReply {
   error: { message: string; code: string | undefined } | null;
 }
 
+/** Posted once, when the thread has attached to the database and takes writes. */
+export interface WriterReady {
+  ready: true;
+}
+
 const NO_OPTIONS = {};
 const port = parentPort;
 if (port === null) throw new Error("rocks-write-worker runs as a worker thread");
 const db = new RocksLevel((workerData as { handle: bigint }).handle);
 // The handle's database is open already: this only attaches (no second RocksDB open).
 await db.open();
+port.postMessage({ ready: true } satisfies WriterReady);
 
 port.on("message", ({ id, ops, sync }: WriteRequest) => {
   const batch = db._chainedBatch();
