@@ -126,7 +126,7 @@ export class RocksKv implements OrderedKv {
     try {
       await kv.startWriter();
     } catch (error) {
-      await kv.db.close().catch(() => undefined);
+      await kv.closeDb().catch(() => undefined);
       throw error;
     }
     return kv;

@@ -25,11 +25,11 @@ export class RocksWriter {
   private nextId = 1;
   /** Why the thread is gone (every later write fails with it), or null while it runs. */
   private stopped: Error | null = null;
-  #ready = false;
-  private rejectReady: (reason: Error) => void = () => undefined;
-
+  /** The thread has posted that it is attached (it may have stopped since). */
+  private attached = false;
   /** Resolves once the thread takes writes; rejects with why it stopped if it never does. */
-  readonly ready: Promise<void>;
+  private readonly ready: Promise<void>;
+  private rejectReady: (reason: Error) => void = () => undefined;
 
   /** Starts the thread; writes sent before it is ready queue in order. */
   constructor(handle: bigint) {
@@ -45,7 +45,7 @@ export class RocksWriter {
     this.ready.catch(() => undefined);
     this.worker.on("message", (reply: WriteReply | WriterReady) => {
       if (!("ready" in reply)) return this.settle(reply);
-      this.#ready = true;
+      this.attached = true;
       resolveReady();
     });
     this.worker.on("error", (error) => this.stop(new Error(`the RocksDB writer thread failed: ${error.message}`, { cause: error })));
@@ -66,7 +66,7 @@ export class RocksWriter {
 
   /** The thread has attached and takes writes, and has not stopped. */
   get isReady(): boolean {
-    return this.#ready && this.stopped === null;
+    return this.attached && this.stopped === null;
   }
 
   /** A write is in flight (a later one must queue behind it to keep the order). */
