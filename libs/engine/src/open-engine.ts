@@ -30,8 +30,8 @@ export const DEFAULTS = {
   compactionIntervalMs: 60_000,
   compactionBatchEvents: 256,
   compactionPauseMs: 20,
-  // ~40k entries of 28-byte keys; more buys hits only for a hot set that large (README "Memory").
-  versionCacheBytes: 4 * 1024 * 1024,
+  // ~8k entries of 28-byte keys (125 bytes each); more buys hits only for a hot set that large (README "Memory").
+  versionCacheBytes: 1024 * 1024,
 } as const;
 
 /** The largest maxTransactionBytes accepted: an event's JSON must stay far below V8's string limit. */

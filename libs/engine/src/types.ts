@@ -232,7 +232,7 @@ export interface EngineOptions {
   snapshotInterval?: number;
   /** Snapshots kept on disk. Default 3. */
   snapshotsKept?: number;
-  /** RocksDB block cache in bytes (data, index and filter blocks; README "Memory"). Default 8 MiB. */
+  /** RocksDB block cache in bytes (data, index and filter blocks; README "Memory"). Default 4 MiB. */
   rocksdbCacheBytes?: number;
   /** RocksDB memtable budget in bytes (write buffers of a quarter of it; README "Memory"). Default 32 MiB. */
   rocksdbMemtableBytes?: number;
@@ -245,7 +245,7 @@ export interface EngineOptions {
   /**
    * Heap budget in bytes of the commit sequencer's cache of recently written key versions (a
    * commit touching a cached key needs no storage read for its version check); 0 = no cache.
-   * Estimated at 97 bytes plus the key per entry (README "Memory"). Default 4 MiB.
+   * Estimated at 97 bytes plus the key per entry (README "Memory"). Default 1 MiB.
    */
   versionCacheBytes?: number;
   /**

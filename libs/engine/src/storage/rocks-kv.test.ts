@@ -49,7 +49,7 @@ describe("RocksKv memory", () => {
   });
 
   test("defaults are the documented sizes, and sizes out of range are refused", async () => {
-    expect(ROCKS_MEMORY_DEFAULTS).toEqual({ blockCacheBytes: 8 * MIB, memtableBudgetBytes: 32 * MIB });
+    expect(ROCKS_MEMORY_DEFAULTS).toEqual({ blockCacheBytes: 4 * MIB, memtableBudgetBytes: 32 * MIB });
     const kv = await open({});
     expect(Object.values(kv.memoryUsage()).every((n) => Number.isFinite(n) && n >= 0)).toBe(true);
     const { dir, remove } = await withTempDir();

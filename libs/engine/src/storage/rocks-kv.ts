@@ -57,7 +57,7 @@ export interface RocksOptions extends RocksMemoryOptions {
 /** LOG.old.* files kept beside the current LOG (the rest are deleted at each open). */
 export const KEPT_OLD_LOGS = 5;
 
-export const ROCKS_MEMORY_DEFAULTS = { blockCacheBytes: 8 * MIB, memtableBudgetBytes: 32 * MIB } as const;
+export const ROCKS_MEMORY_DEFAULTS = { blockCacheBytes: 4 * MIB, memtableBudgetBytes: 32 * MIB } as const;
 
 /** The binding reads the cache size as an unsigned 32-bit integer. */
 const MAX_BLOCK_CACHE_BYTES = 4095 * MIB;
