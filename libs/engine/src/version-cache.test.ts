@@ -67,6 +67,21 @@ describe("versionCacheBytes (engine option)", () => {
     }
   });
 
+  it("defaults to 1 MiB: written past it, the cache stays just under 1 MiB", async () => {
+    const engine = await openEngine({ inMemory: true });
+    try {
+      // 12,000 distinct keys: at >= 97 bytes each, more than 1 MiB of entries.
+      for (let t = 0; t < 120; t++) {
+        await engine.transact({ operations: Array.from({ length: 100 }, (_, i) => ({ namespace: "n", agentId: "a", key: `k${t * 100 + i}`, value: { n: 1 } })) });
+      }
+      const cache = engine.stats().versionCache;
+      expect(cache?.bytes).toBeLessThanOrEqual(1024 * 1024);
+      expect(cache?.bytes).toBeGreaterThan(1024 * 1024 - 1024);
+    } finally {
+      await engine.close();
+    }
+  });
+
   it("is refused when negative", async () => {
     await expect(openEngine({ inMemory: true, versionCacheBytes: -1 })).rejects.toThrow(/versionCacheBytes must be an integer >= 0/);
   });
